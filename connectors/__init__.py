@@ -1,0 +1,1 @@
+"""I/O at the edges: department files and HTTP pushes in, Kafka topics out."""

@@ -1,0 +1,63 @@
+"""One settings object per process, read from ``DIXIAN_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that must never reach production: refused unless environment == "development".
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "dev-secret"})
+
+
+class Settings(BaseSettings):
+    """Everything a dixian process can be configured with.
+
+    Every field reads ``DIXIAN_<FIELD>`` (upper case), e.g. ``DIXIAN_KAFKA_BOOTSTRAP``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DIXIAN_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
+    topic_prefix: str = Field("", description="prefix for every topic name, e.g. 'guilin.'")
+    partitions: int = Field(4, ge=1, le=1024, description="partitions of every keyed topic")
+    replication_factor: int = Field(1, ge=1, le=5)
+    data_dir: Path = Field(Path("var"), description="local state: ingest dedup index, stores, reports")
+    cache_dir: Path = Field(Path.home() / ".cache" / "dixian", description="downloaded jars")
+    worker_id: str = Field("dixian", description="Faust app id = consumer group of the workers")
+    web_port: int = Field(6066, ge=0, le=65535, description="worker web/metrics port (0 = no web)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    ingest_secret: SecretStr = Field(
+        SecretStr("dev-secret"), description="HMAC key for department push tokens"
+    )
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and (
+            self.ingest_secret.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError(
+                "DIXIAN_INGEST_SECRET is a placeholder; set a real secret before running in production"
+            )
+        return self
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain values, secrets shown as ``**********``."""
+        out: dict[str, Any] = {}
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                out[name] = "**********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,32 @@
+"""The event contract: department change events, the household roster, and who owns what."""
+
+from dixian.contract.departments import DEPT_ZH, Dept
+from dixian.contract.events import (
+    DEPT_EVENT_ADAPTER,
+    EVENT_MODELS,
+    MODEL_BY_TYPE,
+    DeptEvent,
+    EventBase,
+    derive_event_id,
+)
+from dixian.contract.roster import Household, HouseholdType, Member, MonitoringCategory, MonitoringStatus
+from dixian.contract.validate import ContractError, Problem, parse_event
+
+__all__ = [
+    "DEPT_EVENT_ADAPTER",
+    "DEPT_ZH",
+    "EVENT_MODELS",
+    "MODEL_BY_TYPE",
+    "ContractError",
+    "Dept",
+    "DeptEvent",
+    "EventBase",
+    "Household",
+    "HouseholdType",
+    "Member",
+    "MonitoringCategory",
+    "MonitoringStatus",
+    "Problem",
+    "derive_event_id",
+    "parse_event",
+]

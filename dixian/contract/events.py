@@ -1,0 +1,278 @@
+"""Department change events: one pydantic model per event type, all sharing one envelope.
+
+Wire format: a JSON object with ``event_type`` as the discriminator, e.g.::
+
+    {"event_id": "mi-5c0f…", "dept": "medical_insurance", "event_type": "medical.settlement",
+     "household_id": "4503210010010001", "member_id": "45032119800101…", "village_code": "450321001001",
+     "occurred_at": "2022-06-12", "reported_at": "2022-06-30T18:00:00+08:00", "schema_version": 1,
+     "out_of_pocket": "8200.00", "total_cost": "23100.00", "visit": "inpatient", "serious_illness": true}
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+from dixian.contract.departments import Dept
+from dixian.contract.ids import HouseholdId, ResidentId, VillageCode
+
+SCHEMA_VERSION: Literal[1] = 1
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("1e10"), max_digits=14, decimal_places=2)]
+
+
+class EventBase(BaseModel):
+    """The common envelope of every department event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    # The department that owns this event type (一数一源); set by each subclass.
+    owner: ClassVar[Dept]
+    # Whether the event concerns one member (member_id required) or the whole household.
+    member_level: ClassVar[bool] = True
+
+    event_id: str = Field(min_length=8, max_length=80)
+    dept: Dept
+    household_id: HouseholdId
+    member_id: ResidentId | None = None
+    village_code: VillageCode
+    occurred_at: date
+    reported_at: datetime
+    schema_version: Literal[1] = SCHEMA_VERSION
+    source_ref: str | None = Field(None, max_length=80, description="the department's own record id")
+
+    @field_validator("reported_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        # Departments deliver local times without an offset: they are China Standard Time.
+        return v.replace(tzinfo=CHINA_TZ) if v.tzinfo is None else v
+
+    @property
+    def event_type_name(self) -> str:
+        return str(self.model_fields["event_type"].default)
+
+    def payload(self) -> dict[str, Any]:
+        """The fields specific to this event type (no envelope)."""
+        return self.model_dump(mode="json", exclude=set(EventBase.model_fields))
+
+
+# ---- 医保 medical insurance --------------------------------------------------------------------------
+class MedicalSettlement(EventBase):
+    """One settled medical bill after basic insurance, critical-illness insurance and medical aid."""
+
+    owner: ClassVar[Dept] = Dept.MEDICAL_INSURANCE
+    event_type: Literal["medical.settlement"] = "medical.settlement"
+    visit: Literal["inpatient", "outpatient"]
+    total_cost: Yuan
+    out_of_pocket: Yuan
+    serious_illness: bool = False
+
+
+# ---- 卫健 health -------------------------------------------------------------------------------------
+class SeriousIllnessDiagnosed(EventBase):
+    """A newly registered serious-illness (大病) patient. The disease itself is a health detail:
+    it is carried only as a coarse category and never shown in notices or logs."""
+
+    owner: ClassVar[Dept] = Dept.HEALTH
+    event_type: Literal["health.serious_illness"] = "health.serious_illness"
+    category: Literal["cancer", "chronic", "rare", "mental", "other"] = "other"
+
+
+# ---- 人社 human resources and social security -------------------------------------------------------
+class JobLost(EventBase):
+    owner: ClassVar[Dept] = Dept.HRSS
+    event_type: Literal["employment.job_lost"] = "employment.job_lost"
+    returned_home: bool = False
+
+
+class ContributionGap(EventBase):
+    """No social-insurance contribution record for ``months`` consecutive months."""
+
+    owner: ClassVar[Dept] = Dept.HRSS
+    event_type: Literal["employment.contribution_gap"] = "employment.contribution_gap"
+    months: int = Field(ge=1, le=120)
+
+
+class Reemployed(EventBase):
+    owner: ClassVar[Dept] = Dept.HRSS
+    event_type: Literal["employment.reemployed"] = "employment.reemployed"
+    monthly_wage: Yuan | None = None
+
+
+# ---- 残联 disabled persons' federation --------------------------------------------------------------
+DisabilityKind = Literal["visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
+
+
+class DisabilityCertified(EventBase):
+    owner: ClassVar[Dept] = Dept.DISABILITY
+    event_type: Literal["disability.certified"] = "disability.certified"
+    grade: int = Field(ge=1, le=4, description="1 = most severe")
+    kind: DisabilityKind
+
+
+class DisabilityGradeChanged(EventBase):
+    owner: ClassVar[Dept] = Dept.DISABILITY
+    event_type: Literal["disability.grade_changed"] = "disability.grade_changed"
+    old_grade: int = Field(ge=1, le=4)
+    grade: int = Field(ge=1, le=4)
+
+
+# ---- 住建 housing -----------------------------------------------------------------------------------
+class DwellingRated(EventBase):
+    """Safety appraisal of a dwelling: A safe … D dangerous (C and D are 危房)."""
+
+    owner: ClassVar[Dept] = Dept.HOUSING
+    member_level: ClassVar[bool] = False
+    event_type: Literal["housing.dwelling_rated"] = "housing.dwelling_rated"
+    grade: Literal["A", "B", "C", "D"]
+    only_dwelling: bool = True
+
+
+# ---- 水利 water -------------------------------------------------------------------------------------
+class WaterAssessed(EventBase):
+    """Drinking-water safety of a household, by the four rural criteria."""
+
+    owner: ClassVar[Dept] = Dept.WATER
+    member_level: ClassVar[bool] = False
+    event_type: Literal["water.assessed"] = "water.assessed"
+    litres_per_person_day: float = Field(ge=0, le=2000)
+    water_short_area: bool = False
+    piped: bool = False
+    trip_minutes: float = Field(0, ge=0, le=600)
+    horizontal_m: float = Field(0, ge=0, le=20000)
+    vertical_m: float = Field(0, ge=0, le=2000)
+    days_lost_per_year: int = Field(0, ge=0, le=366)
+    quality_ok: bool = True
+
+
+# ---- 教育 education ---------------------------------------------------------------------------------
+class SchoolDropout(EventBase):
+    owner: ClassVar[Dept] = Dept.EDUCATION
+    event_type: Literal["education.dropout"] = "education.dropout"
+    status: Literal["dropout", "suspected"]
+    stage: Literal["primary", "junior", "senior", "vocational"]
+    age: int = Field(ge=3, le=30)
+
+
+class SelfPaidSchoolCost(EventBase):
+    owner: ClassVar[Dept] = Dept.EDUCATION
+    event_type: Literal["education.self_paid_cost"] = "education.self_paid_cost"
+    stage: Literal["senior", "vocational", "college"]
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    amount: Yuan
+
+
+# ---- 民政 civil affairs -----------------------------------------------------------------------------
+AssistanceKind = Literal["dibao", "tekun", "temporary"]
+
+
+class AssistanceGranted(EventBase):
+    owner: ClassVar[Dept] = Dept.CIVIL_AFFAIRS
+    member_level: ClassVar[bool] = False
+    event_type: Literal["assistance.granted"] = "assistance.granted"
+    kind: AssistanceKind
+    amount: Yuan = Decimal(0)
+
+
+class AssistanceEnded(EventBase):
+    owner: ClassVar[Dept] = Dept.CIVIL_AFFAIRS
+    member_level: ClassVar[bool] = False
+    event_type: Literal["assistance.ended"] = "assistance.ended"
+    kind: AssistanceKind
+
+
+# ---- 应急管理 emergency management ------------------------------------------------------------------
+DisasterType = Literal[
+    "flood", "geological", "drought", "biological", "meteorological", "earthquake", "other"
+]
+
+
+class DisasterLoss(EventBase):
+    owner: ClassVar[Dept] = Dept.EMERGENCY
+    member_level: ClassVar[bool] = False
+    event_type: Literal["disaster.loss"] = "disaster.loss"
+    disaster_type: DisasterType
+    house_damage: Literal["none", "damaged", "badly_damaged", "collapsed"] = "none"
+    harvest_loss_share: float = Field(0, ge=0, le=1)
+    deaths: int = Field(0, ge=0, le=100)
+    injuries: int = Field(0, ge=0, le=100)
+    loss_amount: Yuan = Decimal(0)
+
+
+# ---- 公安 public security ---------------------------------------------------------------------------
+class Casualty(EventBase):
+    """Death or injury of a household member (traffic, crime, other accident)."""
+
+    owner: ClassVar[Dept] = Dept.PUBLIC_SECURITY
+    event_type: Literal["security.casualty"] = "security.casualty"
+    outcome: Literal["death", "injury"]
+    cause: Literal["traffic", "crime", "other"]
+    age: int = Field(ge=0, le=120)
+
+
+EVENT_MODELS: tuple[type[EventBase], ...] = (
+    MedicalSettlement,
+    SeriousIllnessDiagnosed,
+    JobLost,
+    ContributionGap,
+    Reemployed,
+    DisabilityCertified,
+    DisabilityGradeChanged,
+    DwellingRated,
+    WaterAssessed,
+    SchoolDropout,
+    SelfPaidSchoolCost,
+    AssistanceGranted,
+    AssistanceEnded,
+    DisasterLoss,
+    Casualty,
+)
+
+DeptEvent = Annotated[
+    MedicalSettlement
+    | SeriousIllnessDiagnosed
+    | JobLost
+    | ContributionGap
+    | Reemployed
+    | DisabilityCertified
+    | DisabilityGradeChanged
+    | DwellingRated
+    | WaterAssessed
+    | SchoolDropout
+    | SelfPaidSchoolCost
+    | AssistanceGranted
+    | AssistanceEnded
+    | DisasterLoss
+    | Casualty,
+    Field(discriminator="event_type"),
+]
+DEPT_EVENT_ADAPTER: TypeAdapter[DeptEvent] = TypeAdapter(DeptEvent)
+
+MODEL_BY_TYPE: dict[str, type[EventBase]] = {
+    str(m.model_fields["event_type"].default): m for m in EVENT_MODELS
+}
+
+
+def derive_event_id(dept: str, fields: dict[str, Any]) -> str:
+    """A deterministic event id from a department and the row's content (minus any event id).
+
+    The same row ingested twice gets the same id, so re-ingesting a file adds no duplicates.
+    A department record id (``source_ref``), when present, identifies the event on its own.
+    """
+    if fields.get("source_ref"):
+        basis: Any = [dept, "ref", str(fields["source_ref"])]
+    else:
+        skip = {"event_id", "reported_at", "dept"}
+        basis = [dept, sorted((k, str(v)) for k, v in fields.items() if k not in skip and v is not None)]
+    digest = hashlib.blake2b(orjson.dumps(basis), digest_size=12).hexdigest()
+    return f"{dept[:4]}-{digest}"
+
+
+def now_china() -> datetime:
+    return datetime.now(UTC).astimezone(CHINA_TZ)

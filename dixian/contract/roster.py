@@ -1,0 +1,86 @@
+"""The household roster exported from the national monitoring system (one record per household)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from dixian.contract.events import Yuan
+from dixian.contract.ids import HouseholdId, ResidentId, VillageCode
+
+
+class HouseholdType(StrEnum):
+    FORMERLY_POOR = "脱贫户"
+    ORDINARY = "一般农户"
+
+
+class MonitoringCategory(StrEnum):
+    UNSTABLE = "脱贫不稳定户"
+    MARGINAL = "边缘易致贫户"
+    SUDDEN_HARDSHIP = "突发严重困难户"
+
+
+class MonitoringStatus(StrEnum):
+    NOT_MONITORED = "未纳入"
+    MONITORED = "监测中"
+    RISK_ELIMINATED = "风险已消除"
+
+
+RiskType = Literal[
+    "因病", "因学", "因残", "因自然灾害", "因意外事故", "因产业项目失败", "因务工就业不稳", "缺劳动力", "其他"
+]
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    member_id: ResidentId
+    relation: Literal["户主", "配偶", "子女", "父母", "孙辈", "兄弟姐妹", "其他"]
+    can_work: bool = True
+    disabled: bool = False
+    seriously_ill: bool = False
+    insured: bool = True
+    in_school: bool = False
+
+
+class Household(BaseModel):
+    """One household of the roster; keyed by ``household_id`` on the compacted households topic."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    household_id: HouseholdId
+    village_code: VillageCode
+    household_type: HouseholdType
+    monitoring_category: MonitoringCategory | None = None
+    monitoring_status: MonitoringStatus = MonitoringStatus.NOT_MONITORED
+    risk_types: tuple[RiskType, ...] = Field((), max_length=5)
+    per_capita_income: Yuan = Decimal(0)
+    housing_safe: bool = True
+    water_safe: bool = True
+    dibao: bool = False
+    tekun: bool = False
+    members: tuple[Member, ...] = Field(min_length=1, max_length=30)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Household:
+        if (self.monitoring_status == MonitoringStatus.NOT_MONITORED) != (self.monitoring_category is None):
+            raise PydanticCustomError(
+                "monitoring_inconsistent",
+                "监测对象类别与监测状态不一致 / monitoring category and status disagree",
+            )
+        if self.monitoring_category == MonitoringCategory.UNSTABLE and (
+            self.household_type != HouseholdType.FORMERLY_POOR
+        ):
+            raise PydanticCustomError(
+                "category_type_mismatch",
+                "脱贫不稳定户必须是脱贫户 / only a formerly poor household can be 脱贫不稳定户",
+            )
+        return self
+
+    @property
+    def size(self) -> int:
+        return len(self.members)

@@ -1,0 +1,76 @@
+"""Every topic's name and shape, declared once.
+
+Keyed topics share one partition count so that Faust tables (keyed by household id) are
+co-partitioned with the department topics; counts are fixed at creation and never changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dixian.config import Settings
+from dixian.contract.departments import Dept
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    compacted: bool = False
+
+    def config(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+        return {"cleanup.policy": "delete", "retention.ms": "-1"}
+
+
+class Topics:
+    """The topic names for one deployment (``settings.topic_prefix`` + a stable base name)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._prefix = settings.topic_prefix
+        self._partitions = settings.partitions
+
+    def _n(self, base: str) -> str:
+        return f"{self._prefix}{base}"
+
+    def dept(self, dept: Dept) -> str:
+        """Accepted change events of one department, keyed by household id."""
+        return self._n(f"dept.{dept.value}")
+
+    @property
+    def households(self) -> str:
+        """The household roster, compacted, keyed by household id."""
+        return self._n("households")
+
+    @property
+    def dead_letter(self) -> str:
+        """Every refused record with file, row, field and reason; keyed by department."""
+        return self._n("deadletter")
+
+    @property
+    def alerts(self) -> str:
+        """Risk clues for village officers, keyed by village code."""
+        return self._n("alerts")
+
+    @property
+    def conclusions(self) -> str:
+        """Officer and reviewer conclusions flowing back into household state."""
+        return self._n("screening.conclusions")
+
+    @property
+    def rules_control(self) -> str:
+        """Published rule catalogue versions, compacted, one key."""
+        return self._n("control.rules")
+
+    def all(self) -> list[TopicSpec]:
+        p = self._partitions
+        specs = [TopicSpec(self.dept(d), p) for d in Dept]
+        specs += [
+            TopicSpec(self.households, p, compacted=True),
+            TopicSpec(self.dead_letter, p),
+            TopicSpec(self.alerts, p),
+            TopicSpec(self.conclusions, p),
+            TopicSpec(self.rules_control, 1, compacted=True),
+        ]
+        return specs

@@ -1,0 +1,40 @@
+"""Prometheus metrics of a worker. The registry is a parameter; no household or person in any label."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class PipelineMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events_consumed = Counter(
+            "dixian_events_consumed_total", "Records read from department topics", ["dept"], registry=registry
+        )
+        self.events_applied = Counter(
+            "dixian_events_applied_total",
+            "Valid events applied to household state",
+            ["dept"],
+            registry=registry,
+        )
+        self.redeliveries = Counter(
+            "dixian_events_redelivered_total",
+            "Events already applied (redelivered after a restart) and skipped",
+            ["dept"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "dixian_dead_letters_total",
+            "Records refused, by reason code",
+            ["dept", "code"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "dixian_processing_seconds",
+            "Time from a record's broker timestamp to the end of its processing",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.households = Gauge(
+            "dixian_households_in_state", "Households held in this worker's state tables", registry=registry
+        )

@@ -1,0 +1,34 @@
+"""Builders shared by the test tiers: valid resident IDs, village codes and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dixian.contract.ids import resident_id_check_char
+
+VILLAGE = "450321101201"  # 阳朔县 (450321), township 101, village 201
+HOUSEHOLD = "4503211012010001"
+
+
+def resident_id(region: str = "450321", birth: str = "19800101", seq: str = "123") -> str:
+    first17 = region + birth + seq
+    return first17 + resident_id_check_char(first17)
+
+
+def settlement(**overrides: Any) -> dict[str, Any]:
+    """A valid medical-insurance settlement as a department would publish it."""
+    base: dict[str, Any] = {
+        "event_id": "medi-0000000001",
+        "event_type": "medical.settlement",
+        "household_id": HOUSEHOLD,
+        "member_id": resident_id(),
+        "village_code": VILLAGE,
+        "occurred_at": "2022-06-12",
+        "reported_at": "2022-06-30 18:00:00",
+        "visit": "inpatient",
+        "total_cost": "23100.00",
+        "out_of_pocket": "8200.00",
+        "serious_illness": True,
+    }
+    base.update(overrides)
+    return base

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from dixian.contract import MODEL_BY_TYPE, ContractError, Dept, derive_event_id, parse_event
+from dixian.contract.events import MedicalSettlement
+from tests.helpers import settlement
+
+
+def test_valid_settlement_parses_with_china_time() -> None:
+    ev = parse_event(settlement(), dept=Dept.MEDICAL_INSURANCE)
+    assert isinstance(ev, MedicalSettlement)
+    assert ev.out_of_pocket == Decimal("8200.00")
+    assert ev.reported_at.utcoffset() is not None
+    assert ev.reported_at.utcoffset().total_seconds() == 8 * 3600  # type: ignore[union-attr]
+
+
+def test_every_event_type_has_exactly_one_owner() -> None:
+    assert set(MODEL_BY_TYPE)
+    assert all(m.owner in Dept for m in MODEL_BY_TYPE.values())
+    # Every department publishes at least one event type.
+    assert {m.owner for m in MODEL_BY_TYPE.values()} == set(Dept)
+
+
+def test_event_from_non_owning_department_is_refused() -> None:
+    with pytest.raises(ContractError) as exc:
+        parse_event(settlement(), dept=Dept.CIVIL_AFFAIRS)
+    (problem,) = exc.value.problems
+    assert problem.code == "ownership_conflict"
+    assert "一数一源" in problem.zh
+    assert "医保局" in problem.zh
+
+
+def test_all_field_problems_reported_at_once() -> None:
+    with pytest.raises(ContractError) as exc:
+        parse_event(
+            settlement(out_of_pocket="abc", village_code="123", visit="home"), dept=Dept.MEDICAL_INSURANCE
+        )
+    fields = {p.field for p in exc.value.problems}
+    assert fields == {"out_of_pocket", "village_code", "visit"}
+
+
+def test_unknown_fields_and_types_refused() -> None:
+    with pytest.raises(ContractError) as exc:
+        parse_event(settlement(bank_account="6222"), dept=Dept.MEDICAL_INSURANCE)
+    assert exc.value.problems[0].code == "extra_forbidden"
+    with pytest.raises(ContractError) as exc:
+        parse_event(settlement(event_type="medical.unknown"), dept=Dept.MEDICAL_INSURANCE)
+    assert exc.value.problems[0].code == "unknown_event_type"
+
+
+def test_member_level_event_requires_member() -> None:
+    with pytest.raises(ContractError) as exc:
+        parse_event(settlement(member_id=None), dept=Dept.MEDICAL_INSURANCE)
+    assert exc.value.problems[0].field == "member_id"
+
+
+def test_derived_event_id_is_deterministic_and_content_based() -> None:
+    row = settlement()
+    assert derive_event_id("medical_insurance", row) == derive_event_id("medical_insurance", dict(row))
+    assert derive_event_id("medical_insurance", row) != derive_event_id(
+        "medical_insurance", {**row, "out_of_pocket": "1.00"}
+    )
+    # the report time is delivery metadata, not content
+    assert derive_event_id("medical_insurance", row) == derive_event_id(
+        "medical_insurance", {**row, "reported_at": "2022-07-01 09:00:00"}
+    )
+    assert derive_event_id("x", {"source_ref": "A1", "a": 1}) == derive_event_id(
+        "x", {"source_ref": "A1", "a": 2}
+    )
