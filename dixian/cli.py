@@ -21,12 +21,15 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     add_completion=False,
+    pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 kafka_app = typer.Typer(help="The local single-node Apache Kafka broker (KRaft).", no_args_is_help=True)
 topics_app = typer.Typer(help="Create and list the project's topics.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
+tokens_app = typer.Typer(help="Department push tokens for the HTTP endpoint.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(tokens_app, name="tokens")
 
 console = Console(stderr=True)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -190,6 +193,225 @@ def worker_cmd(
     faust_app = create_app(settings, registry)
     worker = Worker(faust_app, loglevel=settings.log_level.lower(), quiet=True)
     worker.execute_from_commandline()
+
+
+# ---- simulate / ingest -----------------------------------------------------------------------------
+@app.command("simulate")
+def simulate_cmd(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option(envvar="DIXIAN_SIM_OUT", show_envvar=True, help="Output folder")
+    ] = Path("var/sim"),
+    households: Annotated[
+        int,
+        typer.Option(
+            envvar="DIXIAN_SIM_HOUSEHOLDS",
+            show_envvar=True,
+            min=10,
+            max=5_000_000,
+            help="Households in the city",
+        ),
+    ] = 10_000,
+    month: Annotated[
+        str, typer.Option(envvar="DIXIAN_SIM_MONTH", show_envvar=True, help="Month of the feeds, YYYY-MM")
+    ] = "2022-06",
+    seed: Annotated[int, typer.Option(envvar="DIXIAN_SIM_SEED", show_envvar=True, help="Random seed")] = 2022,
+    malformed: Annotated[
+        float,
+        typer.Option(
+            envvar="DIXIAN_SIM_MALFORMED", show_envvar=True, min=0.0, max=1.0, help="Share of malformed rows"
+        ),
+    ] = 0.02,
+    dept: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dept", envvar="DIXIAN_SIM_DEPTS", show_envvar=True, help="Only these departments (repeatable)"
+        ),
+    ] = None,
+    rows: Annotated[
+        int | None,
+        typer.Option(
+            envvar="DIXIAN_SIM_ROWS",
+            show_envvar=True,
+            help="Exactly this many rows per feed (instead of realistic rates)",
+        ),
+    ] = None,
+) -> None:
+    """Generate a reproducible synthetic Guilin: roster + a month of department feeds (as delivered)."""
+    from dixian.contract import Dept  # noqa: PLC0415
+    from dixian.simulate import simulate  # noqa: PLC0415
+
+    try:
+        depts = [Dept(d) for d in dept] if dept else None
+    except ValueError as exc:
+        console.print(
+            f"[red]未知部门 / unknown department:[/] {exc}; known: {', '.join(d.value for d in Dept)}"
+        )
+        raise typer.Exit(2) from None
+    with console.status("生成模拟数据 / simulating ...") as status:
+        manifest = simulate(
+            out,
+            households=households,
+            month=month,
+            seed=seed,
+            malformed=malformed,
+            depts=depts,
+            rows=rows,
+            progress=lambda s: status.update(f"生成 / writing {s} ..."),
+        )
+    table = Table(
+        "部门 dept",
+        "文件 file",
+        "行数 rows",
+        "有效 valid",
+        "重复 dup",
+        "错误 malformed",
+        title=f"{manifest['households']} households, {manifest['members']} members, "
+        f"{manifest['villages']} villages → {out}",
+    )
+    for f in manifest["feeds"]:
+        table.add_row(
+            f["dept"],
+            f["file"],
+            str(f["rows"]),
+            str(f["valid_unique"]),
+            str(f["duplicates"]),
+            str(sum(f["malformed"].values())),
+        )
+    Console().print(table)
+
+
+@app.command("ingest")
+def ingest_cmd(
+    ctx: typer.Context,
+    dept: Annotated[str, typer.Argument(help="Department (e.g. medical_insurance) or 'roster'")],
+    files: Annotated[list[Path], typer.Argument(help="CSV (UTF-8/GBK), XLSX or JSON Lines files")],
+    month: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DIXIAN_INGEST_MONTH",
+            show_envvar=True,
+            help="Reporting month YYYY-MM (default: this month)",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DIXIAN_INGEST_ENCODING",
+            show_envvar=True,
+            help="Force a CSV encoding (default: detect UTF-8 / GB18030)",
+        ),
+    ] = None,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--snapshot",
+            envvar="DIXIAN_INGEST_SNAPSHOT",
+            show_envvar=True,
+            help="The file is a full monthly extract: publish only what changed",
+        ),
+    ] = False,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            envvar="DIXIAN_INGEST_LOCAL",
+            show_envvar=True,
+            help="Write to local files under DATA_DIR/local instead of Kafka (embedded)",
+        ),
+    ] = False,
+) -> None:
+    """Validate department files and publish them: accepted → dept.<dept>, rejected → dead-letter."""
+    from connectors.runner import run_ingest  # noqa: PLC0415
+
+    raise typer.Exit(
+        run_ingest(
+            _settings(ctx),
+            dept,
+            files,
+            month=month,
+            encoding=encoding,
+            snapshot=snapshot,
+            local=local,
+            console=console,
+        )
+    )
+
+
+# ---- HTTP push ---------------------------------------------------------------------------------------
+def _token_store(settings: Settings) -> Any:
+    from connectors.stores import TokenStore  # noqa: PLC0415
+
+    return TokenStore(settings.data_dir / "ingest" / "tokens.sqlite")
+
+
+@tokens_app.command("add")
+def tokens_add(
+    ctx: typer.Context,
+    dept: Annotated[str, typer.Argument(help="The department this token may publish for")],
+    label: Annotated[str, typer.Option(help="Who holds it, e.g. '医保局信息科'")] = "",
+) -> None:
+    """Issue a token; it is shown once and stored only as a hash."""
+    from dixian.contract import Dept  # noqa: PLC0415
+    from dixian.contract.events import now_china  # noqa: PLC0415
+
+    try:
+        d = Dept(dept)
+    except ValueError:
+        console.print(
+            f"[red]未知部门 / unknown department {dept!r}[/]; known: {', '.join(x.value for x in Dept)}"
+        )
+        raise typer.Exit(2) from None
+    store = _token_store(_settings(ctx))
+    token = store.issue(d.value, label or d.zh, now_china().isoformat())
+    console.print(f"令牌只显示这一次, 请妥善保管 / shown once, keep it safe ({d.zh}):")
+    print(token)
+
+
+@tokens_app.command("list")
+def tokens_list(ctx: typer.Context) -> None:
+    """List issued tokens (prefix, department, label, created, revoked)."""
+    table = Table("prefix", "dept", "label", "created", "revoked")
+    for prefix, dept, label, created, revoked in _token_store(_settings(ctx)).list():
+        table.add_row(prefix, dept, label, created, "yes" if revoked else "")
+    Console().print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context, prefix: Annotated[str, typer.Argument(help="Token prefix from 'list'")]
+) -> None:
+    """Revoke a token by its prefix."""
+    n = _token_store(_settings(ctx)).revoke(prefix)
+    console.print(f"revoked {n} token(s)")
+    raise typer.Exit(0 if n else 1)
+
+
+@app.command("push-server")
+def push_server_cmd(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option(envvar="DIXIAN_PUSH_HOST", show_envvar=True, help="Bind address")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="DIXIAN_PUSH_PORT", show_envvar=True, help="Port")] = 8701,
+    max_body: Annotated[
+        int,
+        typer.Option(envvar="DIXIAN_PUSH_MAX_BODY", show_envvar=True, help="Largest accepted body, bytes"),
+    ] = 8 * 1024 * 1024,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            envvar="DIXIAN_INGEST_LOCAL",
+            show_envvar=True,
+            help="Write to local files instead of Kafka (embedded)",
+        ),
+    ] = False,
+) -> None:
+    """Serve POST /api/v1/feeds/{dept}/events for departments that push as things happen."""
+    from connectors.runner import serve_push  # noqa: PLC0415
+
+    serve_push(_settings(ctx), host=host, port=port, max_body=max_body, local=local)
 
 
 def main() -> None:

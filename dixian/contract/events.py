@@ -259,17 +259,24 @@ MODEL_BY_TYPE: dict[str, type[EventBase]] = {
 }
 
 
-def derive_event_id(dept: str, fields: dict[str, Any]) -> str:
-    """A deterministic event id from a department and the row's content (minus any event id).
+def _canonical(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
 
-    The same row ingested twice gets the same id, so re-ingesting a file adds no duplicates.
-    A department record id (``source_ref``), when present, identifies the event on its own.
+
+def derive_event_id(dept: str, fields: dict[str, Any]) -> str:
+    """A deterministic event id from a department and an event's content.
+
+    The same row ingested twice (from CSV, XLSX, JSON or HTTP) gets the same id, so re-ingesting a
+    file adds no duplicates; ``8200``, ``8200.0`` and ``8200.00`` are the same amount. The department's
+    record id (``source_ref``) is part of the content, not the identity: a corrected record keeps its
+    record id but is a new event. Delivery metadata (``reported_at``) and any given id are not content.
     """
-    if fields.get("source_ref"):
-        basis: Any = [dept, "ref", str(fields["source_ref"])]
-    else:
-        skip = {"event_id", "reported_at", "dept"}
-        basis = [dept, sorted((k, str(v)) for k, v in fields.items() if k not in skip and v is not None)]
+    skip = {"event_id", "reported_at", "dept", "schema_version"}
+    basis = [dept, sorted((k, _canonical(v)) for k, v in fields.items() if k not in skip and v is not None)]
     digest = hashlib.blake2b(orjson.dumps(basis), digest_size=12).hexdigest()
     return f"{dept[:4]}-{digest}"
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from dixian.contract.departments import Dept
 from dixian.contract.events import DEPT_EVENT_ADAPTER, MODEL_BY_TYPE, DeptEvent
 
-# Chinese wording for pydantic's built-in error types; custom errors carry "中文 / English" already.
-_ZH = {
+# Chinese label of every reason code: pydantic's built-in error types and the project's own codes.
+REASON_ZH = {
     "missing": "缺少必填字段",
     "extra_forbidden": "不允许的字段",
     "int_parsing": "不是整数",
@@ -45,6 +45,26 @@ _ZH = {
     "string_type": "应为文本",
     "union_tag_invalid": "未知的事件类型",
     "union_tag_not_found": "缺少事件类型",
+    "encoding": "编码错误",
+    "column_count": "列数不符",
+    "not_json": "不是有效的JSON",
+    "not_object": "不是JSON对象",
+    "resident_id_format": "身份证号格式错误",
+    "resident_id_region": "身份证号地区码无效",
+    "resident_id_birthdate": "身份证号出生日期无效",
+    "resident_id_checksum": "身份证号校验位错误",
+    "village_code_format": "村代码格式错误",
+    "village_code_region": "村代码不是村级代码",
+    "household_id_format": "户编号格式错误",
+    "ownership_conflict": "一数一源冲突",
+    "request_refused": "整批拒收",
+    "dept_mismatch": "部门不一致",
+    "unknown_event_type": "未知事件类型",
+    "key_mismatch": "记录键与户编号不一致",
+    "household_inconsistent": "同户字段不一致",
+    "head_count": "户主人数错误",
+    "monitoring_inconsistent": "监测类别与状态不一致",
+    "category_type_mismatch": "监测类别与户类型不符",
 }
 
 
@@ -77,7 +97,7 @@ def problems_from(exc: ValidationError) -> list[Problem]:
         if " / " in msg:
             zh, en = msg.split(" / ", 1)
         else:
-            zh, en = _ZH.get(err["type"], "取值无效"), msg
+            zh, en = REASON_ZH.get(err["type"], "取值无效"), msg
         out.append(Problem(field=field, code=str(err["type"]), zh=zh, en=en))
     return out
 

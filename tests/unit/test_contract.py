@@ -67,6 +67,8 @@ def test_derived_event_id_is_deterministic_and_content_based() -> None:
     assert derive_event_id("medical_insurance", row) == derive_event_id(
         "medical_insurance", {**row, "reported_at": "2022-07-01 09:00:00"}
     )
-    assert derive_event_id("x", {"source_ref": "A1", "a": 1}) == derive_event_id(
+    # a corrected record keeps its department record id but is a new event
+    assert derive_event_id("x", {"source_ref": "A1", "a": 1}) != derive_event_id(
         "x", {"source_ref": "A1", "a": 2}
     )
+    assert derive_event_id("x", {"a": Decimal("8200")}) == derive_event_id("x", {"a": Decimal("8200.00")})
