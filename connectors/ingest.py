@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,9 +26,9 @@ from connectors.readers import FileFormatError, SourceRow, open_source
 from connectors.sinks import Record, Sink
 from connectors.stores import QualityCounters, SeenEvents, SnapshotStore
 from dixian.config import Settings
-from dixian.contract import ContractError, Dept, DeptEvent, Household, Member, Problem, parse_event
+from dixian.contract import ContractError, Dept, Household, Member, Problem, parse_event
 from dixian.contract.deadletter import DeadLetter
-from dixian.contract.events import CHINA_TZ, derive_event_id, now_china
+from dixian.contract.events import CHINA_TZ, identity_from_json, now_china
 from dixian.contract.validate import problems_from
 from dixian.topics import Topics
 
@@ -99,15 +100,35 @@ def current_month() -> str:
     return now_china().strftime("%Y-%m")
 
 
-def build_event(mapping: ColumnMapping, dept: Dept, values: Mapping[str, Any]) -> DeptEvent:
-    """Map, validate and identify one row. Raises ContractError naming every problem."""
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A validated event ready to publish: its id, partition key, JSON body and lateness."""
+
+    event_id: str
+    key: bytes
+    body: bytes
+    occurred_at: date
+    reported_at: datetime
+
+
+def build_event(mapping: ColumnMapping, dept: Dept, values: Mapping[str, Any]) -> Accepted:
+    """Map, validate and identify one row. Raises ContractError naming every problem.
+
+    The event is serialized once; its id is derived from that JSON and spliced in (a hot path:
+    every row of every feed passes here)."""
     fields = mapping.to_fields(values)
     given_id = fields.get("event_id")
-    event = parse_event({**fields, "event_id": given_id or PENDING_ID}, dept=dept)
-    if given_id:
-        return event
-    content = event.model_dump(exclude={"event_id"})
-    return event.model_copy(update={"event_id": derive_event_id(dept.value, content)})
+    if not given_id:
+        fields["event_id"] = PENDING_ID
+    event = parse_event(fields, dept=dept)
+    body = event.model_dump_json()
+    event_id = event.event_id
+    if not given_id:
+        event_id = identity_from_json(dept.value, body)
+        body = body.replace(f'"event_id":"{PENDING_ID}"', f'"event_id":"{event_id}"', 1)
+    return Accepted(
+        event_id, event.household_id.encode(), body.encode(), event.occurred_at, event.reported_at
+    )
 
 
 class Ingester:
@@ -125,6 +146,9 @@ class Ingester:
         self.sink = sink
         self.late_after_days = late_after_days
         self.batch_size = batch_size
+        # Batches stay in flight up to this many events before we wait for acknowledgements.
+        self.flush_every = max(batch_size, 50_000)
+        self._unacked: list[str] = []
         state = settings.data_dir / "ingest"
         self.seen = SeenEvents(state / "seen.sqlite")
         self.quality = QualityCounters(state / "quality.sqlite")
@@ -230,7 +254,7 @@ class Ingester:
         )
         return summary.dept.encode(), letter.model_dump_json().encode()
 
-    def _is_late(self, event: DeptEvent) -> bool:
+    def _is_late(self, event: Accepted) -> bool:
         return (event.reported_at.astimezone(CHINA_TZ).date() - event.occurred_at).days > self.late_after_days
 
     async def _ingest_rows(
@@ -243,7 +267,7 @@ class Ingester:
         progress: Progress | None,
     ) -> None:
         ids_in_file: set[str] = set()
-        pending: list[DeptEvent] = []
+        pending: list[Accepted] = []
         letters: list[Record] = []
         for row in rows:
             summary.rows_read += 1
@@ -266,11 +290,12 @@ class Ingester:
                 if progress:
                     progress(summary.rows_read)
         await self._publish(dept, pending, letters, summary)
+        await self.commit()
         if progress:
             progress(summary.rows_read)
 
     async def _publish(
-        self, dept: Dept, events: list[DeptEvent], letters: list[Record], summary: IngestSummary
+        self, dept: Dept, events: list[Accepted], letters: list[Record], summary: IngestSummary
     ) -> None:
         known = self.seen.known([e.event_id for e in events]) if events else set()
         fresh = [e for e in events if e.event_id not in known]
@@ -278,16 +303,24 @@ class Ingester:
         if fresh:
             await self.sink.send(
                 self.topics.dept(dept),
-                [(e.household_id.encode(), e.model_dump_json().encode()) for e in fresh],
+                [(e.key, e.body) for e in fresh],
             )
         if letters:
             await self.sink.send(self.topics.dead_letter, letters)
-        await self.sink.flush()
-        # Only after the broker acknowledged: a crash before this line re-publishes on the next run,
-        # which downstream consumers absorb by event id (at-least-once, idempotent consumers).
-        self.seen.add(e.event_id for e in fresh)
+        self._unacked.extend(e.event_id for e in fresh)
         summary.accepted += len(fresh)
         summary.late += sum(1 for e in fresh if self._is_late(e))
+        if len(self._unacked) >= self.flush_every:
+            await self.commit()
+
+    async def commit(self) -> None:
+        """Wait for the broker's acknowledgements, then remember the events as published.
+
+        Only after the acknowledgement: a crash before it re-publishes on the next run, which the
+        stream processor absorbs by event id (at-least-once with idempotent consumers)."""
+        await self.sink.flush()
+        self.seen.add(self._unacked)
+        self._unacked = []
 
     # ---- snapshot mode -----------------------------------------------------------------------------
     async def _ingest_snapshot(

@@ -45,6 +45,10 @@ class ColumnMapping:
     snapshot_removed_event_type: str | None = None
     # The headers specific to this department, in file order (the envelope's come first).
     own_headers: tuple[str, ...] = ()
+    # header tuple → [(header, field, value table, is bool)], built once per file layout
+    _plans: dict[tuple[str, ...], list[tuple[str, str, dict[str, Any] | None, bool]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def field_of(self, header: str) -> str | None:
         h = header.strip()
@@ -61,6 +65,18 @@ class ColumnMapping:
             missing.append("event_type")
         return missing
 
+    def _plan(self, headers: tuple[str, ...]) -> list[tuple[str, str, dict[str, Any] | None, bool]]:
+        plan = self._plans.get(headers)
+        if plan is None:
+            plan = []
+            for h in headers:
+                name = self.field_of(h)
+                if name is not None:
+                    plan.append((h, name, self.values.get(name), name in _BOOL_FIELDS))
+            if len(self._plans) < 1024:  # JSON records may vary their keys; keep the cache bounded
+                self._plans[headers] = plan
+        return plan
+
     def header_for(self, field_name: str) -> str:
         for h, f in self.columns.items():
             if f == field_name:
@@ -72,9 +88,9 @@ class ColumnMapping:
         contract reports them as missing or applies its default."""
         out: dict[str, Any] = {}
         bool_map = self.values.get("_bool", {})
-        for header, cell in row.items():
-            name = self.field_of(header)
-            if name is None or cell is None:
+        for header, name, table, is_bool in self._plan(tuple(row)):
+            cell = row[header]
+            if cell is None:
                 continue
             value = cell.strip() if isinstance(cell, str) else cell
             if value == "":
@@ -82,10 +98,9 @@ class ColumnMapping:
             if name == "event_type":
                 value = self.event_types.get(str(value), value)
             elif isinstance(value, str):
-                table = self.values.get(name)
                 if table is not None and value in table:
                     value = table[value]
-                elif name in _BOOL_FIELDS and value in bool_map:
+                elif is_bool and value in bool_map:
                     value = bool_map[value]
             out[name] = value
         if "event_type" not in out and self.default_event_type:

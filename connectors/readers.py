@@ -139,7 +139,9 @@ class CsvFile(SourceFile):
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue  # blank lines are not records
                 joined = ",".join(cells)
-                if _SURROGATE.search(joined) or (self._alt == "gb18030" and _is_gbk_mojibake(joined)):
+                if _UNEXPECTED.search(joined) and (
+                    _SURROGATE.search(joined) or (self._alt == "gb18030" and _is_gbk_mojibake(joined))
+                ):
                     raw = joined.encode(
                         "utf-8" if self.encoding == "utf-8" else self.encoding, "surrogateescape"
                     ).decode(self._alt, "replace")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 from rich.console import Console
@@ -15,6 +16,12 @@ from connectors.readers import FileFormatError, open_source
 from connectors.sinks import KafkaSink, LocalSink, Sink
 from dixian.config import Settings
 from dixian.contract.validate import REASON_ZH
+
+
+def tune_gc_for_bulk_work() -> None:
+    """Ingestion allocates millions of short-lived, acyclic objects; the default generation-0
+    threshold (700) spends ~15% of the time in the cycle collector for nothing."""
+    gc.set_threshold(50_000, 20, 100)
 
 
 def make_sink(settings: Settings, local: bool) -> Sink:
@@ -95,6 +102,7 @@ def run_ingest(
     console: Console,
 ) -> int:
     """Exit code: 0 all reconciled, 1 a summary did not reconcile, 2 a file could not be read."""
+    tune_gc_for_bulk_work()
     try:
         summaries = asyncio.run(
             _ingest_all(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 
 from connectors.kafka import idempotent_producer
 
@@ -26,11 +27,20 @@ class Sink(Protocol):
 
 
 class KafkaSink:
-    """Idempotent producer; records keyed by household id land on that household's partition."""
+    """Idempotent producer; records keyed by household id land on that household's partition.
+
+    Records are grouped per partition into producer batches (``create_batch``/``send_batch``), which
+    costs a fraction of one ``send()`` per record. Partitions are chosen by the same murmur2 hash as
+    the Java client, so departments producing with their own Kafka clients agree with us.
+    """
+
+    PARTITION_CACHE_LIMIT = 1_000_000
 
     def __init__(self, bootstrap: str) -> None:
         self._producer = idempotent_producer(bootstrap)
         self._pending: list[asyncio.Future[object]] = []
+        self._partitioner = DefaultPartitioner()
+        self._partition_of: dict[tuple[bytes, int], int] = {}
 
     async def start(self) -> None:
         await self._producer.start()
@@ -38,10 +48,30 @@ class KafkaSink:
     async def stop(self) -> None:
         await self._producer.stop()
 
+    def _partition(self, key: bytes, partitions: list[int]) -> int:
+        cache_key = (key, len(partitions))
+        p = self._partition_of.get(cache_key)
+        if p is None:
+            if len(self._partition_of) >= self.PARTITION_CACHE_LIMIT:
+                self._partition_of.clear()
+            p = self._partition_of[cache_key] = self._partitioner(key, partitions, partitions)
+        return p
+
     async def send(self, topic: str, records: list[Record]) -> None:
-        send = self._producer.send
-        for key, value in records:
-            self._pending.append(await send(topic, value, key=key))
+        partitions = sorted(await self._producer.partitions_for(topic))
+        by_partition: dict[int, list[Record]] = {}
+        for record in records:
+            by_partition.setdefault(self._partition(record[0], partitions), []).append(record)
+        producer = self._producer
+        for partition, items in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    self._pending.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ValueError(f"record of {len(value)} bytes exceeds the producer's batch size")
+            self._pending.append(await producer.send_batch(batch, topic, partition=partition))
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []

@@ -414,6 +414,35 @@ def push_server_cmd(
     serve_push(_settings(ctx), host=host, port=port, max_body=max_body, local=local)
 
 
+# ---- demo --------------------------------------------------------------------------------------------
+@app.command("demo")
+def demo_cmd(
+    ctx: typer.Context,
+    households: Annotated[
+        int,
+        typer.Option(envvar="DIXIAN_DEMO_HOUSEHOLDS", show_envvar=True, min=100, help="Households simulated"),
+    ] = 20_000,
+    month: Annotated[
+        str, typer.Option(envvar="DIXIAN_DEMO_MONTH", show_envvar=True, help="Month YYYY-MM")
+    ] = "2022-06",
+    seed: Annotated[
+        int, typer.Option(envvar="DIXIAN_DEMO_SEED", show_envvar=True, help="Random seed")
+    ] = 2022,
+    malformed: Annotated[
+        float, typer.Option(envvar="DIXIAN_DEMO_MALFORMED", show_envvar=True, help="Share of malformed rows")
+    ] = 0.02,
+) -> None:
+    """The main job on one machine, no Kafka: simulate a Guilin month, ingest it, run the stream core."""
+    from dixian.demo import print_demo, run_demo  # noqa: PLC0415
+
+    result = run_demo(
+        _settings(ctx), households=households, month=month, seed=seed, malformed=malformed, console=console
+    )
+    print_demo(result, Console())
+    if not all(s.reconciles for s in result.summaries):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

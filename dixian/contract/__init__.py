@@ -7,7 +7,7 @@ from dixian.contract.events import (
     MODEL_BY_TYPE,
     DeptEvent,
     EventBase,
-    derive_event_id,
+    event_identity,
 )
 from dixian.contract.roster import Household, HouseholdType, Member, MonitoringCategory, MonitoringStatus
 from dixian.contract.validate import ContractError, Problem, parse_event
@@ -27,6 +27,6 @@ __all__ = [
     "MonitoringCategory",
     "MonitoringStatus",
     "Problem",
-    "derive_event_id",
+    "event_identity",
     "parse_event",
 ]

@@ -11,12 +11,12 @@ Wire format: a JSON object with ``event_type`` as the discriminator, e.g.::
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from dixian.contract.departments import Dept
 from dixian.contract.ids import HouseholdId, ResidentId, VillageCode
@@ -24,7 +24,13 @@ from dixian.contract.ids import HouseholdId, ResidentId, VillageCode
 SCHEMA_VERSION: Literal[1] = 1
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
-Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("1e10"), max_digits=14, decimal_places=2)]
+_FEN = Decimal("0.01")
+# Amounts in yuan, kept to the fen: 8200, 8200.0 and 8200.00 are one value with one JSON form.
+Yuan = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("1e10"), max_digits=14, decimal_places=2),
+    AfterValidator(lambda d: d.quantize(_FEN)),
+]
 
 
 class EventBase(BaseModel):
@@ -259,26 +265,37 @@ MODEL_BY_TYPE: dict[str, type[EventBase]] = {
 }
 
 
-def _canonical(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)
+# Delivery metadata and the id itself are not part of an event's identity.
+_ID_AND_REPORT_TIME = re.compile(r'"event_id":"(?:[^"\\]|\\.)*",|,"reported_at":"[^"]*"')
 
 
-def derive_event_id(dept: str, fields: dict[str, Any]) -> str:
-    """A deterministic event id from a department and an event's content.
+def _without_id_and_report_time(body: str) -> str:
+    # Fast path for our own serialization: event_id is the first field and reported_at's value is
+    # a plain timestamp string; anything else falls back to the regular expression.
+    if body.startswith('{"event_id":"'):
+        end = body.find('",', 13)
+        start = body.find(',"reported_at":"', end)
+        if end != -1 and start != -1 and "\\" not in body[13:end]:
+            close = body.index('"', start + 16)
+            return "{" + body[end + 2 : start] + body[close + 1 :]
+    return _ID_AND_REPORT_TIME.sub("", body)
 
-    The same row ingested twice (from CSV, XLSX, JSON or HTTP) gets the same id, so re-ingesting a
-    file adds no duplicates; ``8200``, ``8200.0`` and ``8200.00`` are the same amount. The department's
-    record id (``source_ref``) is part of the content, not the identity: a corrected record keeps its
-    record id but is a new event. Delivery metadata (``reported_at``) and any given id are not content.
+
+def identity_from_json(dept: str, body: str) -> str:
+    """The event id for an event serialized as ``body`` (its ``model_dump_json()``).
+
+    A hash of the canonical JSON without ``event_id`` and ``reported_at``: the same row ingested
+    twice (from CSV, XLSX, JSON Lines or HTTP) gets the same id, so re-ingesting a file adds no
+    duplicates, and amounts are kept to the fen so 8200 and 8200.00 agree. The department's record
+    id (``source_ref``) is content, not identity: a corrected record keeps its record id but is a
+    new event.
     """
-    skip = {"event_id", "reported_at", "dept", "schema_version"}
-    basis = [dept, sorted((k, _canonical(v)) for k, v in fields.items() if k not in skip and v is not None)]
-    digest = hashlib.blake2b(orjson.dumps(basis), digest_size=12).hexdigest()
-    return f"{dept[:4]}-{digest}"
+    canonical = _without_id_and_report_time(body)
+    return f"{dept[:4]}-{hashlib.blake2b(canonical.encode(), digest_size=12).hexdigest()}"
+
+
+def event_identity(event: EventBase) -> str:
+    return identity_from_json(event.dept.value, event.model_dump_json())
 
 
 def now_china() -> datetime:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dixian.contract.departments import Dept
-from dixian.contract.events import DEPT_EVENT_ADAPTER, MODEL_BY_TYPE, DeptEvent
+from dixian.contract.events import MODEL_BY_TYPE, DeptEvent
 
 # Chinese label of every reason code: pydantic's built-in error types and the project's own codes.
 REASON_ZH = {
@@ -144,8 +144,11 @@ def parse_event(data: Mapping[str, Any], *, dept: Dept) -> DeptEvent:
                 )
             ]
         )
+    record = dict(data)
+    record["dept"] = dept.value
     try:
-        event = DEPT_EVENT_ADAPTER.validate_python({**data, "dept": dept.value})
+        # The model is known from the event type: validate against it directly, not the union.
+        event: DeptEvent = model.model_validate(record)  # type: ignore[assignment]
     except ValidationError as exc:
         raise ContractError(problems_from(exc)) from None
     if model.member_level and event.member_id is None:

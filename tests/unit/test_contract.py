@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from dixian.contract import MODEL_BY_TYPE, ContractError, Dept, derive_event_id, parse_event
-from dixian.contract.events import MedicalSettlement
+from dixian.contract import MODEL_BY_TYPE, ContractError, Dept, event_identity, parse_event
+from dixian.contract.events import MedicalSettlement, identity_from_json
 from tests.helpers import settlement
 
 
@@ -57,18 +57,21 @@ def test_member_level_event_requires_member() -> None:
     assert exc.value.problems[0].field == "member_id"
 
 
-def test_derived_event_id_is_deterministic_and_content_based() -> None:
-    row = settlement()
-    assert derive_event_id("medical_insurance", row) == derive_event_id("medical_insurance", dict(row))
-    assert derive_event_id("medical_insurance", row) != derive_event_id(
-        "medical_insurance", {**row, "out_of_pocket": "1.00"}
+def _identity(**overrides: object) -> str:
+    return event_identity(parse_event(settlement(**overrides), dept=Dept.MEDICAL_INSURANCE))
+
+
+def test_event_identity_is_deterministic_and_content_based() -> None:
+    assert _identity() == _identity()
+    assert _identity() != _identity(out_of_pocket="1.00")
+    # one amount, three spellings
+    assert (
+        _identity(out_of_pocket="8200") == _identity(out_of_pocket="8200.0") == _identity(out_of_pocket=8200)
     )
-    # the report time is delivery metadata, not content
-    assert derive_event_id("medical_insurance", row) == derive_event_id(
-        "medical_insurance", {**row, "reported_at": "2022-07-01 09:00:00"}
-    )
+    # the report time and any given id are delivery metadata, not content
+    assert _identity() == _identity(reported_at="2022-07-01 09:00:00", event_id="other-id-123")
+    # one definition: the ingester's single-serialization path agrees with event_identity
+    ev = parse_event(settlement(event_id="pending-event-id"), dept=Dept.MEDICAL_INSURANCE)
+    assert identity_from_json("medical_insurance", ev.model_dump_json()) == _identity()
     # a corrected record keeps its department record id but is a new event
-    assert derive_event_id("x", {"source_ref": "A1", "a": 1}) != derive_event_id(
-        "x", {"source_ref": "A1", "a": 2}
-    )
-    assert derive_event_id("x", {"a": Decimal("8200")}) == derive_event_id("x", {"a": Decimal("8200.00")})
+    assert _identity(source_ref="A1", total_cost="10") != _identity(source_ref="A1", total_cost="11")

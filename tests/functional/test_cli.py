@@ -1,0 +1,59 @@
+"""The one CLI, driven as a user would (typer's runner, no broker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dixian.cli import app
+
+runner = CliRunner()
+
+
+def test_config_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIXIAN_INGEST_SECRET", "very-secret-value")
+    result = runner.invoke(app, ["config"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "very-secret-value" not in result.output
+    assert "DIXIAN_KAFKA_BOOTSTRAP" in result.output
+
+
+def test_every_option_names_its_environment_variable() -> None:
+    for cmd in (["worker"], ["ingest"], ["simulate"], ["demo"], ["push-server"], ["kafka", "start"]):
+        result = runner.invoke(app, [*cmd, "--help"], terminal_width=200)
+        assert result.exit_code == 0, cmd
+        options = [ln for ln in result.output.splitlines() if ln.strip().startswith("│ --") and "--help" not in ln]
+        assert options, cmd
+        assert result.output.count("env var:") >= len(options), cmd
+
+
+def test_demo_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "demo", "--households", "800"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "✘" not in result.output
+    assert (tmp_path / "demo" / "local" / "deadletter.jsonl").exists()
+    assert (tmp_path / "demo" / "ingest" / "quality.sqlite").exists()
+
+
+def test_ingest_unreadable_file_exits_2_and_says_what_to_do(tmp_path: Path) -> None:
+    bad = tmp_path / "x.csv"
+    bad.write_text("户编号\n1\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["--data-dir", str(tmp_path), "ingest", "water", str(bad), "--local"], terminal_width=200
+    )
+    assert result.exit_code == 2
+    assert "缺少必需的列" in result.output
+    assert "nothing was published" in result.output
+
+
+def test_ingest_local_summary(tmp_path: Path) -> None:
+    sim = tmp_path / "sim"
+    assert runner.invoke(app, ["simulate", "--out", str(sim), "--households", "300", "--dept", "water"]).exit_code == 0
+    result = runner.invoke(
+        app, ["--data-dir", str(tmp_path), "ingest", "water", str(sim / "water-2022-06.csv"), "--local"],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert "reconciles" in result.output
