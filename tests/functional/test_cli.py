@@ -24,13 +24,17 @@ def test_every_option_names_its_environment_variable() -> None:
     for cmd in (["worker"], ["ingest"], ["simulate"], ["demo"], ["push-server"], ["kafka", "start"]):
         result = runner.invoke(app, [*cmd, "--help"], terminal_width=200)
         assert result.exit_code == 0, cmd
-        options = [ln for ln in result.output.splitlines() if ln.strip().startswith("│ --") and "--help" not in ln]
+        options = [
+            ln for ln in result.output.splitlines() if ln.strip().startswith("│ --") and "--help" not in ln
+        ]
         assert options, cmd
         assert result.output.count("env var:") >= len(options), cmd
 
 
 def test_demo_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["--data-dir", str(tmp_path), "demo", "--households", "800"], terminal_width=200)
+    result = runner.invoke(
+        app, ["--data-dir", str(tmp_path), "demo", "--households", "800"], terminal_width=200
+    )
     assert result.exit_code == 0, result.output
     assert "✘" not in result.output
     assert (tmp_path / "demo" / "local" / "deadletter.jsonl").exists()
@@ -50,9 +54,15 @@ def test_ingest_unreadable_file_exits_2_and_says_what_to_do(tmp_path: Path) -> N
 
 def test_ingest_local_summary(tmp_path: Path) -> None:
     sim = tmp_path / "sim"
-    assert runner.invoke(app, ["simulate", "--out", str(sim), "--households", "300", "--dept", "water"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["simulate", "--out", str(sim), "--households", "300", "--dept", "water"]
+        ).exit_code
+        == 0
+    )
     result = runner.invoke(
-        app, ["--data-dir", str(tmp_path), "ingest", "water", str(sim / "water-2022-06.csv"), "--local"],
+        app,
+        ["--data-dir", str(tmp_path), "ingest", "water", str(sim / "water-2022-06.csv"), "--local"],
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output
