@@ -28,6 +28,10 @@ kafka_app = typer.Typer(help="The local single-node Apache Kafka broker (KRaft).
 topics_app = typer.Typer(help="Create and list the project's topics.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 tokens_app = typer.Typer(help="Department push tokens for the HTTP endpoint.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="The early-warning rule catalogue: check, test, explain, backtest, publish.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
 app.add_typer(topics_app, name="topics")
 app.add_typer(tokens_app, name="tokens")
 
@@ -441,6 +445,95 @@ def demo_cmd(
     print_demo(result, Console())
     if not all(s.reconciles for s in result.summaries):
         raise typer.Exit(1)
+
+
+# ---- rules ---------------------------------------------------------------------------------------------
+CatalogueOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalogue",
+        envvar="DIXIAN_RULES_DIR",
+        show_envvar=True,
+        help="A catalogue directory of *.yaml rule files (default: the shipped rules/catalogue)",
+    ),
+]
+
+
+@rules_app.command("check")
+def rules_check(catalogue: CatalogueOption = None) -> None:
+    """Schema, unknown fields, condition type errors, duplicate ids, missing examples (file:line)."""
+    from rules import commands  # noqa: PLC0415
+
+    raise typer.Exit(commands.check(catalogue, console))
+
+
+@rules_app.command("test")
+def rules_test(catalogue: CatalogueOption = None) -> None:
+    """Run every rule's examples through durable_rules and the reference evaluator."""
+    from rules import commands  # noqa: PLC0415
+
+    raise typer.Exit(commands.test(catalogue, console))
+
+
+@rules_app.command("explain")
+def rules_explain(
+    rule_id: Annotated[str, typer.Argument(help="e.g. MI-OOP-POOR")],
+    catalogue: CatalogueOption = None,
+    region: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_RULES_REGION", show_envvar=True, help="Region code to resolve parameters for"
+        ),
+    ] = "450321",
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            envvar="DIXIAN_RULES_DATE",
+            show_envvar=True,
+            help="Resolve the parameters in force on this date (YYYY-MM-DD)",
+        ),
+    ] = None,
+) -> None:
+    """The rule in Chinese with its parameters by region and year."""
+    from datetime import date  # noqa: PLC0415
+
+    from rules import commands  # noqa: PLC0415
+
+    try:
+        when = date.fromisoformat(on) if on else None
+    except ValueError:
+        console.print(f"[red]--date 应为 YYYY-MM-DD / must be YYYY-MM-DD, got {on!r}[/]")
+        raise typer.Exit(2) from None
+    raise typer.Exit(commands.explain(rule_id, catalogue, region, when, console))
+
+
+@rules_app.command("backtest")
+def rules_backtest(
+    ctx: typer.Context,
+    candidate: Annotated[Path, typer.Argument(help="The candidate catalogue directory")],
+    local: Annotated[
+        Path | None,
+        typer.Option(
+            "--local",
+            envvar="DIXIAN_BACKTEST_LOCAL",
+            show_envvar=True,
+            help="Replay local topic files (e.g. var/demo/local) instead of Kafka",
+        ),
+    ] = None,
+) -> None:
+    """Replay stored events against the active and a candidate catalogue; per-rule hit counts and Δ."""
+    from rules import commands  # noqa: PLC0415
+
+    raise typer.Exit(commands.backtest(_settings(ctx), candidate, local_dir=local, err=console))
+
+
+@rules_app.command("publish")
+def rules_publish(ctx: typer.Context, catalogue: CatalogueOption = None) -> None:
+    """Validate a catalogue and publish it on the control topic; workers switch without restart."""
+    from rules import commands  # noqa: PLC0415
+
+    raise typer.Exit(commands.publish(_settings(ctx), catalogue, console))
 
 
 def main() -> None:

@@ -1,7 +1,6 @@
-"""The pure core of the stream processor, shared by the Faust agents and the embedded runner.
-
-Household state is a small typed record kept per household id; ``apply_event`` is the only way
-it changes, so both runners produce the same state from the same events.
+"""The pure core of the stream processor, shared by the Faust agents, the embedded runner and
+`dixian rules backtest`: household state, how events and roster records change it, and the rule
+context it yields. No Faust, no Kafka, no clock: both runners get the same state from the same input.
 """
 
 from __future__ import annotations
@@ -15,17 +14,66 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from dixian.contract import ContractError, Dept, DeptEvent, Problem, parse_event
+from dixian.contract import ContractError, Dept, DeptEvent, Household, Problem, parse_event
 from dixian.contract.deadletter import DeadLetter
-from dixian.contract.events import MedicalSettlement, now_china
+from dixian.contract.events import (
+    AssistanceEnded,
+    AssistanceGranted,
+    DisabilityCertified,
+    DisabilityGradeChanged,
+    JobLost,
+    MedicalSettlement,
+    SeriousIllnessDiagnosed,
+    now_china,
+)
+from dixian.contract.roster import MonitoringStatus
+from rules.facts import HouseholdContext, MemberContext, age_on
 
-RECENT_EVENTS_KEPT = 20
+RECENT_EVENTS_KEPT = 50
 ROLLING_DAYS = 365
+
+
+class MemberProfile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    can_work: bool = True
+    disabled: bool = False
+    ill: bool = False
+
+
+class HouseholdProfile(BaseModel):
+    """The roster's view of a household (national monitoring system export)."""
+
+    model_config = ConfigDict(frozen=True)
+    type: str
+    category: str = ""
+    status: str = MonitoringStatus.NOT_MONITORED.value
+    income_pc: float
+    dibao: bool = False
+    tekun: bool = False
+    risk_types: tuple[str, ...] = ()
+    members: dict[str, MemberProfile] = Field(default_factory=dict)
+
+    @classmethod
+    def from_household(cls, h: Household) -> HouseholdProfile:
+        return cls(
+            type=h.household_type.value,
+            category=h.monitoring_category.value if h.monitoring_category else "",
+            status=h.monitoring_status.value,
+            income_pc=float(h.per_capita_income),
+            dibao=h.dibao,
+            tekun=h.tekun,
+            risk_types=tuple(h.risk_types),
+            members={
+                m.member_id: MemberProfile(can_work=m.can_work, disabled=m.disabled, ill=m.seriously_ill)
+                for m in h.members
+            },
+        )
 
 
 class MedicalCost(BaseModel):
     model_config = ConfigDict(frozen=True)
     on: date
+    member_id: str | None
     out_of_pocket: Decimal
     event_id: str
 
@@ -37,15 +85,40 @@ class HouseholdState(BaseModel):
 
     household_id: str
     village_code: str
+    profile: HouseholdProfile | None = None
     events_seen: int = 0
     last_event_at: date | None = None
     # event ids already applied: makes redelivery after a crash a no-op (at-least-once input).
     recent_event_ids: tuple[str, ...] = ()
     medical_costs: tuple[MedicalCost, ...] = Field(default=(), description="rolling 12 months")
+    job_losses: tuple[date, ...] = Field(default=(), description="rolling 12 months")
+    ill_members: tuple[str, ...] = ()  # from 卫健 serious-illness events
+    disabled_members: tuple[str, ...] = ()  # from 残联 certificates
+    assistance: tuple[str, ...] = ()  # kinds currently granted by 民政 (dibao, tekun, temporary)
 
-    def out_of_pocket_12m(self, as_of: date) -> Decimal:
+    def out_of_pocket_12m(self, as_of: date, member_id: str | None = None) -> Decimal:
         since = as_of - timedelta(days=ROLLING_DAYS)
-        return sum((c.out_of_pocket for c in self.medical_costs if since < c.on <= as_of), Decimal(0))
+        return sum(
+            (
+                c.out_of_pocket
+                for c in self.medical_costs
+                if since < c.on <= as_of and (member_id is None or c.member_id == member_id)
+            ),
+            Decimal(0),
+        )
+
+
+def _add(items: tuple[str, ...], item: str | None) -> tuple[str, ...]:
+    return items if item is None or item in items else (*items, item)
+
+
+def apply_roster(state: HouseholdState | None, household: Household) -> HouseholdState:
+    profile = HouseholdProfile.from_household(household)
+    if state is None:
+        return HouseholdState(
+            household_id=household.household_id, village_code=household.village_code, profile=profile
+        )
+    return state.model_copy(update={"profile": profile, "village_code": household.village_code})
 
 
 def apply_event(state: HouseholdState | None, event: DeptEvent) -> tuple[HouseholdState, bool]:
@@ -54,26 +127,79 @@ def apply_event(state: HouseholdState | None, event: DeptEvent) -> tuple[Househo
         state = HouseholdState(household_id=event.household_id, village_code=event.village_code)
     if event.event_id in state.recent_event_ids:
         return state, False
-    costs = state.medical_costs
+    horizon = event.occurred_at - timedelta(days=ROLLING_DAYS)
+    update: dict[str, Any] = {
+        "village_code": event.village_code,
+        "events_seen": state.events_seen + 1,
+        "last_event_at": event.occurred_at
+        if state.last_event_at is None
+        else max(state.last_event_at, event.occurred_at),
+        "recent_event_ids": (*state.recent_event_ids, event.event_id)[-RECENT_EVENTS_KEPT:],
+    }
     if isinstance(event, MedicalSettlement):
-        horizon = event.occurred_at - timedelta(days=ROLLING_DAYS)
-        costs = (
-            *tuple(c for c in costs if c.on > horizon),
-            MedicalCost(on=event.occurred_at, out_of_pocket=event.out_of_pocket, event_id=event.event_id),
+        update["medical_costs"] = (
+            *(c for c in state.medical_costs if c.on > horizon),
+            MedicalCost(
+                on=event.occurred_at,
+                member_id=event.member_id,
+                out_of_pocket=event.out_of_pocket,
+                event_id=event.event_id,
+            ),
         )
-    last = state.last_event_at
-    return (
-        state.model_copy(
-            update={
-                "village_code": event.village_code,
-                "events_seen": state.events_seen + 1,
-                "last_event_at": event.occurred_at if last is None else max(last, event.occurred_at),
-                "recent_event_ids": (*state.recent_event_ids, event.event_id)[-RECENT_EVENTS_KEPT:],
-                "medical_costs": costs,
-            }
-        ),
-        True,
+    elif isinstance(event, JobLost):
+        update["job_losses"] = (*(d for d in state.job_losses if d > horizon), event.occurred_at)
+    elif isinstance(event, SeriousIllnessDiagnosed):
+        update["ill_members"] = _add(state.ill_members, event.member_id)
+    elif isinstance(event, DisabilityCertified | DisabilityGradeChanged):
+        update["disabled_members"] = _add(state.disabled_members, event.member_id)
+    elif isinstance(event, AssistanceGranted):
+        update["assistance"] = _add(state.assistance, event.kind)
+    elif isinstance(event, AssistanceEnded):
+        update["assistance"] = tuple(k for k in state.assistance if k != event.kind)
+    return state.model_copy(update=update), True
+
+
+def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdContext, MemberContext | None]:
+    """The rule context of ``event`` in a state that already includes it."""
+    p = state.profile
+    on = event.occurred_at
+    members = p.members if p else {}
+    ill = {m for m, mp in members.items() if mp.ill} | set(state.ill_members)
+    disabled = {m for m, mp in members.items() if mp.disabled} | set(state.disabled_members)
+    size = max(1, len(members))
+    status = p.status if p else MonitoringStatus.NOT_MONITORED.value
+    monitored = status == MonitoringStatus.MONITORED.value
+    dibao = (p.dibao if p else False) or "dibao" in state.assistance
+    tekun = (p.tekun if p else False) or "tekun" in state.assistance
+    since = on - timedelta(days=ROLLING_DAYS)
+    household = HouseholdContext(
+        type=p.type if p else "未知",
+        category=p.category if p else "",
+        status=status,
+        monitored=monitored,
+        size=size,
+        workers=sum(1 for mp in members.values() if mp.can_work) if p else 1,
+        income_pc=p.income_pc if p else None,
+        income_total=p.income_pc * size if p else None,
+        dibao=dibao,
+        tekun=tekun,
+        low_income=dibao or tekun or monitored,
+        ill_members=len(ill),
+        disabled_members=len(disabled),
+        oop_12m=float(state.out_of_pocket_12m(on)),
+        job_losses_12m=sum(1 for d in state.job_losses if since < d <= on),
+        risk_count=len(p.risk_types) if p else 0,
     )
+    member = None
+    if event.member_id is not None:
+        mp = members.get(event.member_id)
+        member = MemberContext(
+            age=age_on(event.member_id, on),
+            can_work=mp.can_work if mp else True,
+            in_roster=mp is not None,
+            oop_12m=float(state.out_of_pocket_12m(on, event.member_id)),
+        )
+    return household, member
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,7 @@ class EventBase(BaseModel):
 
     @property
     def event_type_name(self) -> str:
-        return str(self.model_fields["event_type"].default)
+        return str(type(self).model_fields["event_type"].default)
 
     def payload(self) -> dict[str, Any]:
         """The fields specific to this event type (no envelope)."""

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dixian.contract import DEPT_EVENT_ADAPTER, EVENT_MODELS, Dept
 from dixian.contract.ids import check_resident_id, resident_id_check_char
+from dixian.contract.samples import SAMPLE_PAYLOADS
 from streams.core import intake
 
 WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]  # the definition: W_i = 2^(i-1) mod 11, i from 18 down
@@ -65,9 +66,7 @@ def _event_strategy(model: type[Any]) -> st.SearchStrategy[Any]:
 
 
 def _minimal_payload(model: type[Any]) -> dict[str, Any]:
-    from tests.property.payloads import PAYLOADS  # noqa: PLC0415
-
-    return PAYLOADS[model.model_fields["event_type"].default]
+    return SAMPLE_PAYLOADS[model.model_fields["event_type"].default]
 
 
 @settings(max_examples=50)

@@ -1,0 +1,154 @@
+"""Rule evaluation with durable_rules, driven through its C API.
+
+Why not ``durable.lang`` / ``durable.engine.Host`` (see shared/pitfalls.md):
+- ``post()`` fires at most one rule per event: we ``assert_fact`` then ``retract_fact``, and run
+  every action the engine schedules for that fact, so every matching rule fires;
+- the Host starts background dispatcher threads and can never unregister a ruleset: we call the C
+  module ourselves, single-threaded, and ``delete_ruleset`` the previous catalogue version after a
+  switch, so memory stays bounded across hot reloads;
+- facts are identified by content unless they carry an ``id``: every fact gets a fresh id and is
+  retracted after evaluation, so nothing accumulates and distinct facts never collide;
+- one state context (no session per household: at most 1,024 may live); household state is kept
+  outside the engine, in the stream processor's tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import durable_rules_engine as dre
+
+from dixian.contract import EventBase
+from rules.catalogue import Catalogue, CompiledRule
+from rules.compile import compile_rule
+from rules.conditions import Ref, params_used, walk
+from rules.facts import HouseholdContext, MemberContext, build_fact, fact_key
+
+_NOT_HANDLED = 1  # durable: no rule matched the fact
+_OBSERVED = 2
+_NO_ACTION = 3
+
+
+class EngineError(RuntimeError):
+    """durable_rules refused a ruleset or a fact."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    rule_id: str
+    version: int
+    parameters: dict[str, float]  # the parameter values the decision used
+    evidence: dict[str, Any]  # the fact values the condition looked at, by path
+
+
+@dataclass(frozen=True)
+class _RuleInfo:
+    rule: CompiledRule
+    params: tuple[str, ...]
+    evidence: tuple[tuple[str, str], ...]  # (path, fact key)
+
+
+def _info(r: CompiledRule) -> _RuleInfo:
+    paths: list[str] = []
+    for c in walk(r.condition):
+        paths.append(c.path)
+        if isinstance(c.value, Ref):
+            paths.append(c.value.path)
+            if isinstance(c.value.times, str):
+                paths.append(c.value.times)
+    unique = [p for p in dict.fromkeys(paths) if not p.startswith("param.")]
+    return _RuleInfo(r, tuple(sorted(params_used(r.condition))), tuple((p, fact_key(p)) for p in unique))
+
+
+class RuleEngine:
+    """The active rules of one catalogue version, compiled into one durable_rules ruleset."""
+
+    _names = itertools.count()
+
+    def __init__(self, catalogue: Catalogue, *, states: tuple[str, ...] = ("active",)) -> None:
+        self.states = states
+        self._handle: int | None = None
+        self._ids = itertools.count(1)
+        self.catalogue = catalogue
+        self._rules: dict[str, _RuleInfo] = {}
+        self._install(catalogue)
+
+    def _install(self, catalogue: Catalogue) -> None:
+        active = [r for r in catalogue.rules if r.rule.state in self.states]
+        definition = {r.id: compile_rule(r.rule.event_types, r.condition) for r in active}
+        handle = None
+        if definition:
+            name = f"dixian-{catalogue.version}-{next(self._names)}"
+            try:
+                handle = dre.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+            except Exception as exc:  # the C module raises plain Exceptions
+                raise EngineError(f"durable_rules refused catalogue {catalogue.version}: {exc}") from exc
+        old = self._handle
+        self._handle = handle
+        self.catalogue = catalogue
+        self._rules = {r.id: _info(r) for r in active}
+        if old is not None:
+            dre.delete_ruleset(old)
+
+    def swap(self, catalogue: Catalogue) -> None:
+        """Switch to another catalogue version atomically: the new ruleset is built first; if that
+        fails the old one stays in force and the error is raised."""
+        self._install(catalogue)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            dre.delete_ruleset(self._handle)
+            self._handle = None
+
+    def fire(self, fact: dict[str, Any]) -> list[str]:
+        """The ids of every active rule whose condition the fact meets."""
+        handle = self._handle
+        if handle is None:
+            return []
+        fact["id"] = next(self._ids)
+        text = json.dumps(fact, ensure_ascii=False)
+        fired: list[str] = []
+        try:
+            result = dre.assert_fact(handle, text)
+            if result[0] not in (_NOT_HANDLED, _OBSERVED, _NO_ACTION):
+                state_handle = result[1]
+                action = dre.start_action_for_state(handle, state_handle)
+                if action:
+                    state, message = action
+                    while message:
+                        fired.append(next(iter(json.loads(message))))
+                        dre.update_state(handle, state)
+                        message = dre.complete_and_start_action(handle, state_handle)
+        finally:
+            dre.retract_fact(handle, text)
+        return fired
+
+    def evaluate(
+        self,
+        event: EventBase,
+        household: HouseholdContext,
+        member: MemberContext | None,
+        *,
+        region: str | None = None,
+        on: date | None = None,
+    ) -> list[RuleHit]:
+        """Every rule hit for one event in its household's context (parameters by region and date)."""
+        params = self.catalogue.params.resolve(region or event.village_code, on or event.occurred_at)
+        fact = build_fact(event, household, member, params, 0)
+        hits = []
+        for rule_id in self.fire(fact):
+            info = self._rules[rule_id]
+            hits.append(
+                RuleHit(
+                    rule_id=rule_id,
+                    version=info.rule.rule.version,
+                    parameters={p: params[p] for p in info.params if p in params},
+                    evidence={path: fact.get(key) for path, key in info.evidence},
+                )
+            )
+        hits.sort(key=lambda h: h.rule_id)
+        return hits

@@ -1,0 +1,141 @@
+"""The fact a rule sees: one flat mapping built from an event, its household's context and the
+parameters in force for the household's region on the event's date.
+
+Keys (what rule conditions may name, as ``event.x`` / ``household.x`` / ``member.x`` / ``param.x``)::
+
+    event_type, id                      the event type; a unique fact id (engine bookkeeping)
+    e_<field>                           the event's own fields (amounts as numbers)
+    hh_<field>                          HouseholdContext below
+    m_<field>                           MemberContext below (absent for household-level events)
+    p_<name>                            parameters (rules/params)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal, get_args, get_origin
+
+from dixian.contract import MODEL_BY_TYPE, EventBase
+
+FieldKind = Literal["number", "bool", "string"]
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdContext:
+    """What the stream processor knows about a household when one of its events arrives."""
+
+    type: str = "一般农户"  # 脱贫户 / 一般农户 / 未知 (not in the roster yet)
+    category: str = ""  # 脱贫不稳定户 / 边缘易致贫户 / 突发严重困难户 / ""
+    status: str = "未纳入"  # 未纳入 / 监测中 / 风险已消除
+    monitored: bool = False  # status == 监测中
+    size: int = 3
+    workers: int = 2  # members able to work
+    income_pc: float | None = 12000.0  # annual per-capita net income (yuan); None = not known
+    income_total: float | None = 36000.0
+    dibao: bool = False
+    tekun: bool = False
+    low_income: bool = False  # 低保, 特困 or under monitoring
+    ill_members: int = 0  # seriously ill members (roster + health events)
+    disabled_members: int = 0
+    oop_12m: float = 0.0  # out-of-pocket medical cost of the household, 12 months incl. this event
+    job_losses_12m: int = 0  # job losses in the household, 12 months incl. this event
+    risk_count: int = 0  # risk types recorded for the household
+
+
+@dataclass(frozen=True, slots=True)
+class MemberContext:
+    """The member an event concerns (member-level events only)."""
+
+    age: int = 40  # on the event's date, from the resident ID's birth date
+    can_work: bool = True
+    in_roster: bool = True
+    oop_12m: float = 0.0  # this member's out-of-pocket medical cost, 12 months incl. this event
+
+
+def _kind(annotation: Any) -> tuple[FieldKind, tuple[Any, ...]]:
+    """The comparison kind of a field and, for Literal fields, its allowed values."""
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is Literal:
+        return "string", args
+    if annotation is bool:
+        return "bool", ()
+    if annotation in (int, float, Decimal):
+        return "number", ()
+    if args:  # Annotated[...] or X | None
+        non_none = [a for a in args if a is not type(None)]
+        if get_origin(annotation) is not None and non_none:
+            return _kind(non_none[0])
+    return "string", ()
+
+
+def _context_schema() -> dict[str, tuple[FieldKind, tuple[Any, ...]]]:
+    out: dict[str, tuple[FieldKind, tuple[Any, ...]]] = {}
+    for prefix, cls in (("household", HouseholdContext), ("member", MemberContext)):
+        for f in fields(cls):
+            base = str(f.type).removesuffix(" | None")
+            kind: FieldKind = "bool" if base == "bool" else "number" if base in ("int", "float") else "string"
+            out[f"{prefix}.{f.name}"] = (kind, ())
+    return out
+
+
+CONTEXT_SCHEMA = _context_schema()
+_ENVELOPE_SKIP = {"event_id", "dept", "schema_version", "reported_at", "source_ref", "event_type"}
+
+
+def event_schema(event_type: str) -> dict[str, tuple[FieldKind, tuple[Any, ...]]]:
+    """``event.<field>`` → (kind, allowed values) for one event type."""
+    model = MODEL_BY_TYPE[event_type]
+    out: dict[str, tuple[FieldKind, tuple[Any, ...]]] = {}
+    for name, info in model.model_fields.items():
+        if name in _ENVELOPE_SKIP:
+            continue
+        out[f"event.{name}"] = _kind(info.annotation)
+    return out
+
+
+def fact_key(path: str) -> str:
+    """``event.out_of_pocket`` → ``e_out_of_pocket`` (the flat key in the fact)."""
+    ns, _, name = path.partition(".")
+    return {"event": "e_", "household": "hh_", "member": "m_", "param": "p_"}[ns] + name
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def build_fact(
+    event: EventBase,
+    household: HouseholdContext,
+    member: MemberContext | None,
+    params: dict[str, float],
+    fact_id: int,
+) -> dict[str, Any]:
+    fact: dict[str, Any] = {"id": fact_id, "event_type": type(event).model_fields["event_type"].default}
+    for name in type(event).model_fields:
+        if name in _ENVELOPE_SKIP:
+            continue
+        value = getattr(event, name)
+        if value is not None:
+            fact["e_" + name] = _plain(value)
+    for f in fields(HouseholdContext):
+        value = getattr(household, f.name)
+        if value is not None:  # unknown stays absent, and a comparison on it is false
+            fact["hh_" + f.name] = value
+    if member is not None:
+        for f in fields(MemberContext):
+            fact["m_" + f.name] = getattr(member, f.name)
+    for name, value in params.items():
+        fact["p_" + name] = value
+    return fact
+
+
+def age_on(resident_id: str, on: date) -> int:
+    born = date(int(resident_id[6:10]), int(resident_id[10:12]), int(resident_id[12:14]))
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

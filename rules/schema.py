@@ -1,0 +1,130 @@
+"""What a rule file may say. Validation errors become ``file:line: problem`` messages."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dixian.contract import MODEL_BY_TYPE, Dept
+
+RISK_TYPES = (
+    "因病",
+    "因学",
+    "因残",
+    "因自然灾害",
+    "因意外事故",
+    "因产业项目失败",
+    "因务工就业不稳",
+    "缺劳动力",
+    "其他",
+)
+DISASTER_SUBTYPES = ("flood", "geological", "drought", "biological", "meteorological", "earthquake", "other")
+DISASTER_SUBTYPES_ZH = {
+    "flood": "洪涝灾害",
+    "geological": "地质灾害",
+    "drought": "旱灾",
+    "biological": "生物灾害",
+    "meteorological": "气象灾害",
+    "earthquake": "地震灾害",
+    "other": "其他灾害",
+}
+GUARANTEES = ("housing", "water", "schooling", "insurance")
+GUARANTEES_ZH = {
+    "housing": "住房安全",
+    "water": "饮水安全",
+    "schooling": "义务教育",
+    "insurance": "基本医疗保险",
+}
+
+
+class Example(BaseModel):
+    """An input and whether the rule fires on it; every example runs in `dixian rules test`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    event_type: str | None = None  # default: the rule's first event type
+    event: dict[str, Any] = Field(default_factory=dict)  # event fields over a valid sample event
+    household: dict[str, Any] = Field(default_factory=dict)  # HouseholdContext fields
+    member: dict[str, Any] = Field(default_factory=dict)  # MemberContext fields
+    region: str = Field("450321101201", pattern=r"^\d{2,12}$")
+    date: str = Field("2022-06-15", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    fires: bool
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Z]{2,3}-[A-Z0-9]+(-[A-Z0-9]+)*$")
+    version: int = Field(ge=1)
+    state: Literal["active", "paused", "retired"]
+    title: str = Field(min_length=4)
+    explanation: str = Field(min_length=4)
+    department: Dept
+    risk_type: (
+        Literal[
+            "因病",
+            "因学",
+            "因残",
+            "因自然灾害",
+            "因意外事故",
+            "因产业项目失败",
+            "因务工就业不稳",
+            "缺劳动力",
+            "其他",
+        ]
+        | None
+    ) = None
+    risk_subtype: str | None = (
+        None  # 因自然灾害: a subtype, or "event.disaster_type" to take it from the event
+    )
+    note: str | None = None  # required with 其他
+    guarantee: Literal["housing", "water", "schooling", "insurance"] | None = None
+    severity: Literal["high", "medium", "low"]
+    suppression_days: int = Field(ge=1, le=366)
+    event_types: list[str] = Field(min_length=1)
+    parameters: list[str] = Field(default_factory=list)
+    when: Any
+    examples: list[Example] = Field(default_factory=list)
+
+    @field_validator("event_types")
+    @classmethod
+    def _known_types(cls, v: list[str]) -> list[str]:
+        unknown = [t for t in v if t not in MODEL_BY_TYPE]
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; known: {', '.join(sorted(MODEL_BY_TYPE))}")
+        return v
+
+    @model_validator(mode="after")
+    def _classification(self) -> Rule:
+        if (self.risk_type is None) == (self.guarantee is None):
+            raise ValueError(
+                f"a rule has exactly one of risk_type (official list) or guarantee ({', '.join(GUARANTEES)})"
+            )
+        if self.risk_type == "其他" and not self.note:
+            raise ValueError("risk_type 其他 needs a note saying what the risk is")
+        if self.risk_type == "因自然灾害":
+            if not self.risk_subtype:
+                raise ValueError("risk_type 因自然灾害 needs risk_subtype (a subtype or event.disaster_type)")
+            if self.risk_subtype not in DISASTER_SUBTYPES and self.risk_subtype != "event.disaster_type":
+                raise ValueError(
+                    f"risk_subtype must be one of {', '.join(DISASTER_SUBTYPES)} or event.disaster_type"
+                )
+        elif self.risk_subtype:
+            raise ValueError("risk_subtype only applies to 因自然灾害")
+        if not any(e.fires for e in self.examples):
+            raise ValueError("examples: give at least one input that fires")
+        if self.when != "always" and all(e.fires for e in self.examples):
+            raise ValueError("examples: give at least one input that does not fire")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The risk (or guarantee) in Chinese, as officers read it."""
+        if self.guarantee:
+            return GUARANTEES_ZH[self.guarantee]
+        assert self.risk_type is not None
+        if self.risk_type == "因自然灾害" and self.risk_subtype in DISASTER_SUBTYPES_ZH:
+            return f"因自然灾害({DISASTER_SUBTYPES_ZH[self.risk_subtype]})"
+        return self.risk_type
