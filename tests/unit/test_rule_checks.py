@@ -99,3 +99,14 @@ def test_parameters_by_region_and_date() -> None:
     assert p.value(line, "610101001001", date(2022, 6, 1)).value == 6000  # type: ignore[union-attr]
     # no Shaanxi value for this one: the rule using it cannot fire there
     assert p.value("rural_disposable_income_prev_year", "610101001001", date(2022, 6, 1)) is None
+
+
+def test_exponent_floats_reach_durable_rules_as_plain_decimals() -> None:
+    """Regression (found by the differential property test): durable_rules rejects 1e-05 / 5e-324."""
+    from rules.engine import fact_json  # noqa: PLC0415
+
+    text = fact_json({"id": 1, "x": 1e-05, "y": 5e-324, "z": 1e16, "s": "e-"})
+    assert "e-0" not in text
+    assert "e+" not in text
+    assert '"x":0.00001' in text
+    assert '"z":10000000000000000' in text
