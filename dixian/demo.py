@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -21,6 +21,7 @@ from connectors.runner import tune_gc_for_bulk_work
 from connectors.sinks import LocalSink
 from dixian.config import Settings
 from dixian.contract import DEPT_ZH, Dept
+from dixian.geo import county_name
 from dixian.simulate import simulate
 from dixian.topics import Topics
 from streams.embedded import EmbeddedResult, run_embedded
@@ -71,6 +72,24 @@ def run_demo(
     return DemoResult(out, summaries, stream, time.perf_counter() - t0)
 
 
+def alerts_table(st: EmbeddedResult) -> Table:
+    """Alerts by county and risk, the way the campaign office reads them."""
+    by_county: Counter[str] = Counter(a.county_code for a in st.alerts.values())
+    by_risk: Counter[str] = Counter(a.risk_label.split("(")[0] for a in st.alerts.values())
+    t = Table(title="预警线索 / alerts for village officers", show_header=True)
+    t.add_column("县(市、区) county")
+    t.add_column("线索 alerts", justify="right")
+    t.add_column("风险 risk")
+    t.add_column("线索 alerts", justify="right")
+    counties = by_county.most_common()
+    risks = by_risk.most_common()
+    for i in range(max(len(counties), len(risks))):
+        c = counties[i] if i < len(counties) else ("", "")
+        r = risks[i] if i < len(risks) else ("", "")
+        t.add_row(county_name(str(c[0])) if c[0] else "", str(c[1]), str(r[0]), str(r[1]))
+    return t
+
+
 def print_demo(result: DemoResult, console: Console) -> None:
     t = Table(title="部门数据导入 / department feeds", show_lines=False)
     for col in (
@@ -96,22 +115,20 @@ def print_demo(result: DemoResult, console: Console) -> None:
         )
     console.print(t)
     st = result.stream
-    costly = sum(
-        1
-        for h in st.households.values()
-        if h.last_event_at and h.out_of_pocket_12m(h.last_event_at) > Decimal(10_000)
-    )
     events = sum(st.consumed.values())
     applied, skipped = sum(st.applied.values()), sum(st.redelivered.values())
     console.print(
         f"流处理 / stream core: {events} events → {len(st.households)} households in state "
-        f"({applied} applied, {skipped} redeliveries skipped); "
-        f"{costly} households with > 10,000 yuan out-of-pocket medical cost in 12 months"
+        f"({applied} applied, {skipped} redeliveries skipped); catalogue {st.catalogue_version}: "
+        f"{sum(st.rule_hits.values())} rule hits → {len(st.alerts)} alerts "
+        f"({st.suppressed} repeats suppressed)"
     )
+    console.print(alerts_table(st))
+    local = result.out_dir / "local"
     console.print(f"完成 / done in {result.seconds:.1f}s. Where to look:")
-    console.print(f"  feeds as delivered:   {result.out_dir / 'feeds'}")
-    console.print(
-        f"  published topics:     {result.out_dir / 'local'}  (deadletter.jsonl: every refused row + reason)"
-    )
+    console.print(f"  alerts (clues):        {local / 'alerts.jsonl'}")
+    console.print(f"  refused rows + reason: {local / 'deadletter.jsonl'}")
+    console.print(f"  published topics:      {local}")
+    console.print(f"  feeds as delivered:    {result.out_dir / 'feeds'}")
     console.print(f"  data-quality counters: {result.out_dir / 'ingest' / 'quality.sqlite'}")
-    console.print("  the same through Kafka: dixian kafka start; dixian worker; dixian ingest DEPT FILE")
+    console.print("  the same month through Kafka and real workers: dixian demo --kafka")

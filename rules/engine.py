@@ -10,8 +10,12 @@ Why not ``durable.lang`` / ``durable.engine.Host`` (see shared/pitfalls.md):
   retracted after evaluation, so nothing accumulates and distinct facts never collide;
 - one state context (no session per household: at most 1,024 may live); household state is kept
   outside the engine, in the stream processor's tables;
-- ``delete_ruleset`` alone leaves the session state behind (~0.4 MiB per catalogue version once a
-  fact was asserted, measured): the state is deleted first.
+- ``delete_ruleset`` leaves the session state behind (~0.4 MiB per catalogue version once a fact
+  was asserted, measured). ``delete_state`` would free it but is unsafe: durable_rules'
+  ``deleteStateNode`` frees the beta and connector state before walking the message index with
+  ``deleteMessage`` (use after free; seen as intermittent SIGSEGV/SIGABRT here). So workers create
+  exactly one ruleset per catalogue version (see ``rules.live``) and the residue stays bounded by
+  the number of versions published while a worker runs.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from rules.facts import HouseholdContext, MemberContext, build_fact, fact_key
 _NOT_HANDLED = 1  # durable: no rule matched the fact
 _OBSERVED = 2
 _NO_ACTION = 3
-_SESSION = "0"  # the one state context every fact is asserted into
 
 
 class EngineError(RuntimeError):
@@ -87,9 +90,7 @@ def _info(r: CompiledRule) -> _RuleInfo:
     return _RuleInfo(r, tuple(sorted(params_used(r.condition))), tuple((p, fact_key(p)) for p in unique))
 
 
-def _delete(handle: int, used: bool) -> None:
-    if used:
-        dre.delete_state(handle, _SESSION)
+def _delete(handle: int) -> None:
     dre.delete_ruleset(handle)
 
 
@@ -101,7 +102,6 @@ class RuleEngine:
     def __init__(self, catalogue: Catalogue, *, states: tuple[str, ...] = ("active",)) -> None:
         self.states = states
         self._handle: int | None = None
-        self._used = False  # whether a fact was ever asserted (then a session state exists)
         self._ids = itertools.count(1)
         self.catalogue = catalogue
         self._rules: dict[str, _RuleInfo] = {}
@@ -117,12 +117,12 @@ class RuleEngine:
                 handle = dre.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
             except Exception as exc:  # the C module raises plain Exceptions
                 raise EngineError(f"durable_rules refused catalogue {catalogue.version}: {exc}") from exc
-        old, old_used = self._handle, self._used
-        self._handle, self._used = handle, False
+        old = self._handle
+        self._handle = handle
         self.catalogue = catalogue
         self._rules = {r.id: _info(r) for r in active}
         if old is not None:
-            _delete(old, old_used)
+            _delete(old)
 
     def swap(self, catalogue: Catalogue) -> None:
         """Switch to another catalogue version atomically: the new ruleset is built first; if that
@@ -131,7 +131,7 @@ class RuleEngine:
 
     def close(self) -> None:
         if self._handle is not None:
-            _delete(self._handle, self._used)
+            _delete(self._handle)
             self._handle = None
 
     def fire(self, fact: dict[str, Any]) -> list[str]:
@@ -141,7 +141,6 @@ class RuleEngine:
             return []
         fact["id"] = next(self._ids)
         text = fact_json(fact)
-        self._used = True
         fired: list[str] = []
         try:
             result = dre.assert_fact(handle, text)

@@ -48,16 +48,22 @@ def example_fact(
     return event, build_fact(event, context_from(ex.household), member, params, fact_id)
 
 
-def run_examples(catalogue: Catalogue) -> list[ExampleResult]:
-    """Every example of every rule (paused and retired rules too: their examples must stay true)."""
-    engine = RuleEngine(catalogue, states=("active", "paused", "retired"))
+def run_examples(catalogue: Catalogue, *, through_engine: bool = True) -> list[ExampleResult]:
+    """Every example of every rule (paused and retired rules too: their examples must stay true).
+
+    ``through_engine=False`` checks them with the reference evaluator only (engine_fired mirrors
+    it): a running worker does that, as each durable_rules ruleset it creates costs memory that
+    durable_rules cannot safely give back; `dixian rules publish` has run them through both."""
+    engine = RuleEngine(catalogue, states=("active", "paused", "retired")) if through_engine else None
     try:
         out = []
         for rule in catalogue.rules:
             for i, ex in enumerate(rule.rule.examples):
                 _, fact = example_fact(rule, ex, catalogue, i)
                 ref = fact["event_type"] in rule.rule.event_types and holds(rule.condition, fact)
-                out.append(ExampleResult(rule, ex, rule.id in engine.fire(dict(fact)), ref))
+                fired = rule.id in engine.fire(dict(fact)) if engine else ref
+                out.append(ExampleResult(rule, ex, fired, ref))
         return out
     finally:
-        engine.close()
+        if engine:
+            engine.close()

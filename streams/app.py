@@ -1,28 +1,41 @@
-"""Faust wiring: department topics → household state table (+ dead letters).
+"""Faust wiring: department topics, roster and conclusions → household state → rules → alerts.
 
-Thin by design: each agent decodes, calls ``streams.core``, and emits. One agent subscribes to
-all ``dept.*`` topics; the household table is co-partitioned with them (same key, same count).
+Thin by design: the agent decodes, calls ``streams.core``, emits. One agent reads every input keyed
+by household id (``dept.*``, ``households``, ``screening.conclusions``), so one table holds each
+household's state, co-partitioned with all of them.
+
+At-least-once without loss or duplicates: alerts for an event are acknowledged by the broker before
+the household's new state is written; after a crash, a redelivered event whose state was written is
+skipped (its alerts were already acknowledged), and one whose state was not is processed again and
+yields the same alert ids.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
 
 import faust
-import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from dixian.config import Settings
-from dixian.contract import Dept, Problem
+from dixian.contract import Dept, Household, Problem
+from dixian.contract.alerts import Conclusion
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.events import now_china
+from dixian.contract.validate import problems_from
 from dixian.topics import Topics
-from streams.core import HouseholdState, apply_event, intake
+from rules.live import LiveCatalogue
+from streams.core import HouseholdState, apply_conclusion, apply_roster, intake, process_event
 from streams.metrics import PipelineMetrics
 
 HOUSEHOLD_TABLE = "household_state"
-INTAKE_AGENT = "household_intake"
+AGENT = "household_events"
+log = logging.getLogger("dixian.streams")
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
@@ -45,68 +58,169 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         loghandlers=[],
     )
     metrics = PipelineMetrics(registry or CollectorRegistry())
+    live = LiveCatalogue()
+    metrics.catalogue.info({"version": live.version, "source": live.catalogue.source})
+    catalogue_ready = asyncio.Event()
     app.dixian_metrics = metrics  # type: ignore[attr-defined]
+    app.dixian_live = live  # type: ignore[attr-defined]
 
     dept_by_topic = {topics.dept(d): d for d in Dept}
-    dept_topics = app.topic(*dept_by_topic, key_serializer="raw", value_serializer="raw")
-    dead_letter_topic = app.topic(topics.dead_letter, key_serializer="raw", value_serializer="raw")
-    table = app.Table(
-        HOUSEHOLD_TABLE,
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,
-        value_type=bytes,
+    inputs = app.topic(
+        *dept_by_topic, topics.households, topics.conclusions, key_serializer="raw", value_serializer="raw"
     )
+    dead_letter_topic = app.topic(topics.dead_letter, key_serializer="raw", value_serializer="raw")
+    alerts_topic = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
+    table = app.Table(
+        HOUSEHOLD_TABLE, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
+    )
+    processed: dict[tuple[str, int], int] = {}
 
     async def send_dead_letter(letter: DeadLetter) -> None:
         metrics.dead_letters.labels(letter.dept, letter.code).inc()
         await dead_letter_topic.send(key=letter.dept.encode(), value=letter.model_dump_json().encode())
 
-    @app.agent(dept_topics, name=INTAKE_AGENT, concurrency=1)
-    async def household_intake(stream: Any) -> None:
+    def load(key: bytes) -> HouseholdState | None:
+        raw = table.get(key)
+        return HouseholdState.model_validate_json(raw) if raw else None
+
+    def store(key: bytes, state: HouseholdState) -> None:
+        table[key] = state.model_dump_json().encode()
+
+    async def on_department_record(msg: Any, value: bytes, dept: Dept) -> None:
+        metrics.events_consumed.labels(dept.value).inc()
+        result = intake(value, dept)
+        if result.event is None:
+            assert result.dead_letter is not None
+            await send_dead_letter(result.dead_letter)
+            return
+        event = result.event
+        key = event.household_id.encode()
+        if msg.key != key:
+            # The table writes to the record's partition: a record keyed by anything but its
+            # household would put that household's state on the wrong partition.
+            await send_dead_letter(
+                DeadLetter.from_problems(
+                    [
+                        Problem(
+                            "(key)",
+                            "key_mismatch",
+                            "记录键与户编号不一致",
+                            f"record key {msg.key!r} is not the household id",
+                        )
+                    ],
+                    source="stream",
+                    dept=dept.value,
+                    raw=value.decode("utf-8", "replace"),
+                    at=now_china(),
+                )
+            )
+            return
+        outcome = process_event(load(key), event, live)
+        if not outcome.applied:
+            metrics.redeliveries.labels(dept.value).inc()
+            return
+        metrics.events_applied.labels(dept.value).inc()
+        metrics.evaluations.labels(live.version).inc()
+        for hit in outcome.hits:
+            metrics.rule_hits.labels(hit.rule_id, str(hit.version)).inc()
+        if outcome.alerts:
+            futures = [
+                await alerts_topic.send(key=a.village_code.encode(), value=a.model_dump_json().encode())
+                for a in outcome.alerts
+            ]
+            await asyncio.gather(*futures)  # acknowledged before the state that remembers them is written
+            for a in outcome.alerts:
+                (metrics.alerts_emitted if a.revision == 1 else metrics.alerts_suppressed).labels(
+                    a.rule_id
+                ).inc()
+        store(key, outcome.state)
+
+    def on_roster(value: bytes) -> None:
+        try:
+            hh = Household.model_validate_json(value)
+        except ValidationError as exc:
+            log.error("roster record refused: %s", "; ".join(str(p) for p in problems_from(exc)))
+            return
+        key = hh.household_id.encode()
+        store(key, apply_roster(load(key), hh))
+        metrics.roster_records.inc()
+
+    def on_conclusion(value: bytes) -> None:
+        try:
+            c = Conclusion.model_validate_json(value)
+        except ValidationError as exc:
+            log.error("conclusion refused: %s", "; ".join(str(p) for p in problems_from(exc)))
+            return
+        key = c.household_id.encode()
+        state, applied = apply_conclusion(load(key), c)
+        if applied:
+            store(key, state)
+            metrics.conclusions.labels(c.outcome).inc()
+
+    @app.agent(inputs, name=AGENT, concurrency=1)
+    async def household_events(stream: Any) -> None:
+        await catalogue_ready.wait()  # the published catalogue, not the shipped one, decides
         async for record in stream.events():
             msg = record.message
-            dept = dept_by_topic[msg.topic]
-            metrics.events_consumed.labels(dept.value).inc()
-            result = intake(record.value, dept)
-            if result.event is None:
-                assert result.dead_letter is not None
-                await send_dead_letter(result.dead_letter)
-                continue
-            event = result.event
-            key = event.household_id.encode()
-            if msg.key != key:
-                # The table writes to the record's partition: a record keyed by anything but its
-                # household would put that household's state on the wrong partition.
-                await send_dead_letter(
-                    DeadLetter.from_problems(
-                        [
-                            Problem(
-                                "(key)",
-                                "key_mismatch",
-                                "记录键与户编号不一致",
-                                f"record key {msg.key!r} is not the household id",
-                            )
-                        ],
-                        source="stream",
-                        dept=dept.value,
-                        raw=record.value.decode("utf-8", "replace"),
-                        at=now_china(),
-                    )
-                )
-                continue
-            raw_state = table.get(key)
-            prev = HouseholdState.model_validate_json(raw_state) if raw_state else None
-            state, applied = apply_event(prev, event)
-            if applied:
-                table[key] = orjson.dumps(state.model_dump(mode="json"))
-                metrics.events_applied.labels(dept.value).inc()
+            value = record.value
+            if msg.topic in dept_by_topic:
+                await on_department_record(msg, value, dept_by_topic[msg.topic])
+            elif msg.topic == topics.households:
+                on_roster(value)
             else:
-                metrics.redeliveries.labels(dept.value).inc()
+                on_conclusion(value)
+            processed[(msg.topic, msg.partition)] = msg.offset
             metrics.latency.observe(max(0.0, time.time() - msg.timestamp / 1000.0))
 
-    @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
-    async def report_state_size() -> None:
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_catalogue() -> None:
+        """Every worker reads the whole compacted control topic itself (no consumer group), first to
+        its end before any event is processed, then follows it."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+        tp = TopicPartition(topics.rules_control, 0)
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end = (await consumer.end_offsets([tp]))[tp]
+            if end == 0:
+                catalogue_ready.set()
+            while True:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                for msg in batch.get(tp, []):
+                    if msg.value is not None:
+                        offer = live.offer(msg.value)
+                        if offer.accepted:
+                            metrics.catalogue.info({"version": live.version, "source": live.catalogue.source})
+                            log.info(
+                                "rule catalogue %s in force (%s)", live.version, offer.reason or "switched"
+                            )
+                        else:
+                            metrics.catalogue_rejected.inc()
+                            log.error(
+                                "published catalogue %s refused, keeping %s: %s",
+                                offer.version,
+                                live.version,
+                                offer.reason,
+                            )
+                    if msg.offset + 1 >= end:
+                        catalogue_ready.set()
+        finally:
+            await consumer.stop()
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def report_lag_and_size() -> None:
         metrics.households.set(len(table))
+        lag: dict[str, int] = {}
+        for tp in app.consumer.assignment():
+            if tp.topic not in dept_by_topic and tp.topic not in (topics.households, topics.conclusions):
+                continue
+            high = app.consumer.highwater(tp)
+            if high is None:
+                continue
+            done = processed.get((tp.topic, tp.partition), -1)
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - done - 1)
+        for topic, n in lag.items():
+            metrics.lag.labels(topic).set(n)
 
     return app

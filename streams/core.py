@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from dixian.contract import ContractError, Dept, DeptEvent, Household, Problem, parse_event
+from dixian.contract.alerts import Alert, Conclusion, TriggeringEvent
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.events import (
     AssistanceEnded,
@@ -26,8 +27,11 @@ from dixian.contract.events import (
     SeriousIllnessDiagnosed,
     now_china,
 )
+from dixian.contract.ids import county_of, mask_resident_id, township_of
 from dixian.contract.roster import MonitoringStatus
+from rules.engine import RuleHit
 from rules.facts import HouseholdContext, MemberContext, age_on
+from rules.live import LiveCatalogue
 
 RECENT_EVENTS_KEPT = 50
 ROLLING_DAYS = 365
@@ -95,6 +99,12 @@ class HouseholdState(BaseModel):
     ill_members: tuple[str, ...] = ()  # from 卫健 serious-illness events
     disabled_members: tuple[str, ...] = ()  # from 残联 certificates
     assistance: tuple[str, ...] = ()  # kinds currently granted by 民政 (dibao, tekun, temporary)
+    # screening decisions override the roster's monitoring status until the next roster export
+    status_override: str | None = None
+    category_override: str | None = None
+    conclusions_seen: tuple[str, ...] = ()
+    # the latest revision of each alert whose suppression window is recent
+    alerts: tuple[Alert, ...] = ()
 
     def out_of_pocket_12m(self, as_of: date, member_id: str | None = None) -> Decimal:
         since = as_of - timedelta(days=ROLLING_DAYS)
@@ -118,7 +128,15 @@ def apply_roster(state: HouseholdState | None, household: Household) -> Househol
         return HouseholdState(
             household_id=household.household_id, village_code=household.village_code, profile=profile
         )
-    return state.model_copy(update={"profile": profile, "village_code": household.village_code})
+    # a fresh export from the national system supersedes earlier screening decisions
+    return state.model_copy(
+        update={
+            "profile": profile,
+            "village_code": household.village_code,
+            "status_override": None,
+            "category_override": None,
+        }
+    )
 
 
 def apply_event(state: HouseholdState | None, event: DeptEvent) -> tuple[HouseholdState, bool]:
@@ -167,14 +185,14 @@ def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdConte
     ill = {m for m, mp in members.items() if mp.ill} | set(state.ill_members)
     disabled = {m for m, mp in members.items() if mp.disabled} | set(state.disabled_members)
     size = max(1, len(members))
-    status = p.status if p else MonitoringStatus.NOT_MONITORED.value
+    status = state.status_override or (p.status if p else MonitoringStatus.NOT_MONITORED.value)
     monitored = status == MonitoringStatus.MONITORED.value
     dibao = (p.dibao if p else False) or "dibao" in state.assistance
     tekun = (p.tekun if p else False) or "tekun" in state.assistance
     since = on - timedelta(days=ROLLING_DAYS)
     household = HouseholdContext(
         type=p.type if p else "未知",
-        category=p.category if p else "",
+        category=state.category_override or (p.category if p else ""),
         status=status,
         monitored=monitored,
         size=size,
@@ -228,3 +246,152 @@ def intake(raw: bytes, dept: Dept) -> Intake:
     text = raw.decode("utf-8", errors="replace")
     letter = DeadLetter.from_problems(problems, source="stream", dept=dept.value, raw=text, at=now_china())
     return Intake(None, letter)
+
+
+# ---- screening conclusions ----------------------------------------------------------------------------
+_STATUS_AFTER = {
+    "included": MonitoringStatus.MONITORED.value,
+    "already_monitored": MonitoringStatus.MONITORED.value,
+    "rolled_back": MonitoringStatus.MONITORED.value,
+    "eliminated": MonitoringStatus.RISK_ELIMINATED.value,
+}
+
+
+def apply_conclusion(state: HouseholdState | None, c: Conclusion) -> tuple[HouseholdState, bool]:
+    """A county decision changes the household's monitoring status, and so later rule outcomes."""
+    if state is None:
+        state = HouseholdState(household_id=c.household_id, village_code=c.village_code)
+    if c.conclusion_id in state.conclusions_seen:
+        return state, False
+    update: dict[str, Any] = {
+        "conclusions_seen": (*state.conclusions_seen, c.conclusion_id)[-RECENT_EVENTS_KEPT:]
+    }
+    status = _STATUS_AFTER.get(c.outcome)
+    if status is not None:
+        update["status_override"] = status
+    if c.category is not None:
+        update["category_override"] = c.category
+    return state.model_copy(update=update), True
+
+
+# ---- alerts -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Deadlines:
+    visit_days: int = 5  # home visit within 2-5 days of the clue
+    decide_days: int = 15  # clue to county decision at most 15 days
+
+
+DEFAULT_DEADLINES = Deadlines()
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    state: HouseholdState
+    applied: bool
+    hits: tuple[RuleHit, ...] = ()
+    alerts: tuple[Alert, ...] = ()  # new alerts and updated revisions, to publish
+    suppressed: int = 0  # hits that updated an open alert instead of opening one
+
+
+def _triggering(event: DeptEvent) -> TriggeringEvent:
+    return TriggeringEvent(
+        event_id=event.event_id,
+        event_type=event.event_type_name,
+        dept=event.dept.value,
+        occurred_at=event.occurred_at,
+        reported_at=event.reported_at,
+        member_masked=mask_resident_id(event.member_id) if event.member_id else None,
+    )
+
+
+def _alert_for(
+    hit: RuleHit, event: DeptEvent, state: HouseholdState, live: LiveCatalogue, deadlines: Deadlines
+) -> tuple[Alert, bool]:
+    """The new alert for ``hit``, or the open alert it updates (flag True when suppressed)."""
+    compiled = live.catalogue.get(hit.rule_id)
+    assert compiled is not None
+    rule = compiled.rule
+    on = event.occurred_at
+    open_alert = next(
+        (a for a in state.alerts if a.rule_id == rule.id and a.window_start <= on < a.window_end), None
+    )
+    trig = _triggering(event)
+    if open_alert is not None:
+        return open_alert.model_copy(
+            update={
+                "revision": open_alert.revision + 1,
+                "hits": open_alert.hits + 1,
+                "rule_version": hit.version,
+                "catalogue_version": live.version,
+                "triggering_events": (*open_alert.triggering_events, trig)[-10:],
+                "evidence": hit.evidence,
+                "parameters": hit.parameters,
+            }
+        ), True
+    label = rule.label
+    if rule.risk_subtype == "event.disaster_type":
+        from rules.schema import DISASTER_SUBTYPES_ZH  # noqa: PLC0415
+
+        label = (
+            f"因自然灾害({DISASTER_SUBTYPES_ZH.get(str(getattr(event, 'disaster_type', '')), '其他灾害')})"
+        )
+    clue_day = event.reported_at.date()
+    return Alert(
+        alert_id=Alert.make_id(event.household_id, rule.id, on),
+        revision=1,
+        household_id=event.household_id,
+        village_code=event.village_code,
+        township_code=township_of(event.village_code),
+        county_code=county_of(event.village_code),
+        rule_id=rule.id,
+        rule_version=hit.version,
+        catalogue_version=live.version,
+        department=rule.department.value,
+        title=rule.title,
+        explanation=rule.explanation,
+        risk_type=rule.risk_type,
+        risk_label=label + (f"({rule.note})" if rule.note else ""),
+        guarantee=rule.guarantee,
+        severity=rule.severity,
+        window_start=on,
+        window_end=on + timedelta(days=rule.suppression_days),
+        hits=1,
+        triggering_events=(trig,),
+        evidence=hit.evidence,
+        parameters=hit.parameters,
+        visit_by=clue_day + timedelta(days=deadlines.visit_days),
+        decide_by=clue_day + timedelta(days=deadlines.decide_days),
+    ), False
+
+
+def process_event(
+    state: HouseholdState | None,
+    event: DeptEvent,
+    live: LiveCatalogue,
+    deadlines: Deadlines = DEFAULT_DEADLINES,
+) -> EventOutcome:
+    """Apply an event, evaluate the catalogue in force, and turn hits into alerts."""
+    new_state, applied = apply_event(state, event)
+    if not applied:
+        return EventOutcome(new_state, False)
+    household, member = context_for(new_state, event)
+    hits = tuple(live.evaluate(event, household, member))
+    if not hits:
+        return EventOutcome(new_state, True)
+    alerts: list[Alert] = []
+    suppressed = 0
+    kept = {
+        a.alert_id: a
+        for a in new_state.alerts
+        if a.window_end > event.occurred_at - timedelta(days=ROLLING_DAYS)
+    }
+    for hit in hits:
+        alert, was_open = _alert_for(
+            hit, event, new_state.model_copy(update={"alerts": tuple(kept.values())}), live, deadlines
+        )
+        suppressed += was_open
+        kept[alert.alert_id] = alert
+        alerts.append(alert)
+    return EventOutcome(
+        new_state.model_copy(update={"alerts": tuple(kept.values())}), True, hits, tuple(alerts), suppressed
+    )

@@ -1,9 +1,15 @@
-"""The embedded runner: the stream core in one process, reading the local topic files written by
-``LocalSink`` (no Kafka). It calls the same ``streams.core`` functions as the Faust agents, so the
-two cannot drift."""
+"""The embedded runner: the whole stream pipeline in one process, no Kafka. It reads the local topic
+files written by ``LocalSink`` and calls the same ``streams.core`` functions as the Faust agent, so
+the two cannot drift; alerts go to ``alerts.jsonl`` beside the inputs.
+
+Order: the roster first (as it is loaded before the monthly feeds), then each department's events in
+the order the department published them, then screening conclusions. Within a household and a
+department this is the order a Kafka partition keeps.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,9 +17,20 @@ from pathlib import Path
 
 import orjson
 
-from dixian.contract import Dept
+from connectors.sinks import LocalSink
+from dixian.contract import Dept, Household
+from dixian.contract.alerts import Alert, Conclusion
 from dixian.topics import Topics
-from streams.core import HouseholdState, apply_event, intake
+from rules.live import LiveCatalogue
+from streams.core import (
+    DEFAULT_DEADLINES,
+    Deadlines,
+    HouseholdState,
+    apply_conclusion,
+    apply_roster,
+    intake,
+    process_event,
+)
 
 
 @dataclass
@@ -22,32 +39,70 @@ class EmbeddedResult:
     applied: Counter[str] = field(default_factory=Counter)
     redelivered: Counter[str] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)
+    rule_hits: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0
     households: dict[str, HouseholdState] = field(default_factory=dict)
+    alerts: dict[str, Alert] = field(default_factory=dict)  # latest revision per alert id
+    catalogue_version: str = ""
 
 
-def _records(path: Path) -> Iterator[tuple[bytes, bytes]]:
+def _values(path: Path) -> Iterator[bytes]:
     if not path.exists():
         return
     with path.open("rb") as fh:
         for line in fh:
-            rec = orjson.loads(line)
-            yield rec["key"].encode(), orjson.dumps(rec["value"])
+            yield orjson.dumps(orjson.loads(line)["value"])
 
 
-def run_embedded(local_dir: Path, topics: Topics) -> EmbeddedResult:
-    """Apply every department event in ``local_dir`` to household state, department by department
-    (per household the order within a department is kept, as Kafka keeps it per partition)."""
-    result = EmbeddedResult()
-    for dept in Dept:
-        for _key, value in _records(local_dir / f"{topics.dept(dept)}.jsonl"):
-            result.consumed[dept.value] += 1
-            outcome = intake(value, dept)
-            if outcome.event is None:
-                assert outcome.dead_letter is not None
-                result.dead_letters[outcome.dead_letter.code] += 1
-                continue
-            hid = outcome.event.household_id
-            state, applied = apply_event(result.households.get(hid), outcome.event)
-            result.households[hid] = state
-            (result.applied if applied else result.redelivered)[dept.value] += 1
+def run_embedded(
+    local_dir: Path,
+    topics: Topics,
+    live: LiveCatalogue | None = None,
+    deadlines: Deadlines = DEFAULT_DEADLINES,
+) -> EmbeddedResult:
+    own = live is None
+    live = live or LiveCatalogue()
+    result = EmbeddedResult(catalogue_version=live.version)
+    out: list[tuple[bytes, bytes]] = []
+    try:
+        for raw in _values(local_dir / f"{topics.households}.jsonl"):
+            hh = Household.model_validate_json(raw)
+            result.households[hh.household_id] = apply_roster(result.households.get(hh.household_id), hh)
+        for dept in Dept:
+            for raw in _values(local_dir / f"{topics.dept(dept)}.jsonl"):
+                result.consumed[dept.value] += 1
+                got = intake(raw, dept)
+                if got.event is None:
+                    assert got.dead_letter is not None
+                    result.dead_letters[got.dead_letter.code] += 1
+                    continue
+                hid = got.event.household_id
+                outcome = process_event(result.households.get(hid), got.event, live, deadlines)
+                result.households[hid] = outcome.state
+                if not outcome.applied:
+                    result.redelivered[dept.value] += 1
+                    continue
+                result.applied[dept.value] += 1
+                result.suppressed += outcome.suppressed
+                for hit in outcome.hits:
+                    result.rule_hits[hit.rule_id] += 1
+                for alert in outcome.alerts:
+                    result.alerts[alert.alert_id] = alert
+                    out.append((alert.village_code.encode(), alert.model_dump_json().encode()))
+        for raw in _values(local_dir / f"{topics.conclusions}.jsonl"):
+            c = Conclusion.model_validate_json(raw)
+            result.households[c.household_id], _ = apply_conclusion(result.households.get(c.household_id), c)
+    finally:
+        if own:
+            live.close()
+    alerts_path = local_dir / f"{topics.alerts}.jsonl"
+    alerts_path.unlink(missing_ok=True)  # a run publishes the alerts of its inputs, from scratch
+
+    async def write() -> None:
+        sink = LocalSink(local_dir)
+        await sink.start()
+        await sink.send(topics.alerts, out)
+        await sink.stop()
+
+    asyncio.run(write())
     return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 
 class PipelineMetrics:
@@ -29,12 +29,51 @@ class PipelineMetrics:
             ["dept", "code"],
             registry=registry,
         )
+        self.evaluations = Counter(
+            "dixian_rule_evaluations_total",
+            "Events evaluated against the catalogue",
+            ["catalogue"],
+            registry=registry,
+        )
+        self.rule_hits = Counter(
+            "dixian_rule_hits_total", "Rule hits", ["rule", "version"], registry=registry
+        )
+        self.alerts_emitted = Counter(
+            "dixian_alerts_emitted_total", "New alerts published", ["rule"], registry=registry
+        )
+        self.alerts_suppressed = Counter(
+            "dixian_alerts_suppressed_total",
+            "Hits inside an open alert's window (alert updated)",
+            ["rule"],
+            registry=registry,
+        )
+        self.roster_records = Counter(
+            "dixian_roster_records_total", "Household roster records applied", registry=registry
+        )
+        self.conclusions = Counter(
+            "dixian_conclusions_applied_total",
+            "Screening conclusions applied",
+            ["outcome"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "dixian_processing_seconds",
             "Time from a record's broker timestamp to the end of its processing",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        self.lag = Gauge(
+            "dixian_consumer_lag",
+            "Records not yet processed, per input topic (assigned partitions)",
+            ["topic"],
+            registry=registry,
+        )
         self.households = Gauge(
             "dixian_households_in_state", "Households held in this worker's state tables", registry=registry
+        )
+        self.catalogue = Info("dixian_catalogue", "Rule catalogue version in force", registry=registry)
+        self.catalogue_rejected = Counter(
+            "dixian_catalogue_rejected_total",
+            "Published catalogues refused by this worker",
+            registry=registry,
         )

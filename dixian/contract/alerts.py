@@ -1,0 +1,81 @@
+"""Risk clues (预警线索) for village officers, and the conclusions that come back from screening."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dixian.contract.ids import HouseholdId, VillageCode
+
+
+class TriggeringEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    event_id: str
+    event_type: str
+    dept: str
+    occurred_at: date
+    reported_at: datetime
+    member_masked: str | None = None  # 450321********1234: never the full resident ID
+
+
+class Alert(BaseModel):
+    """One clue: one rule hit for one household inside one suppression window.
+
+    ``alert_id`` is a function of (household, rule, window start), so replays and restarts produce
+    the same id; a later hit inside the window updates the alert (``revision`` + 1, new evidence).
+    Consumers keep the highest revision per id.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    revision: int = Field(ge=1)
+    household_id: HouseholdId
+    village_code: VillageCode
+    township_code: str
+    county_code: str
+    rule_id: str
+    rule_version: int
+    catalogue_version: str
+    department: str  # the rule's owning department (the data source of the indicator)
+    title: str
+    explanation: str
+    risk_type: str | None  # from the official list, or None for a three-guarantees flag
+    risk_label: str  # as officers read it: 因病 / 因自然灾害(洪涝灾害) / 住房安全 …
+    guarantee: str | None
+    severity: Literal["high", "medium", "low"]
+    window_start: date
+    window_end: date  # exclusive: a hit on or after this date opens a new alert
+    hits: int = Field(ge=1)
+    triggering_events: tuple[TriggeringEvent, ...]
+    evidence: dict[str, Any]
+    parameters: dict[str, float]
+    visit_by: date  # home visit deadline
+    decide_by: date  # identification decision deadline (15 days)
+
+    @staticmethod
+    def make_id(household_id: str, rule_id: str, window_start: date) -> str:
+        basis = f"{household_id}|{rule_id}|{window_start.isoformat()}".encode()
+        return "alrt-" + hashlib.blake2b(basis, digest_size=10).hexdigest()
+
+
+Outcome = Literal["included", "already_monitored", "excluded", "eliminated", "rolled_back", "not_included"]
+
+
+class Conclusion(BaseModel):
+    """A screening decision that changes what the stream processor knows of a household."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    conclusion_id: str = Field(min_length=4, max_length=80)
+    household_id: HouseholdId
+    village_code: VillageCode
+    alert_id: str | None = None
+    outcome: Outcome
+    category: Literal["脱贫不稳定户", "边缘易致贫户", "突发严重困难户"] | None = None
+    decided_at: datetime
+    decided_by: str = Field(min_length=1, max_length=80)  # an account name, never a person's ID
+    note: str = Field("", max_length=500)
