@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -84,3 +84,60 @@ def crecords_loaded() -> bool:
     except ImportError:
         return False
     return True
+
+
+async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+    return [
+        TopicPartition(d["topic"], p["partition"])
+        for d in await admin.describe_topics(topics)
+        for p in d["partitions"]
+    ]
+
+
+async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dixian-admin")
+    await admin.start()
+    try:
+        parts = await _partitions(admin, topics)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(parts))
+    finally:
+        await consumer.stop()
+
+
+async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Records of ``topics`` that consumer group ``group`` has not committed yet."""
+    ends = await end_offsets(bootstrap, topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dixian-admin")
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of a topic, from the beginning to the end it has now (no consumer group)."""
+    ends = await end_offsets(bootstrap, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    out: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        parts = list(ends)
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        remaining = {tp for tp, end in ends.items() if end > 0}
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for tp, msgs in batch.items():
+                out.extend((m.key, m.value) for m in msgs)
+                if msgs and msgs[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return out

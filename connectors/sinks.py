@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import orjson
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from connectors.kafka import idempotent_producer
@@ -37,16 +38,26 @@ class KafkaSink:
     PARTITION_CACHE_LIMIT = 1_000_000
 
     def __init__(self, bootstrap: str) -> None:
-        self._producer = idempotent_producer(bootstrap)
+        self._bootstrap = bootstrap
+        self._producer_or_none: AIOKafkaProducer | None = None  # made in start(): it needs the loop
         self._pending: list[asyncio.Future[object]] = []
         self._partitioner = DefaultPartitioner()
         self._partition_of: dict[tuple[bytes, int], int] = {}
 
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._producer_or_none is None:
+            raise RuntimeError("KafkaSink.start() was not awaited")
+        return self._producer_or_none
+
     async def start(self) -> None:
-        await self._producer.start()
+        self._producer_or_none = idempotent_producer(self._bootstrap)
+        await self._producer_or_none.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer_or_none is not None:
+            await self._producer_or_none.stop()
+            self._producer_or_none = None
 
     def _partition(self, key: bytes, partitions: list[int]) -> int:
         cache_key = (key, len(partitions))

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(Path.home() / ".cache" / "dixian", description="downloaded jars")
     worker_id: str = Field("dixian", description="Faust app id = consumer group of the workers")
     web_port: int = Field(6066, ge=0, le=65535, description="worker web/metrics port (0 = no web)")
+    session_timeout_s: float = Field(
+        60.0, ge=6, le=300, description="a worker silent this long is dead: its partitions move to the others"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ingest_secret: SecretStr = Field(
         SecretStr("dev-secret"), description="HMAC key for department push tokens"

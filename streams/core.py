@@ -304,30 +304,55 @@ def _triggering(event: DeptEvent) -> TriggeringEvent:
     )
 
 
+WINDOW_EPOCH = date(2021, 1, 1)  # suppression windows are consecutive N-day periods from here
+
+
+def window_of(on: date, days: int) -> tuple[date, date]:
+    """The suppression window containing ``on``: fixed periods, so the same hits give the same
+    alert whatever order they are processed in (two departments' topics interleave arbitrarily)."""
+    start = WINDOW_EPOCH + timedelta(days=((on - WINDOW_EPOCH).days // days) * days)
+    return start, start + timedelta(days=days)
+
+
+def _order(t: TriggeringEvent) -> tuple[date, str]:
+    return (t.occurred_at, t.event_id)
+
+
 def _alert_for(
     hit: RuleHit, event: DeptEvent, state: HouseholdState, live: LiveCatalogue, deadlines: Deadlines
 ) -> tuple[Alert, bool]:
-    """The new alert for ``hit``, or the open alert it updates (flag True when suppressed)."""
+    """The new alert for ``hit``, or the open alert it updates (flag True when suppressed).
+
+    An update's content does not depend on arrival order either: evidence and parameters are
+    those of the latest event by event time, deadlines run from the earliest report, and the
+    triggering events are kept in event-time order."""
     compiled = live.catalogue.get(hit.rule_id)
     assert compiled is not None
     rule = compiled.rule
-    on = event.occurred_at
-    open_alert = next(
-        (a for a in state.alerts if a.rule_id == rule.id and a.window_start <= on < a.window_end), None
-    )
+    start, end = window_of(event.occurred_at, rule.suppression_days)
+    open_alert = next((a for a in state.alerts if a.rule_id == rule.id and a.window_start == start), None)
     trig = _triggering(event)
+    clue_day = event.reported_at.date()
+    visit_by = clue_day + timedelta(days=deadlines.visit_days)
+    decide_by = clue_day + timedelta(days=deadlines.decide_days)
     if open_alert is not None:
-        return open_alert.model_copy(
-            update={
-                "revision": open_alert.revision + 1,
-                "hits": open_alert.hits + 1,
-                "rule_version": hit.version,
-                "catalogue_version": live.version,
-                "triggering_events": (*open_alert.triggering_events, trig)[-10:],
-                "evidence": hit.evidence,
-                "parameters": hit.parameters,
-            }
-        ), True
+        latest = max(open_alert.triggering_events, key=_order)
+        newer = _order(trig) > _order(latest)
+        update: dict[str, Any] = {
+            "revision": open_alert.revision + 1,
+            "hits": open_alert.hits + 1,
+            "triggering_events": tuple(sorted((*open_alert.triggering_events, trig), key=_order)[-10:]),
+            "visit_by": min(open_alert.visit_by, visit_by),
+            "decide_by": min(open_alert.decide_by, decide_by),
+        }
+        if newer:
+            update.update(
+                evidence=hit.evidence,
+                parameters=hit.parameters,
+                rule_version=hit.version,
+                catalogue_version=live.version,
+            )
+        return open_alert.model_copy(update=update), True
     label = rule.label
     if rule.risk_subtype == "event.disaster_type":
         from rules.schema import DISASTER_SUBTYPES_ZH  # noqa: PLC0415
@@ -335,9 +360,8 @@ def _alert_for(
         label = (
             f"因自然灾害({DISASTER_SUBTYPES_ZH.get(str(getattr(event, 'disaster_type', '')), '其他灾害')})"
         )
-    clue_day = event.reported_at.date()
     return Alert(
-        alert_id=Alert.make_id(event.household_id, rule.id, on),
+        alert_id=Alert.make_id(event.household_id, rule.id, start),
         revision=1,
         household_id=event.household_id,
         village_code=event.village_code,
@@ -353,14 +377,14 @@ def _alert_for(
         risk_label=label + (f"({rule.note})" if rule.note else ""),
         guarantee=rule.guarantee,
         severity=rule.severity,
-        window_start=on,
-        window_end=on + timedelta(days=rule.suppression_days),
+        window_start=start,
+        window_end=end,
         hits=1,
         triggering_events=(trig,),
         evidence=hit.evidence,
         parameters=hit.parameters,
-        visit_by=clue_day + timedelta(days=deadlines.visit_days),
-        decide_by=clue_day + timedelta(days=deadlines.decide_days),
+        visit_by=visit_by,
+        decide_by=decide_by,
     ), False
 
 

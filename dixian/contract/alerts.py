@@ -22,11 +22,12 @@ class TriggeringEvent(BaseModel):
 
 
 class Alert(BaseModel):
-    """One clue: one rule hit for one household inside one suppression window.
+    """One clue: the hits of one rule for one household inside one suppression window.
 
-    ``alert_id`` is a function of (household, rule, window start), so replays and restarts produce
-    the same id; a later hit inside the window updates the alert (``revision`` + 1, new evidence).
-    Consumers keep the highest revision per id.
+    Windows are fixed consecutive periods of the rule's suppression days (from 2021-01-01), and
+    ``alert_id`` is a function of (household, rule, window start), so replays, restarts and any
+    processing order produce the same ids; a further hit inside the window updates the alert
+    (``revision`` + 1). Consumers keep the highest revision per id.
     """
 
     model_config = ConfigDict(frozen=True)
