@@ -201,27 +201,28 @@ def _print_backtest(
     active: Catalogue, cand: Catalogue, hits: dict[str, Counter[str]], evaluations: int
 ) -> None:
     ids = sorted({r.id for r in active.rules} | {r.id for r in cand.rules})
-    t = Table(
-        "规则 rule",
-        "部门 dept",
-        f"现行 active {active.version}",
-        f"候选 candidate {cand.version}",
-        "差异 Δ",
-        title=f"回测 backtest: {evaluations} events evaluated",
-    )
+    t = Table(title=f"回测 backtest: {evaluations} events evaluated")
+    t.add_column("规则 rule", no_wrap=True)
+    t.add_column("部门 dept", no_wrap=True)
+    t.add_column(f"现行 active {active.version}", justify="right")
+    t.add_column(f"候选 candidate {cand.version}", justify="right")
+    t.add_column("差异 Δ", justify="right", no_wrap=True)
+    t.add_column("状态变化 state", no_wrap=True, min_width=15)
     for rid in ids:
-        r = cand.get(rid) or active.get(rid)
+        a_rule, c_rule = active.get(rid), cand.get(rid)
+        r = c_rule or a_rule
         assert r is not None
+        state_a = a_rule.rule.state if a_rule else "—"
+        state_c = c_rule.rule.state if c_rule else "—"
         a, c = hits["active"][rid], hits["candidate"][rid]
-        state_a = active.get(rid).rule.state if active.get(rid) else "—"  # type: ignore[union-attr]
-        state_c = cand.get(rid).rule.state if cand.get(rid) else "—"  # type: ignore[union-attr]
         delta = c - a
         t.add_row(
-            f"{rid}" + ("" if state_a == state_c else f" ({state_a}→{state_c})"),
+            rid,
             DEPT_ZH[r.rule.department],
             str(a),
             str(c),
             f"[{'green' if delta == 0 else 'yellow'}]{delta:+d}[/]",
+            "" if state_a == state_c else f"{state_a}→{state_c}",
         )
     t.add_row(
         "合计 total",
@@ -229,6 +230,7 @@ def _print_backtest(
         str(sum(hits["active"].values())),
         str(sum(hits["candidate"].values())),
         f"{sum(hits['candidate'].values()) - sum(hits['active'].values()):+d}",
+        "",
     )
     out.print(t)
 

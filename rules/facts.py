@@ -40,7 +40,7 @@ class HouseholdContext:
     ill_members: int = 0  # seriously ill members (roster + health events)
     disabled_members: int = 0
     oop_12m: float = 0.0  # out-of-pocket medical cost of the household, 12 months incl. this event
-    job_losses_12m: int = 0  # job losses in the household, 12 months incl. this event
+    job_losses_12m: int = 0  # job losses in the household in the 12 months before this event, or after it
     risk_count: int = 0  # risk types recorded for the household
 
 

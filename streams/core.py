@@ -205,7 +205,9 @@ def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdConte
         ill_members=len(ill),
         disabled_members=len(disabled),
         oop_12m=float(state.out_of_pocket_12m(on)),
-        job_losses_12m=sum(1 for d in state.job_losses if since < d <= on),
+        # no upper bound: a job loss reported after this event still counts, so compound rules do
+        # not depend on which department's record is processed first
+        job_losses_12m=sum(1 for d in state.job_losses if since < d),
         risk_count=len(p.risk_types) if p else 0,
     )
     member = None

@@ -1,0 +1,127 @@
+"""Alert semantics of the stream core, with the shipped catalogue in durable_rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dixian.contract import Dept, parse_event
+from dixian.contract.alerts import Alert, Conclusion
+from rules.live import LiveCatalogue
+from streams.core import HouseholdState, apply_conclusion, process_event, window_of
+from tests.helpers import HOUSEHOLD, VILLAGE
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveCatalogue]:
+    lc = LiveCatalogue()
+    yield lc
+    lc.close()
+
+
+def _housing(n: int, day: str, grade: str = "D", reported: str | None = None) -> Any:
+    return parse_event(
+        {
+            "event_id": f"hous-{n:08d}",
+            "event_type": "housing.dwelling_rated",
+            "household_id": HOUSEHOLD,
+            "village_code": VILLAGE,
+            "occurred_at": day,
+            "reported_at": f"{reported or day} 18:00:00",
+            "grade": grade,
+        },
+        dept=Dept.HOUSING,
+    )
+
+
+def _run(events: list[Any], live: LiveCatalogue, state: HouseholdState | None = None) -> dict[str, Alert]:
+    alerts: dict[str, Alert] = {}
+    for e in events:
+        out = process_event(state, e, live)
+        state = out.state
+        for a in out.alerts:
+            alerts[a.alert_id] = a
+    return alerts
+
+
+def test_same_rule_inside_window_updates_one_alert(live: LiveCatalogue) -> None:
+    alerts = _run([_housing(1, "2022-06-03"), _housing(2, "2022-06-20", "C")], live)
+    (alert,) = alerts.values()
+    start, end = window_of(alert.triggering_events[0].occurred_at, 180)
+    assert alert.alert_id == Alert.make_id(HOUSEHOLD, "HO-UNSAFE-DWELLING", start)
+    assert (alert.revision, alert.hits, alert.window_start, alert.window_end) == (2, 2, start, end)
+    assert alert.evidence["event.grade"] == "C"
+    assert alert.risk_label == "住房安全"
+    assert alert.guarantee == "housing"
+    assert alert.severity == "high"
+    assert str(alert.visit_by) == "2022-06-08"
+    assert str(alert.decide_by) == "2022-06-18"
+
+
+def test_next_window_opens_a_new_alert(live: LiveCatalogue) -> None:
+    alerts = _run([_housing(1, "2022-06-03"), _housing(2, "2022-12-23")], live)
+    assert len(alerts) == 2
+    assert {a.revision for a in alerts.values()} == {1}
+
+
+def test_processing_order_does_not_change_the_alert(live: LiveCatalogue) -> None:
+    a, b = (
+        _housing(1, "2022-06-03", "D", reported="2022-06-30"),
+        _housing(2, "2022-06-20", "C", reported="2022-06-25"),
+    )
+    first = _run([a, b], live)
+    second = _run([b, a], live)
+    assert first.keys() == second.keys()
+    (x,), (y,) = first.values(), second.values()
+    assert x.model_dump(exclude={"catalogue_version"}) == y.model_dump(exclude={"catalogue_version"})
+    assert str(x.decide_by) == "2022-07-10"  # from the earliest report
+
+
+def test_redelivered_event_produces_nothing(live: LiveCatalogue) -> None:
+    e = _housing(1, "2022-06-03")
+    out = process_event(None, e, live)
+    again = process_event(out.state, e, live)
+    assert len(out.alerts) == 1
+    assert not again.applied
+    assert again.alerts == ()
+    assert again.state == out.state
+
+
+def test_conclusions_change_later_rule_outcomes(live: LiveCatalogue) -> None:
+    disability = parse_event(
+        {
+            "event_id": "disa-00000001",
+            "event_type": "disability.certified",
+            "household_id": HOUSEHOLD,
+            "village_code": VILLAGE,
+            "occurred_at": "2022-06-20",
+            "reported_at": "2022-06-30 10:00:00",
+            "member_id": "11010519491231002X",
+            "grade": 3,
+            "kind": "physical",
+        },
+        dept=Dept.DISABILITY,
+    )
+
+    def rules_after(outcome: str | None) -> set[str]:
+        state = None
+        if outcome:
+            state, _ = apply_conclusion(
+                None,
+                Conclusion(
+                    conclusion_id=f"c-{outcome}",
+                    household_id=HOUSEHOLD,
+                    village_code=VILLAGE,
+                    outcome=outcome,  # type: ignore[arg-type]
+                    decided_at="2022-06-10T10:00:00+08:00",
+                    decided_by="county",
+                ),
+            )  # type: ignore[arg-type]
+        return {a.rule_id for a in process_event(state, disability, live).alerts}
+
+    assert rules_after(None) == {"DI-NEW-CERT"}
+    assert rules_after("included") == {"DI-NEW-CERT", "HH-MONITORED-NEW-RISK"}
+    assert rules_after("eliminated") == {"DI-NEW-CERT", "HH-ELIMINATED-RELAPSE"}
+    assert rules_after("excluded") == {"DI-NEW-CERT"}
