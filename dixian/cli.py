@@ -435,15 +435,42 @@ def demo_cmd(
     malformed: Annotated[
         float, typer.Option(envvar="DIXIAN_DEMO_MALFORMED", show_envvar=True, help="Share of malformed rows")
     ] = 0.02,
+    kafka: Annotated[
+        bool,
+        typer.Option(
+            "--kafka",
+            envvar="DIXIAN_DEMO_KAFKA",
+            show_envvar=True,
+            help="Then run the same month through the local broker and real workers",
+        ),
+    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="DIXIAN_DEMO_WORKERS", show_envvar=True, min=1, max=8, help="Worker processes for --kafka"
+        ),
+    ] = 2,
 ) -> None:
-    """The main job on one machine, no Kafka: simulate a Guilin month, ingest it, run the stream core."""
-    from dixian.demo import print_demo, run_demo  # noqa: PLC0415
+    """The main job on one machine, no Kafka: simulate a Guilin month, ingest it, run rules → alerts.
 
+    With --kafka, the same month then goes through the local broker and real worker processes,
+    and the demo checks that they publish exactly the same alerts."""
+    from dixian.demo import print_demo, run_demo, run_demo_kafka  # noqa: PLC0415
+
+    settings = _settings(ctx)
     result = run_demo(
-        _settings(ctx), households=households, month=month, seed=seed, malformed=malformed, console=console
+        settings, households=households, month=month, seed=seed, malformed=malformed, console=console
     )
     print_demo(result, Console())
     if not all(s.reconciles for s in result.summaries):
+        raise typer.Exit(1)
+    if kafka and not run_demo_kafka(
+        settings,
+        result,
+        workers=workers,
+        console=Console(),
+        start_broker=lambda: _run_kafka_script(settings, "start"),
+    ):
         raise typer.Exit(1)
 
 

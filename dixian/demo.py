@@ -12,7 +12,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -132,3 +134,100 @@ def print_demo(result: DemoResult, console: Console) -> None:
     console.print(f"  feeds as delivered:    {result.out_dir / 'feeds'}")
     console.print(f"  data-quality counters: {result.out_dir / 'ingest' / 'quality.sqlite'}")
     console.print("  the same month through Kafka and real workers: dixian demo --kafka")
+
+
+# ---- the same month through Kafka ----------------------------------------------------------------
+def _broker_up(bootstrap: str) -> bool:
+    import socket  # noqa: PLC0415
+
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def run_demo_kafka(
+    settings: Settings, result: DemoResult, *, workers: int, console: Console, start_broker: Any
+) -> bool:
+    """Replay the demo month's ingested feeds through the broker and ``workers`` real worker
+    processes; True when the alerts they publish are exactly the embedded run's."""
+    import time as _time  # noqa: PLC0415
+
+    from connectors.kafka import ensure_topics  # noqa: PLC0415
+    from connectors.sinks import KafkaSink  # noqa: PLC0415
+    from streams.kafka_run import (  # noqa: PLC0415
+        collect_alerts,
+        input_topics,
+        kafka_alerts,
+        start_worker,
+        wait_caught_up,
+    )
+
+    if not _broker_up(settings.kafka_bootstrap):
+        console.print(f"启动本地Kafka / starting the local broker at {settings.kafka_bootstrap} ...")
+        if start_broker() != 0:
+            console.print("[red]Kafka 未能启动 / the broker did not start; see `dixian kafka status`[/]")
+            return False
+    run = _time.strftime("%Y%m%d%H%M%S")
+    ks = settings.model_copy(
+        update={
+            "topic_prefix": f"demo{run}.",
+            "worker_id": f"dixian-demo-{run}",
+            "data_dir": result.out_dir / "kafka",
+        }
+    )
+    asyncio.run(ensure_topics(ks.kafka_bootstrap, Topics(ks).all()))
+    procs = [start_worker(ks, f"w{i + 1}", result.out_dir / "logs", 9470 + i) for i in range(workers)]
+    try:
+        with console.status(f"启动 {workers} 个流处理进程 / starting {workers} workers ..."):
+            for p in procs:
+                p.wait_ready()
+        local = result.out_dir / "local"
+        topics, ktopics = Topics(settings), Topics(ks)
+
+        async def replay(names: list[tuple[str, str]]) -> None:
+            sink = KafkaSink(ks.kafka_bootstrap)
+            await sink.start()
+            try:
+                for src, dst in names:
+                    path = local / f"{src}.jsonl"
+                    if not path.exists():
+                        continue
+                    records = []
+                    for line in path.read_bytes().splitlines():
+                        rec = orjson.loads(line)
+                        records.append((rec["key"].encode(), orjson.dumps(rec["value"])))
+                    await sink.send(dst, records)
+                await sink.flush()
+            finally:
+                await sink.stop()
+
+        with console.status("名单进入Kafka / roster → Kafka ..."):
+            asyncio.run(replay([(topics.households, ktopics.households)]))
+            wait_caught_up(ks, input_topics(ks), workers=procs)
+        t0 = _time.perf_counter()
+        with console.status("部门数据进入Kafka, 等待处理完成 / feeds → Kafka → workers ..."):
+            asyncio.run(replay([(topics.dept(d), ktopics.dept(d)) for d in Dept]))
+            wait_caught_up(ks, input_topics(ks), workers=procs)
+        seconds = _time.perf_counter() - t0
+        got = kafka_alerts(ks)
+    finally:
+        for p in procs:
+            p.stop()
+    want = collect_alerts(a.model_dump_json().encode() for a in result.stream.alerts.values())
+    same = got.summary() == want.summary()
+    events = sum(result.stream.consumed.values())
+    console.print(
+        f"Kafka: {events} events through {workers} workers in {seconds:.1f}s; "
+        f"{len(got.latest)} alerts ({got.records} alert records) vs embedded {len(want.latest)}: "
+        + ("[green]相同 / identical ✔[/]" if same else "[red]不同 / DIFFERENT ✘[/]")
+    )
+    if not same:
+        diff = set(got.summary()) ^ set(want.summary())
+        console.print(f"  {len(diff)} alert ids differ; worker logs in {result.out_dir / 'logs'}")
+    console.print(
+        f"  topics: prefix {ks.topic_prefix} on {ks.kafka_bootstrap}; worker logs: {result.out_dir / 'logs'}"
+    )
+    return same
