@@ -77,6 +77,18 @@ def idempotent_producer(bootstrap: str, **kwargs: object) -> AIOKafkaProducer:
     return AIOKafkaProducer(**opts)
 
 
+def broker_reachable(bootstrap: str, timeout: float = 2.0) -> bool:
+    """Whether the first bootstrap address accepts a TCP connection."""
+    import socket  # noqa: PLC0415
+
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def crecords_loaded() -> bool:
     """Whether aiokafka's C extension is in use (pure Python is ~6x slower)."""
     try:

@@ -137,17 +137,6 @@ def print_demo(result: DemoResult, console: Console) -> None:
 
 
 # ---- the same month through Kafka ----------------------------------------------------------------
-def _broker_up(bootstrap: str) -> bool:
-    import socket  # noqa: PLC0415
-
-    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def run_demo_kafka(
     settings: Settings, result: DemoResult, *, workers: int, console: Console, start_broker: Any
 ) -> bool:
@@ -155,7 +144,7 @@ def run_demo_kafka(
     processes; True when the alerts they publish are exactly the embedded run's."""
     import time as _time  # noqa: PLC0415
 
-    from connectors.kafka import ensure_topics  # noqa: PLC0415
+    from connectors.kafka import broker_reachable, ensure_topics  # noqa: PLC0415
     from connectors.sinks import KafkaSink  # noqa: PLC0415
     from streams.kafka_run import (  # noqa: PLC0415
         collect_alerts,
@@ -165,7 +154,7 @@ def run_demo_kafka(
         wait_caught_up,
     )
 
-    if not _broker_up(settings.kafka_bootstrap):
+    if not broker_reachable(settings.kafka_bootstrap):
         console.print(f"启动本地Kafka / starting the local broker at {settings.kafka_bootstrap} ...")
         if start_broker() != 0:
             console.print("[red]Kafka 未能启动 / the broker did not start; see `dixian kafka status`[/]")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -21,6 +20,7 @@ from dixian.topics import Topics
 from rules import commands
 from rules.catalogue import load_catalogue
 from streams.kafka_run import input_topics, kafka_alerts, start_worker, wait_caught_up
+from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +57,7 @@ async def _send(settings: Settings, topic: str, records: list[tuple[bytes, bytes
 def test_published_catalogue_switches_running_worker_and_invalid_one_is_ignored(
     settings: Settings, tmp_path: Path
 ) -> None:
-    port = 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     worker = start_worker(settings, "hot", tmp_path / "logs", port)
     try:
         worker.wait_ready()

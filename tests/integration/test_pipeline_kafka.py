@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -20,37 +19,14 @@ from dixian.simulate import simulate
 from dixian.topics import Topics
 from streams.embedded import run_embedded
 from streams.kafka_run import (
-    WorkerProcess,
     collect_alerts,
     input_topics,
     kafka_alerts,
-    start_worker,
     wait_caught_up,
 )
 from tests.helpers import resident_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def workers(settings: Settings, tmp_path: Path):  # type: ignore[no-untyped-def]
-    started: list[WorkerProcess] = []
-
-    def start(name: str) -> WorkerProcess:
-        w = start_worker(settings, name, tmp_path / "logs", _port())
-        started.append(w)
-        w.wait_ready(timeout=180)  # a replacement joins once the killed member's session expires
-        return w
-
-    yield start
-    for w in started:
-        w.stop()
 
 
 async def _send(settings: Settings, topic: str, records: list[tuple[str, dict[str, Any]]]) -> None:

@@ -72,10 +72,10 @@ async def _consume(bootstrap: str, topics: list[str], want: int, timeout: float 
 
 
 def test_worker_process_turns_department_records_into_state_and_dead_letters(
-    settings: Settings, start_worker: Callable[..., Any]
+    settings: Settings, workers: Callable[[str], Any]
 ) -> None:
     topics = Topics(settings)
-    worker = start_worker()
+    worker = workers("w1")
     good = settlement()
     wrong_owner = settlement(event_id="medi-0000000002", event_type="housing.dwelling_rated")
     asyncio.run(
