@@ -4,10 +4,12 @@ Thin by design: the agent decodes, calls ``streams.core``, emits. One agent read
 by household id (``dept.*``, ``households``, ``screening.conclusions``), so one table holds each
 household's state, co-partitioned with all of them.
 
-At-least-once without loss or duplicates: alerts for an event are acknowledged by the broker before
-the household's new state is written; after a crash, a redelivered event whose state was written is
-skipped (its alerts were already acknowledged), and one whose state was not is processed again and
-yields the same alert ids.
+At-least-once without loss or duplicates (an outbox in the state): an event's alerts are sent and
+its household's new state, which holds those alerts, is written; Faust flushes the producer before it
+commits offsets. After a crash, a redelivered event whose state was written is recognised as applied
+and re-sends the current revision of every alert it touched (they may not have reached the broker);
+one whose state was not written is processed again and yields the same alert ids and revisions.
+Downstream keeps the highest revision per alert id, so a repeated record changes nothing.
 """
 
 from __future__ import annotations
@@ -24,13 +26,20 @@ from pydantic import ValidationError
 
 from dixian.config import Settings
 from dixian.contract import Dept, Household, Problem
-from dixian.contract.alerts import Conclusion
+from dixian.contract.alerts import Alert, Conclusion
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.events import now_china
 from dixian.contract.validate import problems_from
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
-from streams.core import HouseholdState, apply_conclusion, apply_roster, intake, process_event
+from streams.core import (
+    HouseholdState,
+    apply_conclusion,
+    apply_roster,
+    intake,
+    process_event,
+    touched_by,
+)
 from streams.metrics import PipelineMetrics
 
 HOUSEHOLD_TABLE = "household_state"
@@ -81,6 +90,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         metrics.dead_letters.labels(letter.dept, letter.code).inc()
         await dead_letter_topic.send(key=letter.dept.encode(), value=letter.model_dump_json().encode())
 
+    async def publish(alert: Alert) -> None:
+        # force: sent now, not held back until the offset commit (which flushes it in any case)
+        await alerts_topic.send(
+            key=alert.village_code.encode(), value=alert.model_dump_json().encode(), force=True
+        )
+
     def load(key: bytes) -> HouseholdState | None:
         raw = table.get(key)
         return HouseholdState.model_validate_json(raw) if raw else None
@@ -120,21 +135,17 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         outcome = process_event(load(key), event, live)
         if not outcome.applied:
             metrics.redeliveries.labels(dept.value).inc()
+            for alert in touched_by(outcome.state, event.event_id):
+                await publish(alert)
             return
         metrics.events_applied.labels(dept.value).inc()
         metrics.evaluations.labels(live.version).inc()
         for hit in outcome.hits:
             metrics.rule_hits.labels(hit.rule_id, str(hit.version)).inc()
-        if outcome.alerts:
-            futures = [
-                await alerts_topic.send(key=a.village_code.encode(), value=a.model_dump_json().encode())
-                for a in outcome.alerts
-            ]
-            await asyncio.gather(*futures)  # acknowledged before the state that remembers them is written
-            for a in outcome.alerts:
-                (metrics.alerts_emitted if a.revision == 1 else metrics.alerts_suppressed).labels(
-                    a.rule_id
-                ).inc()
+        for a in outcome.alerts:
+            await publish(a)
+            counter = metrics.alerts_emitted if a.revision == 1 else metrics.alerts_suppressed
+            counter.labels(a.rule_id).inc()
         store(key, outcome.state)
 
     def on_roster(value: bytes) -> None:

@@ -421,3 +421,9 @@ def process_event(
     return EventOutcome(
         new_state.model_copy(update={"alerts": tuple(kept.values())}), True, hits, tuple(alerts), suppressed
     )
+
+
+def touched_by(state: HouseholdState, event_id: str) -> list[Alert]:
+    """The current revision of every alert an (already applied) event contributed to: what a
+    redelivered event re-sends, in case its first sending was lost in a crash."""
+    return [a for a in state.alerts if any(t.event_id == event_id for t in a.triggering_events)]

@@ -125,3 +125,15 @@ def test_conclusions_change_later_rule_outcomes(live: LiveCatalogue) -> None:
     assert rules_after("included") == {"DI-NEW-CERT", "HH-MONITORED-NEW-RISK"}
     assert rules_after("eliminated") == {"DI-NEW-CERT", "HH-ELIMINATED-RELAPSE"}
     assert rules_after("excluded") == {"DI-NEW-CERT"}
+
+
+def test_redelivered_event_can_resend_the_alerts_it_touched(live: LiveCatalogue) -> None:
+    """The outbox: after a crash the alert records may be lost while the state survived."""
+    from streams.core import touched_by  # noqa: PLC0415
+
+    first, second = _housing(1, "2022-06-03"), _housing(2, "2022-06-20", "C")
+    state = process_event(None, first, live).state
+    state = process_event(state, second, live).state
+    (resent,) = touched_by(state, first.event_id)
+    assert resent.revision == 2  # the current revision, which also carries the later hit
+    assert touched_by(state, "no-such-event") == []
