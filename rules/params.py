@@ -48,6 +48,10 @@ class ParamTable:
                 vs.sort(key=lambda x: x.valid_from, reverse=True)
             self._index[p.name] = by_region
         self._cache: dict[tuple[str, date], dict[str, float]] = {}
+        # Regions more specific than the longest code in the table resolve alike: cache by that prefix.
+        self._key_len = max(
+            (len(v.region) for p in params.values() for v in p.values if v.region != "*"), default=0
+        )
 
     def as_data(self) -> dict[str, Any]:
         """The table in its file form (what a published catalogue carries)."""
@@ -78,7 +82,7 @@ class ParamTable:
 
     def resolve(self, region: str, on: date) -> dict[str, float]:
         """Every parameter's value for a region (a village code or any prefix) on a date."""
-        key = (region, on)
+        key = (region[: self._key_len], on)
         hit = self._cache.get(key)
         if hit is None:
             hit = {}
