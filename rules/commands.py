@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from connectors.kafka import read_topic
 from dixian.config import Settings
 from dixian.contract import DEPT_ZH, Dept, Household
 from dixian.topics import Topics
@@ -116,36 +117,6 @@ def _local_records(directory: Path, topic: str) -> Iterator[bytes]:
                 yield orjson.dumps(orjson.loads(line)["value"])
 
 
-async def _kafka_records(settings: Settings, topic: str) -> list[bytes]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: PLC0415
-    from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        (desc,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    parts = [TopicPartition(topic, p["partition"]) for p in desc["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    values: list[bytes] = []
-    try:
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        await consumer.seek_to_beginning(*parts)
-        remaining = {tp for tp in parts if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, msgs in batch.items():
-                values.extend(m.value for m in msgs if m.value is not None)
-                if msgs and msgs[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    return values
-
-
 def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err: Console) -> int:
     """Replay stored events through the active and the candidate catalogue; per-rule hit counts."""
     active = _load(None, err)
@@ -157,7 +128,7 @@ def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err
     def records(topic: str) -> list[bytes]:
         if local_dir is not None:
             return list(_local_records(local_dir, topic))
-        return asyncio.run(_kafka_records(settings, topic))
+        return [v for _, v in asyncio.run(read_topic(settings.kafka_bootstrap, topic)) if v is not None]
 
     states: dict[str, HouseholdState] = {}
     for raw in records(topics.households):

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dixian.contract import MODEL_BY_TYPE, Dept
+from dixian.contract.roster import RiskType
 
-RISK_TYPES = (
-    "因病",
-    "因学",
-    "因残",
-    "因自然灾害",
-    "因意外事故",
-    "因产业项目失败",
-    "因务工就业不稳",
-    "缺劳动力",
-    "其他",
-)
+RISK_TYPES: tuple[str, ...] = get_args(RiskType)  # the official list, defined once in the contract
 DISASTER_SUBTYPES = ("flood", "geological", "drought", "biological", "meteorological", "earthquake", "other")
 DISASTER_SUBTYPES_ZH = {
     "flood": "洪涝灾害",
@@ -62,20 +53,7 @@ class Rule(BaseModel):
     title: str = Field(min_length=4)
     explanation: str = Field(min_length=4)
     department: Dept
-    risk_type: (
-        Literal[
-            "因病",
-            "因学",
-            "因残",
-            "因自然灾害",
-            "因意外事故",
-            "因产业项目失败",
-            "因务工就业不稳",
-            "缺劳动力",
-            "其他",
-        ]
-        | None
-    ) = None
+    risk_type: RiskType | None = None
     risk_subtype: str | None = (
         None  # 因自然灾害: a subtype, or "event.disaster_type" to take it from the event
     )
