@@ -9,8 +9,10 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from connectors.ingest import Ingester
+from connectors.kafka import end_offsets, group_lag
 from connectors.sinks import KafkaSink, LocalSink, Sink
 from dixian.config import Settings
 from dixian.contract import Dept
@@ -212,6 +214,23 @@ def test_known_scenario_gives_exactly_the_expected_alerts(settings: Settings, wo
     )
 
 
+def _wait_first_commits(settings: Settings, timeout: float = 60) -> None:
+    async def uncommitted() -> int:
+        ends = await end_offsets(settings.kafka_bootstrap, input_topics(settings))
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(settings.worker_id)
+        finally:
+            await admin.close()
+        return sum(1 for tp, end in ends.items() if end > 0 and tp not in committed)
+
+    deadline = time.monotonic() + timeout
+    while asyncio.run(uncommitted()):
+        assert time.monotonic() < deadline, "partitions without a first commit"
+        time.sleep(0.1)
+
+
 def _ingest(
     settings: Settings, sink: Sink, sim: Path, manifest: dict[str, Any], roster: bool, feeds: bool
 ) -> None:
@@ -251,8 +270,12 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing_and_matches_embedded(
     _ingest(settings, KafkaSink(settings.kafka_bootstrap), sim, manifest, roster=True, feeds=False)
     wait_caught_up(settings, input_topics(settings))
     _ingest(settings, KafkaSink(settings.kafka_bootstrap), sim, manifest, roster=False, feeds=True)
-    # kill one worker while the month is being processed, then bring it back
-    time.sleep(1.0)
+    # Kill one worker while the month is being processed, then bring it back. Known limitation of
+    # faust-streaming 0.15.3 (see bench/README.md): a partition that never had a committed offset may
+    # not be consumed by its next owner after a crash, so the kill waits for every partition's first
+    # commit; work processed but not yet committed is still redelivered, which is what is tested.
+    _wait_first_commits(settings)
+    assert asyncio.run(group_lag(settings.kafka_bootstrap, settings.worker_id, input_topics(settings))) > 0
     w1.kill()
     time.sleep(2.0)
     workers("a2")
