@@ -6,6 +6,7 @@ name fails loudly and every keyed topic has the configured partition count.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable
 
@@ -48,9 +49,29 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication:
                         f"{wanted[name].partitions}; partition counts are fixed at creation: "
                         "use a new topic prefix or restore the setting"
                     )
+        if missing:
+            await _wait_until_led(admin, {s.name: s.partitions for s in missing})
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def _wait_until_led(admin: AIOKafkaAdminClient, wanted: dict[str, int], timeout: float = 30) -> None:
+    """Until every new topic shows all its partitions with a leader: a consumer that subscribes
+    earlier can get an empty assignment on a freshly started broker and then never consume."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        ready = {
+            d["topic"]
+            for d in await admin.describe_topics(list(wanted))
+            if len(d["partitions"]) == wanted[d["topic"]] and all(p["leader"] >= 0 for p in d["partitions"])
+        }
+        if ready == set(wanted):
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"topics without leaders after {timeout}s: {sorted(set(wanted) - ready)}")
+        await asyncio.sleep(0.2)
 
 
 async def list_topics(bootstrap: str) -> list[str]:
