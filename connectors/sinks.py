@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -88,6 +89,16 @@ class KafkaSink:
         pending, self._pending = self._pending, []
         if pending:
             await asyncio.gather(*pending)
+
+
+def read_local(path: Path) -> Iterator[Record]:
+    """The (key, value JSON) records of a local topic file written by ``LocalSink``; none if absent."""
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        for line in fh:
+            rec = orjson.loads(line)
+            yield rec["key"].encode(), orjson.dumps(rec["value"])
 
 
 class LocalSink:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -145,7 +144,7 @@ def run_demo_kafka(
     import time as _time  # noqa: PLC0415
 
     from connectors.kafka import broker_reachable, ensure_topics  # noqa: PLC0415
-    from connectors.sinks import KafkaSink  # noqa: PLC0415
+    from connectors.sinks import KafkaSink, read_local  # noqa: PLC0415
     from streams.kafka_run import (  # noqa: PLC0415
         collect_alerts,
         input_topics,
@@ -181,14 +180,7 @@ def run_demo_kafka(
             await sink.start()
             try:
                 for src, dst in names:
-                    path = local / f"{src}.jsonl"
-                    if not path.exists():
-                        continue
-                    records = []
-                    for line in path.read_bytes().splitlines():
-                        rec = orjson.loads(line)
-                        records.append((rec["key"].encode(), orjson.dumps(rec["value"])))
-                    await sink.send(dst, records)
+                    await sink.send(dst, list(read_local(local / f"{src}.jsonl")))
                 await sink.flush()
             finally:
                 await sink.stop()

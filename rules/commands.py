@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from connectors.kafka import read_topic
+from connectors.sinks import read_local
 from dixian.config import Settings
 from dixian.contract import DEPT_ZH, Dept, Household
 from dixian.topics import Topics
@@ -109,14 +109,6 @@ def explain(rule_id: str, directory: Path | None, region: str, on: date | None, 
 
 
 # ---- backtest ------------------------------------------------------------------------------------------
-def _local_records(directory: Path, topic: str) -> Iterator[bytes]:
-    path = directory / f"{topic}.jsonl"
-    if path.exists():
-        with path.open("rb") as fh:
-            for line in fh:
-                yield orjson.dumps(orjson.loads(line)["value"])
-
-
 def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err: Console) -> int:
     """Replay stored events through the active and the candidate catalogue; per-rule hit counts."""
     active = _load(None, err)
@@ -127,7 +119,7 @@ def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err
 
     def records(topic: str) -> list[bytes]:
         if local_dir is not None:
-            return list(_local_records(local_dir, topic))
+            return [v for _, v in read_local(local_dir / f"{topic}.jsonl")]
         return [v for _, v in asyncio.run(read_topic(settings.kafka_bootstrap, topic)) if v is not None]
 
     states: dict[str, HouseholdState] = {}
@@ -138,8 +130,8 @@ def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err
     for dept in Dept:
         for raw in records(topics.dept(dept)):
             got = intake(raw, dept)
-            if got.event is not None:
-                events.append(got.event)
+            if got.value is not None:
+                events.append(got.value)
     # Historical replay in event-time order: rolling aggregates see the past as it was.
     events.sort(key=lambda e: (e.occurred_at, e.reported_at, e.event_id))
     engines = {"active": RuleEngine(active), "candidate": RuleEngine(cand)}

@@ -22,14 +22,12 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 
 from dixian.config import Settings
-from dixian.contract import Dept, Household, Problem
-from dixian.contract.alerts import Alert, Conclusion
+from dixian.contract import Dept, Problem
+from dixian.contract.alerts import Alert
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.events import now_china
-from dixian.contract.validate import problems_from
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import (
@@ -37,6 +35,8 @@ from streams.core import (
     apply_conclusion,
     apply_roster,
     intake,
+    intake_conclusion,
+    intake_roster,
     process_event,
     touched_by,
 )
@@ -117,11 +117,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     async def on_department_record(msg: Any, value: bytes, dept: Dept) -> None:
         metrics.events_consumed.labels(dept.value).inc()
         result = intake(value, dept)
-        if result.event is None:
+        if result.value is None:
             assert result.dead_letter is not None
             await send_dead_letter(result.dead_letter)
             return
-        event = result.event
+        event = result.value
         key = event.household_id.encode()
         if msg.key != key:
             # The table writes to the record's partition: a record keyed by anything but its
@@ -159,22 +159,23 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             counter.labels(a.rule_id).inc()
         store(key, outcome.state)
 
-    def on_roster(value: bytes) -> None:
-        try:
-            hh = Household.model_validate_json(value)
-        except ValidationError as exc:
-            log.error("roster record refused: %s", "; ".join(str(p) for p in problems_from(exc)))
+    async def on_roster(value: bytes) -> None:
+        result = intake_roster(value)
+        if result.value is None:
+            assert result.dead_letter is not None
+            await send_dead_letter(result.dead_letter)
             return
-        key = hh.household_id.encode()
-        store(key, apply_roster(load(key), hh))
+        key = result.value.household_id.encode()
+        store(key, apply_roster(load(key), result.value))
         metrics.roster_records.inc()
 
-    def on_conclusion(value: bytes) -> None:
-        try:
-            c = Conclusion.model_validate_json(value)
-        except ValidationError as exc:
-            log.error("conclusion refused: %s", "; ".join(str(p) for p in problems_from(exc)))
+    async def on_conclusion(value: bytes) -> None:
+        result = intake_conclusion(value)
+        if result.value is None:
+            assert result.dead_letter is not None
+            await send_dead_letter(result.dead_letter)
             return
+        c = result.value
         key = c.household_id.encode()
         state, applied = apply_conclusion(load(key), c)
         if applied:
@@ -193,9 +194,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
                 if msg.topic in dept_by_topic:
                     await on_department_record(msg, value, dept_by_topic[msg.topic])
                 elif msg.topic == topics.households:
-                    on_roster(value)
+                    await on_roster(value)
                 else:
-                    on_conclusion(value)
+                    await on_conclusion(value)
                 processed[(msg.topic, msg.partition)] = msg.offset
                 metrics.latency.observe(max(0.0, time.time() - msg.timestamp / 1000.0))
 

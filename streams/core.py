@@ -5,14 +5,14 @@ context it yields. No Faust, no Kafka, no clock: both runners get the same state
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dixian.contract import ContractError, Dept, DeptEvent, Household, Problem, parse_event
 from dixian.contract.alerts import Alert, Conclusion, TriggeringEvent
@@ -29,11 +29,13 @@ from dixian.contract.events import (
 )
 from dixian.contract.ids import county_of, mask_resident_id, township_of
 from dixian.contract.roster import MonitoringStatus
+from dixian.contract.validate import problems_from
 from rules.engine import RuleHit
 from rules.facts import HouseholdContext, MemberContext, age_on
 from rules.live import LiveCatalogue
 
 RECENT_EVENTS_KEPT = 50
+T = TypeVar("T")
 ROLLING_DAYS = 365
 
 
@@ -223,16 +225,15 @@ def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdConte
 
 
 @dataclass(frozen=True, slots=True)
-class Intake:
-    """The outcome of reading one record off a department topic: an event or a dead letter."""
+class Intake(Generic[T]):
+    """The outcome of reading one record off an input topic: a valid value or a dead letter."""
 
-    event: DeptEvent | None
+    value: T | None
     dead_letter: DeadLetter | None
 
 
-def intake(raw: bytes, dept: Dept) -> Intake:
-    """Decode and validate a record from ``dept.<dept>``: records are re-validated on the stream
-    because any producer with access can write to a department topic."""
+def _decode(raw: bytes, channel: str, validate: Callable[[Mapping[str, Any]], T]) -> Intake[T]:
+    """Records are validated again on the stream: any producer with access can write to a topic."""
     try:
         data: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -242,12 +243,29 @@ def intake(raw: bytes, dept: Dept) -> Intake:
             problems = [Problem("(record)", "not_object", "记录不是JSON对象", "record is not a JSON object")]
         else:
             try:
-                return Intake(parse_event(data, dept=dept), None)
+                return Intake(validate(data), None)
             except ContractError as exc:
                 problems = exc.problems
+            except ValidationError as exc:
+                problems = problems_from(exc)
     text = raw.decode("utf-8", errors="replace")
-    letter = DeadLetter.from_problems(problems, source="stream", dept=dept.value, raw=text, at=now_china())
+    letter = DeadLetter.from_problems(problems, source="stream", dept=channel, raw=text, at=now_china())
     return Intake(None, letter)
+
+
+def intake(raw: bytes, dept: Dept) -> Intake[DeptEvent]:
+    """A record from ``dept.<dept>``."""
+    return _decode(raw, dept.value, lambda data: parse_event(data, dept=dept))
+
+
+def intake_roster(raw: bytes) -> Intake[Household]:
+    """A record from the households (roster) topic."""
+    return _decode(raw, "roster", Household.model_validate)
+
+
+def intake_conclusion(raw: bytes) -> Intake[Conclusion]:
+    """A record from the screening.conclusions topic."""
+    return _decode(raw, "conclusions", Conclusion.model_validate)
 
 
 # ---- screening conclusions ----------------------------------------------------------------------------

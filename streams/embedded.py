@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
-from connectors.sinks import LocalSink
-from dixian.contract import Dept, Household
-from dixian.contract.alerts import Alert, Conclusion
+from connectors.sinks import LocalSink, read_local
+from dixian.contract import Dept
+from dixian.contract.alerts import Alert
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import (
@@ -29,6 +26,8 @@ from streams.core import (
     apply_conclusion,
     apply_roster,
     intake,
+    intake_conclusion,
+    intake_roster,
     process_event,
 )
 
@@ -46,14 +45,6 @@ class EmbeddedResult:
     catalogue_version: str = ""
 
 
-def _values(path: Path) -> Iterator[bytes]:
-    if not path.exists():
-        return
-    with path.open("rb") as fh:
-        for line in fh:
-            yield orjson.dumps(orjson.loads(line)["value"])
-
-
 def run_embedded(
     local_dir: Path,
     topics: Topics,
@@ -65,19 +56,24 @@ def run_embedded(
     result = EmbeddedResult(catalogue_version=live.version)
     out: list[tuple[bytes, bytes]] = []
     try:
-        for raw in _values(local_dir / f"{topics.households}.jsonl"):
-            hh = Household.model_validate_json(raw)
+        for _, raw in read_local(local_dir / f"{topics.households}.jsonl"):
+            roster = intake_roster(raw)
+            if roster.value is None:
+                assert roster.dead_letter is not None
+                result.dead_letters[roster.dead_letter.code] += 1
+                continue
+            hh = roster.value
             result.households[hh.household_id] = apply_roster(result.households.get(hh.household_id), hh)
         for dept in Dept:
-            for raw in _values(local_dir / f"{topics.dept(dept)}.jsonl"):
+            for _, raw in read_local(local_dir / f"{topics.dept(dept)}.jsonl"):
                 result.consumed[dept.value] += 1
                 got = intake(raw, dept)
-                if got.event is None:
+                if got.value is None:
                     assert got.dead_letter is not None
                     result.dead_letters[got.dead_letter.code] += 1
                     continue
-                hid = got.event.household_id
-                outcome = process_event(result.households.get(hid), got.event, live, deadlines)
+                hid = got.value.household_id
+                outcome = process_event(result.households.get(hid), got.value, live, deadlines)
                 result.households[hid] = outcome.state
                 if not outcome.applied:
                     result.redelivered[dept.value] += 1
@@ -89,8 +85,13 @@ def run_embedded(
                 for alert in outcome.alerts:
                     result.alerts[alert.alert_id] = alert
                     out.append((alert.village_code.encode(), alert.model_dump_json().encode()))
-        for raw in _values(local_dir / f"{topics.conclusions}.jsonl"):
-            c = Conclusion.model_validate_json(raw)
+        for _, raw in read_local(local_dir / f"{topics.conclusions}.jsonl"):
+            conclusion = intake_conclusion(raw)
+            if conclusion.value is None:
+                assert conclusion.dead_letter is not None
+                result.dead_letters[conclusion.dead_letter.code] += 1
+                continue
+            c = conclusion.value
             result.households[c.household_id], _ = apply_conclusion(result.households.get(c.household_id), c)
     finally:
         if own:

@@ -14,7 +14,7 @@ import hashlib
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
@@ -62,10 +62,6 @@ class EventBase(BaseModel):
     @property
     def event_type_name(self) -> str:
         return str(type(self).model_fields["event_type"].default)
-
-    def payload(self) -> dict[str, Any]:
-        """The fields specific to this event type (no envelope)."""
-        return self.model_dump(mode="json", exclude=set(EventBase.model_fields))
 
 
 # ---- 医保 medical insurance --------------------------------------------------------------------------

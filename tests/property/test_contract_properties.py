@@ -78,4 +78,4 @@ def test_every_event_round_trips_through_json(event: Any) -> None:
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_garbage_never_crashes_stream_intake(raw: bytes) -> None:
     result = intake(raw, Dept.WATER)
-    assert (result.event is None) != (result.dead_letter is None)
+    assert (result.value is None) != (result.dead_letter is None)

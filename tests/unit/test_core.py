@@ -36,13 +36,28 @@ def test_redelivered_event_is_not_applied_twice() -> None:
 
 def test_intake_routes_garbage_and_valid_records() -> None:
     ok = intake(orjson.dumps(settlement()), Dept.MEDICAL_INSURANCE)
-    assert ok.event is not None
+    assert ok.value is not None
     assert ok.dead_letter is None
     bad = intake(b"[1,2]", Dept.MEDICAL_INSURANCE)
-    assert bad.event is None
+    assert bad.value is None
     assert bad.dead_letter is not None
     assert bad.dead_letter.code == "not_object"
     assert bad.dead_letter.raw == "[1,2]"
     not_utf8 = intake(b"\xff\xfe", Dept.WATER)
     assert not_utf8.dead_letter is not None
     assert not_utf8.dead_letter.code == "not_json"
+
+
+def test_refused_roster_and_conclusion_records_become_dead_letters() -> None:
+    from streams.core import intake_conclusion, intake_roster  # noqa: PLC0415
+
+    bad_roster = intake_roster(orjson.dumps({"household_id": "1", "members": []}))
+    assert bad_roster.value is None
+    assert bad_roster.dead_letter is not None
+    assert bad_roster.dead_letter.dept == "roster"
+    assert {p["field"] for p in bad_roster.dead_letter.problems} >= {"household_id", "village_code"}
+    bad_conclusion = intake_conclusion(b"{oops")
+    assert bad_conclusion.value is None
+    assert bad_conclusion.dead_letter is not None
+    assert bad_conclusion.dead_letter.code == "not_json"
+    assert bad_conclusion.dead_letter.dept == "conclusions"
