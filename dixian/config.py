@@ -33,8 +33,6 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(
         60.0, ge=6, le=300, description="a worker silent this long is dead: its partitions move to the others"
     )
-    producer_linger_s: float = Field(0.005, ge=0, le=1, description="workers batch their sends this long")
-    max_poll_records: int = Field(2000, ge=1, le=100_000, description="records a worker fetches per poll")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ingest_secret: SecretStr = Field(
         SecretStr("dev-secret"), description="HMAC key for department push tokens"

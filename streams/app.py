@@ -62,10 +62,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         web_port=settings.web_port or 6066,
         web_in_thread=False,
         broker_commit_every=1000,
-        # Larger produce batches: the changelog and alert records of a consumed batch go out together.
-        producer_linger=settings.producer_linger_s,
-        producer_max_batch_size=256 * 1024,
-        broker_max_poll_records=settings.max_poll_records,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
         broker_commit_interval=1.0,

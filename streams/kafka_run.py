@@ -42,6 +42,11 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"worker {self.name} not ready after {timeout}s:\n{self.log_text()[-3000:]}")
 
+    def settled(self) -> bool:
+        """Ready after its latest partition assignment (not only after the first one)."""
+        text = self.log_text()
+        return text.count("Worker ready") >= max(1, text.count("Executing _on_partitions_assigned"))
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final commit, as when a machine dies."""
         if self.proc.poll() is None:

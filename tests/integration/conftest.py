@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,6 +62,11 @@ def workers(settings: Settings, tmp_path: Path) -> Iterator[Callable[[str], Work
         w = start_worker(settings, name, tmp_path / "logs", free_port())
         started.append(w)
         w.wait_ready(timeout=180)  # a replacement joins once a killed member's session expires
+        # a join rebalances the others: wait until every worker is ready in the new generation
+        deadline = time.monotonic() + 120
+        while not all(x.settled() for x in started if x.proc.poll() is None):
+            assert time.monotonic() < deadline, "workers did not settle after the rebalance"
+            time.sleep(0.2)
         return w
 
     yield start
