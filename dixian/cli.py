@@ -34,6 +34,12 @@ rules_app = typer.Typer(
 app.add_typer(rules_app, name="rules")
 app.add_typer(topics_app, name="topics")
 app.add_typer(tokens_app, name="tokens")
+screening_app = typer.Typer(
+    help="The village self-screening queue: alert store, officers' web page and API.", no_args_is_help=True
+)
+users_app = typer.Typer(help="Accounts of officers and reviewers (role + area scope).", no_args_is_help=True)
+app.add_typer(screening_app, name="screening")
+app.add_typer(users_app, name="users")
 
 console = Console(stderr=True)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -572,3 +578,166 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---- village screening queue -------------------------------------------------------------------------
+@screening_app.command("migrate")
+def screening_migrate(ctx: typer.Context) -> None:
+    """Create or upgrade the alert store's schema (every other command does this too)."""
+    from screening.db import Database, DatabaseError  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    try:
+        db = Database(settings.screening_url())
+        applied = db.migrate()
+    except DatabaseError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"schema version {db.schema_version()} (applied now: {applied or 'none'})")
+    db.close()
+
+
+@screening_app.command("sink")
+def screening_sink(
+    ctx: typer.Context,
+    until_caught_up: Annotated[
+        bool,
+        typer.Option(
+            "--until-caught-up",
+            envvar="DIXIAN_SINK_UNTIL_CAUGHT_UP",
+            show_envvar=True,
+            help="Stop once every partition is consumed to its end (otherwise run until stopped)",
+        ),
+    ] = False,
+) -> None:
+    """Consume the alerts and household topics from Kafka into the alert store."""
+    from screening.runner import sink  # noqa: PLC0415
+
+    _logging(_settings(ctx))
+    stats = sink(_settings(ctx), until_caught_up=until_caught_up)
+    console.print(stats.line())
+
+
+@screening_app.command("load")
+def screening_load(
+    ctx: typer.Context,
+    local_dir: Annotated[Path, typer.Argument(help="Directory of local topic files (embedded pipeline)")],
+) -> None:
+    """Load alerts and households from the embedded pipeline's local topic files into the store."""
+    from screening.runner import load_local  # noqa: PLC0415
+
+    console.print(load_local(_settings(ctx), local_dir).line())
+
+
+@screening_app.command("serve")
+def screening_serve(
+    ctx: typer.Context,
+    local: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="DIXIAN_SCREENING_LOCAL",
+            show_envvar=True,
+            help="Publish screening steps to this local topic directory instead of Kafka (embedded)",
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default: DIXIAN_SCREENING_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: DIXIAN_SCREENING_PORT)")] = None,
+) -> None:
+    """Serve the officers' web page (Chinese) and the /api/v1 API of the village queue."""
+    from screening.runner import serve  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    _logging(settings)
+    serve(
+        settings,
+        local_dir=local,
+        host=host or settings.screening_host,
+        port=settings.screening_port if port is None else port,
+    )
+
+
+def _logging(settings: Settings) -> None:
+    import logging  # noqa: PLC0415
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _password(prompt: bool, stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=prompt))
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Account name (no personal ID numbers)")],
+    role: Annotated[str, typer.Option(help="village | township | county | operator")],
+    scope: Annotated[
+        str, typer.Option(help="Area code: village 12 digits, township 9, county 6, operator 4 (city)")
+    ],
+    name: Annotated[str, typer.Option(help="Display name, e.g. '阳朔县白沙镇 张干部'")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Create an account; the password is stored only as a scrypt hash."""
+    from screening.runner import store_for  # noqa: PLC0415
+
+    store = store_for(_settings(ctx))
+    try:
+        store.add_account(username, role, scope, _password(True, password_stdin), name)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"account {username} ({role}, scope {scope}) created")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context) -> None:
+    """Accounts with role, scope and whether they are disabled (never passwords)."""
+    from screening.runner import store_for  # noqa: PLC0415
+
+    table = Table("username", "name", "role", "scope", "disabled", "created")
+    for r in store_for(_settings(ctx)).accounts():
+        table.add_row(
+            r["username"],
+            r["display_name"],
+            r["role"],
+            r["scope"],
+            "yes" if r["disabled"] else "",
+            r["created_at"],
+        )
+    Console().print(table)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Set a new password (ends the account's sessions)."""
+    from screening.runner import store_for  # noqa: PLC0415
+
+    try:
+        store_for(_settings(ctx)).set_password(username, _password(True, password_stdin))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+@users_app.command("disable")
+def users_disable(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument()],
+    enable: Annotated[bool, typer.Option("--enable", help="Re-enable instead")] = False,
+) -> None:
+    """Disable an account (ends its sessions) or, with --enable, re-enable it."""
+    from screening.runner import store_for  # noqa: PLC0415
+
+    try:
+        store_for(_settings(ctx)).set_disabled(username, not enable)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +35,17 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(
         60.0, ge=6, le=300, description="a worker silent this long is dead: its partitions move to the others"
     )
+    screening_db: str = Field(
+        "",
+        description="alert store URL: sqlite:///path.sqlite or postgresql://user:pass@host/db"
+        " (empty: SQLite under data_dir)",
+    )
+    screening_host: str = Field("127.0.0.1", description="address of the village queue web server")
+    screening_port: int = Field(8080, ge=0, le=65535, description="port of the village queue web server")
+    visit_days: int = Field(5, ge=2, le=5, description="home visit deadline in days after a clue (2-5)")
+    clock_date: date | None = Field(
+        None, description="pretend today is this date (demos and training on a past month); empty: real date"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ingest_secret: SecretStr = Field(
         SecretStr("dev-secret"), description="HMAC key for department push tokens"
@@ -48,17 +61,36 @@ class Settings(BaseSettings):
             )
         return self
 
+    def screening_url(self) -> str:
+        return self.screening_db or f"sqlite:///{self.data_dir / 'screening' / 'screening.sqlite'}"
+
+    def now(self) -> datetime:
+        """The current China time, on ``clock_date`` if one is set (time of day keeps running)."""
+        from dixian.contract.events import CHINA_TZ, now_china  # noqa: PLC0415
+
+        real = now_china()
+        if self.clock_date is None:
+            return real
+        return datetime.combine(self.clock_date, time(real.hour, real.minute, real.second), CHINA_TZ)
+
     def masked(self) -> dict[str, Any]:
         """The settings as plain values, secrets shown as ``**********``."""
         out: dict[str, Any] = {}
         for name, value in self:
-            if isinstance(value, SecretStr):
+            if name == "screening_db" and value:
+                out[name] = redact_url(str(value))
+            elif isinstance(value, SecretStr):
                 out[name] = "**********" if value.get_secret_value() else ""
-            elif isinstance(value, Path):
+            elif isinstance(value, (Path, date)):
                 out[name] = str(value)
             else:
                 out[name] = value
         return out
+
+
+def redact_url(url: str) -> str:
+    """A connection URL without its password, for messages and logs."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 @lru_cache(maxsize=1)

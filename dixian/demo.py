@@ -25,6 +25,7 @@ from dixian.contract import DEPT_ZH, Dept
 from dixian.geo import county_name
 from dixian.simulate import simulate
 from dixian.topics import Topics
+from streams.core import Deadlines
 from streams.embedded import EmbeddedResult, run_embedded
 
 
@@ -69,7 +70,9 @@ def run_demo(
     with console.status("导入部门数据 / ingesting department feeds ..."):
         summaries = asyncio.run(_ingest_all(settings, sim_dir, month, manifest))
     with console.status("流处理 / running the stream core ..."):
-        stream = run_embedded(out / "local", Topics(settings))
+        stream = run_embedded(
+            out / "local", Topics(settings), deadlines=Deadlines(visit_days=settings.visit_days)
+        )
     return DemoResult(out, summaries, stream, time.perf_counter() - t0)
 
 

@@ -31,6 +31,7 @@ from dixian.contract.events import now_china
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import (
+    Deadlines,
     HouseholdState,
     apply_conclusion,
     apply_roster,
@@ -49,6 +50,7 @@ log = logging.getLogger("dixian.streams")
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     topics = Topics(settings)
+    deadlines = Deadlines(visit_days=settings.visit_days)
     app = faust.App(
         settings.worker_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -139,7 +141,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
                 )
             )
             return
-        outcome = process_event(load(key), event, live)
+        outcome = process_event(load(key), event, live, deadlines)
         if not outcome.applied:
             metrics.redeliveries.labels(dept.value).inc()
             for alert in touched_by(outcome.state, event.event_id):
@@ -176,7 +178,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         state, applied = apply_conclusion(load(key), c)
         if applied:
             store(key, state)
-            metrics.conclusions.labels(c.outcome).inc()
+            metrics.conclusions.labels(c.outcome or c.step).inc()
 
     @app.agent(inputs, name=AGENT, concurrency=1)
     async def household_events(stream: Any) -> None:

@@ -268,6 +268,11 @@ def intake_conclusion(raw: bytes) -> Intake[Conclusion]:
     return _decode(raw, "conclusions", Conclusion.model_validate)
 
 
+def intake_alert(raw: bytes) -> Intake[Alert]:
+    """A record from the alerts topic (read by the screening queue's alert store)."""
+    return _decode(raw, "alerts", Alert.model_validate)
+
+
 # ---- screening conclusions ----------------------------------------------------------------------------
 _STATUS_AFTER = {
     "included": MonitoringStatus.MONITORED.value,
@@ -286,10 +291,10 @@ def apply_conclusion(state: HouseholdState | None, c: Conclusion) -> tuple[House
     update: dict[str, Any] = {
         "conclusions_seen": (*state.conclusions_seen, c.conclusion_id)[-RECENT_EVENTS_KEPT:]
     }
-    status = _STATUS_AFTER.get(c.outcome)
+    status = _STATUS_AFTER.get(c.outcome) if c.outcome else None
     if status is not None:
         update["status_override"] = status
-    if c.category is not None:
+    if c.category is not None and c.outcome is not None:
         update["category_override"] = c.category
     return state.model_copy(update=update), True
 

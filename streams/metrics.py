@@ -52,7 +52,7 @@ class PipelineMetrics:
         )
         self.conclusions = Counter(
             "dixian_conclusions_applied_total",
-            "Screening conclusions applied",
+            "Screening steps applied to household state (county decisions by outcome, other steps by step)",
             ["outcome"],
             registry=registry,
         )

@@ -65,9 +65,18 @@ class Alert(BaseModel):
 
 Outcome = Literal["included", "already_monitored", "excluded", "eliminated", "rolled_back", "not_included"]
 
+# The steps of the identification workflow (识别认定) as the screening queue records them; every step is
+# published, and only a county decision carries an ``outcome`` that changes household state.
+Step = Literal[
+    "visit", "conclude", "village_review", "notice_end", "township_review", "county_decide", "return"
+]
+
 
 class Conclusion(BaseModel):
-    """A screening decision that changes what the stream processor knows of a household."""
+    """One recorded step of the screening of a clue, published to ``screening.conclusions``.
+
+    ``conclusion_id`` is ``<clue id>#<step number>``: republishing after a crash is a no-op downstream.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -75,7 +84,9 @@ class Conclusion(BaseModel):
     household_id: HouseholdId
     village_code: VillageCode
     alert_id: str | None = None
-    outcome: Outcome
+    step: Step = "county_decide"
+    proposal: str | None = None
+    outcome: Outcome | None = None
     category: Literal["脱贫不稳定户", "边缘易致贫户", "突发严重困难户"] | None = None
     decided_at: datetime
     decided_by: str = Field(min_length=1, max_length=80)  # an account name, never a person's ID

@@ -1,0 +1,223 @@
+"""The OpenAPI 3.1 description of ``/api/v1``, served at ``/api/openapi.json``.
+
+A test checks that every API route of the server is described here and nothing else, so the two
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from screening.workflow import CATEGORIES, DECISIONS, Action, Proposal, State
+
+_ERR = {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(desc: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": desc}
+    if schema is not None:
+        out["content"] = {"application/json": {"schema": schema}}
+    return out
+
+
+_ERRORS = {
+    "401": _resp("未登录或令牌过期 / not authenticated", _ERR),
+    "403": _resp("超出管辖范围或角色不符 / outside the caller's area or wrong role", _ERR),
+    "404": _resp("线索不存在 / no such clue", _ERR),
+}
+_CLUE_ID = {"name": "clue_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "dixian 村级自查队列 API",
+        "version": "1",
+        "description": (
+            "预警线索的查询、入户走访、核实结论与逐级审核。先 POST /api/v1/login 取得令牌，之后每个请求带 "
+            "`Authorization: Bearer <token>`。每个账号只能查看和办理其管辖范围内的线索；范围外返回 403。\n\n"
+            "Clues for village officers, the identification workflow and its reviews. "
+            "Log in for a bearer token; every call is checked against the account's role and area "
+            "(403 outside it)."
+        ),
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error", "message"],
+                "properties": {
+                    "error": {"type": "string", "description": "machine-readable code"},
+                    "message": {"type": "string", "description": "中文说明，说明原因和下一步"},
+                },
+            },
+            "Clue": {
+                "type": "object",
+                "properties": {
+                    "clue_id": {"type": "string"},
+                    "source": {
+                        "type": "string",
+                        "enum": ["department_warning", "application", "cadre", "campaign"],
+                    },
+                    "household_id": {"type": "string"},
+                    "village_code": {"type": "string", "pattern": "^[0-9]{12}$"},
+                    "rule_id": {"type": ["string", "null"]},
+                    "title": {"type": "string"},
+                    "explanation": {"type": "string"},
+                    "risk_label": {"type": "string"},
+                    "severity": {"type": "string", "enum": ["high", "medium", "low"]},
+                    "state": {"type": "string", "enum": [s.value for s in State]},
+                    "proposal": {"type": ["string", "null"], "enum": [*(p.value for p in Proposal), None]},
+                    "outcome": {"type": ["string", "null"]},
+                    "visit_by": {"type": "string", "format": "date"},
+                    "decide_by": {"type": "string", "format": "date"},
+                    "overdue": {"type": "boolean"},
+                    "deadline": {"type": "string", "description": "期限提示，如“走访剩 2 天”"},
+                },
+            },
+            "ActionRequest": {
+                "type": "object",
+                "required": ["action"],
+                "properties": {
+                    "action": {"type": "string", "enum": [a.value for a in Action]},
+                    "note": {"type": "string", "maxLength": 500, "description": "走访情况、理由或审核意见"},
+                    "visited_on": {"type": "string", "format": "date", "description": "visit: 走访日期"},
+                    "proposal": {
+                        "type": "string",
+                        "enum": [p.value for p in Proposal],
+                        "description": "conclude",
+                    },
+                    "category": {
+                        "type": "string",
+                        "enum": list(CATEGORIES),
+                        "description": "conclude include",
+                    },
+                    "decision": {"type": "string", "enum": list(DECISIONS), "description": "reviews"},
+                },
+            },
+        },
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/v1/login": {
+            "post": {
+                "summary": "登录，取得令牌 / log in",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["username", "password"],
+                                "properties": {
+                                    "username": {"type": "string"},
+                                    "password": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _resp(
+                        "令牌（12 小时有效）",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "role": {"type": "string"},
+                                "scope": {"type": "string"},
+                            },
+                        },
+                    ),
+                    "401": _resp("账号或密码不正确", _ERR),
+                },
+            }
+        },
+        "/api/v1/logout": {"post": {"summary": "注销令牌 / log out", "responses": {"200": _resp("ok")}}},
+        "/api/v1/me": {"get": {"summary": "当前账号 / who am I", "responses": {"200": _resp("account")}}},
+        "/api/v1/clues": {
+            "get": {
+                "summary": "线索队列（按紧急程度排序）/ the queue, most urgent first",
+                "parameters": [
+                    {
+                        "name": "view",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["todo", "all", "closed"], "default": "todo"},
+                    },
+                    {"name": "village", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _resp(
+                        "clues",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "clues": {"type": "array", "items": {"$ref": "#/components/schemas/Clue"}}
+                            },
+                        },
+                    ),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/v1/clues/{clue_id}": {
+            "get": {
+                "summary": "线索详情、触发数据与办理记录 / one clue with its evidence and steps",
+                "parameters": [_CLUE_ID],
+                "responses": {"200": _resp("clue", {"$ref": "#/components/schemas/Clue"}), **_ERRORS},
+            }
+        },
+        "/api/v1/clues/{clue_id}/actions": {
+            "post": {
+                "summary": "办理一个环节 / take one workflow step",
+                "parameters": [_CLUE_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ActionRequest"}}
+                    },
+                },
+                "responses": {
+                    "200": _resp("the clue after the step", {"$ref": "#/components/schemas/Clue"}),
+                    "400": _resp("缺少理由、类别等 / a required field is missing or invalid", _ERR),
+                    "409": _resp("环节不对或已办结 / the clue is not at the step this action needs", _ERR),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/v1/villages/{village_code}/notice": {
+            "get": {
+                "summary": "村级公示名单（无身份证号、电话、账号、健康信息）/ public notice",
+                "parameters": [
+                    {"name": "village_code", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _resp("households in notice"), **_ERRORS},
+            }
+        },
+        "/api/v1/counties/{county_code}/asset-check": {
+            "get": {
+                "summary": "需财产检索名单（拟纳入且非低保、特困）/ households needing an asset check",
+                "parameters": [
+                    {"name": "county_code", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "xlsx"]}},
+                ],
+                "responses": {"200": _resp("households (JSON or XLSX)"), **_ERRORS},
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "本说明 / this description",
+                "security": [],
+                "responses": {"200": _resp("spec")},
+            }
+        },
+        "/api/docs": {
+            "get": {
+                "summary": "本说明（网页）/ this description as a page",
+                "security": [],
+                "responses": {"200": _resp("page")},
+            }
+        },
+    },
+}

@@ -1,0 +1,180 @@
+"""Into the store: the alerts and household roster topics; out of it: the workflow steps.
+
+Kafka in: one consumer group, no auto-commit; each ``getmany`` batch is written in one transaction and
+only then are its offsets committed. A crash between the two replays the batch, and the upserts make
+the replay a no-op, so a restarted sink leaves exactly one row per alert. Refused records go to the
+dead-letter topic (after which their offsets are committed too), so nothing is lost silently.
+
+Kafka out (outbox): steps are written with the clue change in one transaction, then published keyed
+by household id and marked published after the broker acknowledged them; a step published twice has
+the same conclusion id, which the stream processor applies once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from connectors.sinks import KafkaSink, Sink, read_local
+from dixian.config import Settings
+from dixian.contract import Household
+from dixian.contract.alerts import Alert
+from dixian.contract.deadletter import DeadLetter
+from dixian.topics import Topics
+from screening.store import Store
+from streams.core import intake_alert, intake_roster
+
+log = logging.getLogger("dixian.screening")
+
+
+@dataclass
+class SinkStats:
+    alerts: int = 0  # records read from the alerts topic
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    households: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    letters: list[DeadLetter] = field(default_factory=list, repr=False)
+
+    def line(self) -> str:
+        return (
+            f"alerts read {self.alerts}: new {self.inserted}, updated {self.updated}, "
+            f"replayed/older {self.unchanged}; households {self.households}; dead letters {self.dead_letters}"
+        )
+
+
+def _apply(store: Store, topics: Topics, records: list[tuple[str, bytes]], stats: SinkStats) -> None:
+    alerts: list[Alert] = []
+    households: list[Household] = []
+    for topic, raw in records:
+        if topic == topics.alerts:
+            stats.alerts += 1
+            got_a = intake_alert(raw)
+            if got_a.value is not None:
+                alerts.append(got_a.value)
+            else:
+                assert got_a.dead_letter is not None
+                stats.letters.append(got_a.dead_letter)
+        else:
+            got_h = intake_roster(raw)
+            if got_h.value is not None:
+                households.append(got_h.value)
+            else:
+                assert got_h.dead_letter is not None
+                stats.letters.append(got_h.dead_letter)
+    with store.db.transaction():
+        stats.households += store.upsert_households(households)
+        counts = store.upsert_alerts(alerts)
+    stats.inserted += counts.inserted
+    stats.updated += counts.updated
+    stats.unchanged += counts.unchanged + (len(alerts) - counts.inserted - counts.updated - counts.unchanged)
+    stats.batches += 1
+
+
+def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
+    """Embedded default: load the local topic files (households, then alerts) into the store."""
+    stats = SinkStats()
+    batch: list[tuple[str, bytes]] = []
+    for topic in (topics.households, topics.alerts):
+        for _, raw in read_local(local_dir / f"{topic}.jsonl"):
+            batch.append((topic, raw))
+            if len(batch) >= 2000:
+                _apply(store, topics, batch, stats)
+                batch = []
+    _apply(store, topics, batch, stats)
+    stats.dead_letters = len(stats.letters)
+    return stats
+
+
+async def run_kafka_sink(
+    settings: Settings,
+    store: Store,
+    *,
+    until_caught_up: bool = False,
+    stop: asyncio.Event | None = None,
+    on_batch: Callable[[SinkStats], None] | None = None,
+) -> SinkStats:
+    """Consume alerts and households into the store until ``stop`` is set (or, with
+    ``until_caught_up``, until every assigned partition is at its end offset)."""
+    topics = Topics(settings)
+    consumer = AIOKafkaConsumer(
+        topics.alerts,
+        topics.households,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{settings.worker_id}-screening-store",
+        client_id="dixian-screening-store",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=2000,
+        session_timeout_ms=int(settings.session_timeout_s * 1000),
+        heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 3) * 1000),
+    )
+    dead = KafkaSink(settings.kafka_bootstrap)
+    stats = SinkStats()
+    stop = stop or asyncio.Event()
+    await consumer.start()
+    await dead.start()
+    try:
+        idle_since: float | None = None
+        while not stop.is_set():
+            got = await consumer.getmany(timeout_ms=500, max_records=2000)
+            records = [(tp.topic, m.value) for tp, msgs in got.items() for m in msgs if m.value is not None]
+            if records:
+                idle_since = None
+                before = len(stats.letters)
+                _apply(store, topics, records, stats)
+                fresh = stats.letters[before:]
+                if fresh:
+                    await dead.send(
+                        topics.dead_letter,
+                        [(d.dept.encode(), d.model_dump_json().encode()) for d in fresh],
+                    )
+                    await dead.flush()
+                    stats.dead_letters += len(fresh)
+                    for d in fresh:
+                        log.warning("refused a %s record: %s (%s)", d.dept, d.reason_en, d.field)
+                    stats.letters.clear()
+                await consumer.commit()  # only after the write (and dead letters) are durable
+                if on_batch:
+                    on_batch(stats)
+                continue
+            if until_caught_up:
+                assigned = consumer.assignment()
+                if assigned:
+                    ends = await consumer.end_offsets(list(assigned))
+                    at_end = True
+                    for tp in assigned:
+                        at_end = at_end and await consumer.position(tp) >= ends[tp]
+                    idle_since = idle_since or time.monotonic()
+                    if at_end and time.monotonic() - idle_since > 0.5:
+                        break
+    finally:
+        await dead.stop()
+        await consumer.stop()
+    return stats
+
+
+async def publish_pending(store: Store, sink: Sink, topics: Topics, limit: int = 500) -> int:
+    """Publish the steps not yet published (oldest first); returns how many went out."""
+    total = 0
+    while True:
+        pending = store.pending_conclusions(limit)
+        if not pending:
+            return total
+        await sink.send(
+            topics.conclusions, [(c.household_id.encode(), c.model_dump_json().encode()) for c in pending]
+        )
+        await sink.flush()  # acknowledged by the broker (or written to the local file) ...
+        store.mark_published(c.conclusion_id for c in pending)  # ... before they count as published
+        total += len(pending)
+        if len(pending) < limit:
+            return total

@@ -1,0 +1,488 @@
+"""The village queue's web server: server-rendered pages in Chinese for officers and reviewers, and the
+JSON API (``/api/v1``, described by ``/api/openapi.json``) for the same operations.
+
+Pages authenticate with an HttpOnly, SameSite=Strict session cookie and a per-session CSRF field on
+every form; the API with ``Authorization: Bearer <token>`` from ``POST /api/v1/login``. Every read and
+write goes through ``Store`` with the caller's ``Actor``: outside the caller's area is a refusal (403),
+never an empty page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+
+from connectors.sinks import Sink
+from dixian.contract import DEPT_ZH, Dept
+from dixian.topics import Topics
+from screening import auth, openapi
+from screening.auth import Actor, ScopeError
+from screening.sink import publish_pending
+from screening.store import Clue, NotFound, Store
+from screening.workflow import (
+    ACTION_RULE,
+    ACTION_ZH,
+    CATEGORIES,
+    DECISION_ZH,
+    OUTCOME_ZH,
+    PROPOSAL_ZH,
+    ROLE_ZH,
+    SEVERITY_ZH,
+    STATE_ZH,
+    Action,
+    Proposal,
+    Request,
+    State,
+    WorkflowError,
+)
+
+log = logging.getLogger("dixian.screening.web")
+COOKIE = "dixian_session"
+STORE: web.AppKey[Store] = web.AppKey("store", Store)
+OUTBOX: web.AppKey[Sink] = web.AppKey("outbox_sink")
+TOPICS: web.AppKey[Topics] = web.AppKey("topics", Topics)
+WAKEUP: web.AppKey[asyncio.Event] = web.AppKey("outbox_wakeup", asyncio.Event)
+CLOCK_NOTE: web.AppKey[str] = web.AppKey("clock_note", str)
+OUTBOX_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("outbox_task")
+ACTOR = "actor"
+TOKEN = "token"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("screening", "templates"),
+    autoescape=jinja2.select_autoescape(default=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.globals.update(
+    STATE_ZH={s.value: z for s, z in STATE_ZH.items()},
+    ROLE_ZH={r.value: z for r, z in ROLE_ZH.items()},
+    PROPOSAL_ZH={p.value: z for p, z in PROPOSAL_ZH.items()},
+    OUTCOME_ZH=OUTCOME_ZH,
+    ACTION_ZH={a.value: z for a, z in ACTION_ZH.items()},
+    DECISION_ZH=DECISION_ZH,
+    SEVERITY_ZH=SEVERITY_ZH,
+    DEPT_ZH={d.value: DEPT_ZH[d] for d in Dept},
+    CATEGORIES=CATEGORIES,
+    PROPOSALS=[p.value for p in Proposal],
+)
+
+
+def render(request: web.Request, template: str, status: int = 200, **ctx: Any) -> web.Response:
+    actor: Actor | None = request.get(ACTOR)
+    token: str | None = request.get(TOKEN)
+    store = request.app[STORE]
+    page = _env.get_template(template).render(
+        actor=actor,
+        csrf=auth.csrf_token(token) if token else "",
+        today=store.today(),
+        clock_note=request.app[CLOCK_NOTE],
+        **ctx,
+    )
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+PUBLIC = {"/login", "/healthz", "/api/v1/login", "/api/openapi.json", "/api/docs", "/static/style.css"}
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    store = request.app[STORE]
+    token = None
+    if _is_api(request):
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            token = header.removeprefix("Bearer ").strip()
+    else:
+        token = request.cookies.get(COOKIE)
+    actor = store.actor(token) if token else None
+    if actor is not None:
+        request[ACTOR] = actor
+        request[TOKEN] = token
+    elif request.path not in PUBLIC:
+        if _is_api(request):
+            return api_error(
+                401, "unauthenticated", "未登录或登录已过期：请先调用 POST /api/v1/login 获取令牌"
+            )
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs)}")
+    try:
+        return await handler(request)
+    except ScopeError as exc:
+        if _is_api(request):
+            return api_error(403, "out_of_scope", exc.zh)
+        return render(request, "error.html", 403, title="无权访问", message=exc.zh)
+    except NotFound as exc:
+        if _is_api(request):
+            return api_error(404, "not_found", exc.zh)
+        return render(request, "error.html", 404, title="未找到", message=exc.zh)
+
+
+def _actor(request: web.Request) -> Actor:
+    actor: Actor = request[ACTOR]
+    return actor
+
+
+# ---- pages ------------------------------------------------------------------------------------------
+async def login_page(request: web.Request) -> web.Response:
+    return render(request, "login.html", next=request.query.get("next", "/"), error="")
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+async def login_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    token = request.app[STORE].login(username, password)
+    nxt = _safe_next(str(form.get("next", "/")))
+    if token is None:
+        log.info("failed login for account %r", username[:40])
+        return render(request, "login.html", 401, next=nxt, error="账号或密码不正确，或账号已停用")
+    resp = web.HTTPFound(nxt)
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600, path="/")
+    raise resp
+
+
+def _check_csrf(request: web.Request, form: Any) -> None:
+    if str(form.get("csrf", "")) != auth.csrf_token(request[TOKEN]):
+        raise WorkflowError("csrf", "表单已过期，请刷新页面后重新提交", 400)
+
+
+async def logout_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    _check_csrf(request, form)
+    request.app[STORE].logout(request[TOKEN])
+    resp = web.HTTPFound("/login")
+    resp.del_cookie(COOKIE, path="/")
+    raise resp
+
+
+def _view(request: web.Request) -> str:
+    view = request.query.get("view", "todo")
+    return view if view in ("todo", "all", "closed") else "todo"
+
+
+def _list(request: web.Request) -> list[Clue]:
+    actor, view = _actor(request), _view(request)
+    village = request.query.get("village") or None
+    clues = request.app[STORE].queue(
+        actor, todo=view == "todo", village=village, include_closed=view == "closed"
+    )
+    if view == "closed":
+        clues = [c for c in clues if c.state == State.CLOSED]
+    return clues
+
+
+async def queue_page(request: web.Request) -> web.Response:
+    clues = _list(request)
+    overdue = sum(1 for c in clues if c.deadline.overdue)
+    return render(request, "queue.html", clues=clues, view=_view(request), overdue=overdue)
+
+
+def _allowed_actions(actor: Actor, clue: Clue) -> list[str]:
+    return [a.value for a, (state, role) in ACTION_RULE.items() if state == clue.state and role == actor.role]
+
+
+async def clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+    store = request.app[STORE]
+    clue = store.clue(_actor(request), request.match_info["clue_id"])
+    return render(
+        request,
+        "clue.html",
+        status,
+        clue=clue,
+        detail=clue.detail,
+        steps=store.steps(clue["clue_id"]),
+        household=store.household(clue["household_id"]),
+        actions=_allowed_actions(_actor(request), clue),
+        error=error,
+        flash=request.query.get("done", ""),
+    )
+
+
+async def clue_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    clue_id = request.match_info["clue_id"]
+    try:
+        _check_csrf(request, form)
+        req = Request.from_mapping({k: str(v) for k, v in form.items()})
+        t = request.app[STORE].act(_actor(request), clue_id, req)
+    except WorkflowError as exc:
+        return await clue_page(request, error=exc.zh, status=exc.status)
+    request.app[WAKEUP].set()
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(ACTION_ZH.get(Action(req.action), t.step))}")
+
+
+async def notice_page(request: web.Request) -> web.Response:
+    village = request.match_info["village_code"]
+    rows = request.app[STORE].notice(_actor(request), village)
+    return render(request, "notice.html", village=village, rows=rows)
+
+
+async def asset_check_page(request: web.Request) -> web.StreamResponse:
+    county = request.match_info["county_code"]
+    rows = request.app[STORE].asset_check(_actor(request), county)
+    if request.query.get("format") == "xlsx":
+        return _xlsx_response(county, rows)
+    return render(request, "asset_check.html", county=county, rows=rows)
+
+
+ASSET_COLUMNS = [
+    ("household_id", "户编号"),
+    ("village_code", "行政村代码"),
+    ("township_code", "乡镇代码"),
+    ("household_type", "农户类型"),
+    ("persons", "家庭人口"),
+    ("category", "拟纳入类别"),
+    ("state", "当前环节"),
+    ("concluded_at", "结论时间"),
+    ("clue_id", "线索编号"),
+]
+
+
+def asset_check_xlsx(county: str, rows: list[dict[str, Any]]) -> bytes:
+    """The county's asset-check list (财产检索名单) as a workbook."""
+    from openpyxl import Workbook  # noqa: PLC0415
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "财产检索名单"
+    ws.append([f"{county} 需开展财产检索的拟纳入监测对象（不含低保、特困）"])
+    ws.append([label for _, label in ASSET_COLUMNS])
+    for r in rows:
+        ws.append([STATE_ZH[State(r[k])] if k == "state" else r[k] for k, _ in ASSET_COLUMNS])
+    for col, width in zip("ABCDEFGHI", (26, 16, 12, 10, 10, 16, 14, 22, 28), strict=True):
+        ws.column_dimensions[col].width = width
+    wb.properties.creator = "dixian"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _xlsx_response(county: str, rows: list[dict[str, Any]]) -> web.Response:
+    return web.Response(
+        body=asset_check_xlsx(county, rows),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="asset-check-{county}.xlsx"'},
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "schema": request.app[STORE].db.schema_version()})
+
+
+# ---- API --------------------------------------------------------------------------------------------
+def clue_json(clue: Clue) -> dict[str, Any]:
+    r = clue.row
+    return {
+        "clue_id": r["clue_id"],
+        "source": r["source"],
+        "household_id": r["household_id"],
+        "village_code": r["village_code"],
+        "township_code": r["township_code"],
+        "county_code": r["county_code"],
+        "rule_id": r["rule_id"],
+        "rule_version": r["rule_version"],
+        "department": r["department"],
+        "title": r["title"],
+        "explanation": r["explanation"],
+        "risk_label": r["risk_label"],
+        "severity": r["severity"],
+        "hits": r["hits"],
+        "revision": r["revision"],
+        "state": r["state"],
+        "state_zh": STATE_ZH[clue.state],
+        "proposal": r["proposal"],
+        "category": r["category"],
+        "outcome": r["outcome"],
+        "clue_date": r["clue_date"],
+        "visit_by": r["visit_by"],
+        "decide_by": r["decide_by"],
+        "visited_on": r["visited_on"],
+        "notice_from": r["notice_from"],
+        "overdue": clue.deadline.overdue,
+        "deadline": clue.deadline.label,
+    }
+
+
+async def api_login(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+        username, password = str(body["username"]), str(body["password"])
+    except (ValueError, KeyError, TypeError):
+        return api_error(400, "bad_request", '请求体须为 JSON：{"username": "...", "password": "..."}')
+    token = request.app[STORE].login(username, password)
+    if token is None:
+        return api_error(401, "bad_credentials", "账号或密码不正确，或账号已停用")
+    actor = request.app[STORE].actor(token)
+    assert actor is not None
+    return web.json_response(
+        {"token": token, "username": actor.username, "role": actor.role.value, "scope": actor.scope}
+    )
+
+
+async def api_logout(request: web.Request) -> web.Response:
+    request.app[STORE].logout(request[TOKEN])
+    return web.json_response({"ok": True})
+
+
+async def api_me(request: web.Request) -> web.Response:
+    a = _actor(request)
+    return web.json_response({"username": a.username, "role": a.role.value, "scope": a.scope})
+
+
+async def api_clues(request: web.Request) -> web.Response:
+    return web.json_response({"clues": [clue_json(c) for c in _list(request)]}, dumps=_dumps)
+
+
+async def api_clue(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    clue = store.clue(_actor(request), request.match_info["clue_id"])
+    out = clue_json(clue) | {"detail": clue.detail, "steps": store.steps(clue["clue_id"])}
+    out["allowed_actions"] = _allowed_actions(_actor(request), clue)
+    return web.json_response(out, dumps=_dumps)
+
+
+async def api_act(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise TypeError
+    except (ValueError, TypeError):
+        return api_error(400, "bad_request", '请求体须为 JSON 对象，例如 {"action": "visit", "note": "..."}')
+    try:
+        req = Request.from_mapping(body)
+        store.act(_actor(request), request.match_info["clue_id"], req)
+    except WorkflowError as exc:
+        return api_error(exc.status, exc.code, exc.zh)
+    request.app[WAKEUP].set()
+    clue = store.clue(_actor(request), request.match_info["clue_id"])
+    return web.json_response(clue_json(clue), dumps=_dumps)
+
+
+async def api_notice(request: web.Request) -> web.Response:
+    village = request.match_info["village_code"]
+    return web.json_response(
+        {"village_code": village, "households": request.app[STORE].notice(_actor(request), village)}
+    )
+
+
+async def api_asset_check(request: web.Request) -> web.StreamResponse:
+    county = request.match_info["county_code"]
+    rows = request.app[STORE].asset_check(_actor(request), county)
+    if request.query.get("format") == "xlsx":
+        return _xlsx_response(county, rows)
+    return web.json_response({"county_code": county, "households": rows}, dumps=_dumps)
+
+
+async def api_spec(request: web.Request) -> web.Response:
+    return web.json_response(openapi.SPEC, dumps=_dumps)
+
+
+async def api_docs(request: web.Request) -> web.Response:
+    return render(request, "api_docs.html", spec=openapi.SPEC)
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    from importlib import resources  # noqa: PLC0415
+
+    css = resources.files("screening").joinpath("static", "style.css").read_text(encoding="utf-8")
+    return web.Response(text=css, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+# ---- the outbox publisher, in the server's process -----------------------------------------------
+async def _outbox(app: web.Application) -> None:
+    store, sink, topics, wakeup = app[STORE], app[OUTBOX], app[TOPICS], app[WAKEUP]
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), timeout=2.0)
+        wakeup.clear()
+        try:
+            sent = await publish_pending(store, sink, topics)
+            if sent:
+                log.info("published %d screening steps to %s", sent, topics.conclusions)
+        except Exception:  # the broker may be away for a while: the steps stay pending and are retried
+            log.exception("publishing screening steps failed; will retry")
+            await asyncio.sleep(2.0)
+
+
+async def _start_outbox(app: web.Application) -> None:
+    await app[OUTBOX].start()
+    app[OUTBOX_TASK] = asyncio.create_task(_outbox(app))
+
+
+async def _stop_outbox(app: web.Application) -> None:
+    app[OUTBOX_TASK].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app[OUTBOX_TASK]
+    with contextlib.suppress(Exception):
+        await publish_pending(app[STORE], app[OUTBOX], app[TOPICS])
+    await app[OUTBOX].stop()
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/login", login_page),
+    ("POST", "/login", login_post),
+    ("POST", "/logout", logout_post),
+    ("GET", "/", queue_page),
+    ("GET", "/clues/{clue_id}", clue_page),
+    ("POST", "/clues/{clue_id}", clue_post),
+    ("GET", "/villages/{village_code}/notice", notice_page),
+    ("GET", "/counties/{county_code}/asset-check", asset_check_page),
+    ("GET", "/healthz", healthz),
+    ("GET", "/static/style.css", stylesheet),
+    ("POST", "/api/v1/login", api_login),
+    ("POST", "/api/v1/logout", api_logout),
+    ("GET", "/api/v1/me", api_me),
+    ("GET", "/api/v1/clues", api_clues),
+    ("GET", "/api/v1/clues/{clue_id}", api_clue),
+    ("POST", "/api/v1/clues/{clue_id}/actions", api_act),
+    ("GET", "/api/v1/villages/{village_code}/notice", api_notice),
+    ("GET", "/api/v1/counties/{county_code}/asset-check", api_asset_check),
+    ("GET", "/api/openapi.json", api_spec),
+    ("GET", "/api/docs", api_docs),
+]
+
+
+def create_app(store: Store, outbox: Sink, topics: Topics, clock_note: str = "") -> web.Application:
+    app = web.Application(middlewares=[authenticate], client_max_size=256 * 1024)
+    app[STORE] = store
+    app[OUTBOX] = outbox
+    app[TOPICS] = topics
+    app[WAKEUP] = asyncio.Event()
+    app[CLOCK_NOTE] = clock_note
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
+    app.on_startup.append(_start_outbox)
+    app.on_cleanup.append(_stop_outbox)
+    return app
+
+
+def today_note(store: Store) -> str:
+    real = date.today()
+    return "" if store.today() == real else f"演示时钟：今天按 {store.today()} 计算期限"
