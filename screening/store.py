@@ -322,6 +322,7 @@ class Store:
                 proposal=Proposal(row["proposal"]) if row["proposal"] else None,
                 notice_from=_d(row["notice_from"]),
                 household_type=hh["household_type"] if hh else None,
+                category=row["category"],
             )
             t = decide(facts, request, actor.role, now.date(), now)
             seq = int(row["steps"]) + 1

@@ -54,8 +54,8 @@ TOPICS: web.AppKey[Topics] = web.AppKey("topics", Topics)
 WAKEUP: web.AppKey[asyncio.Event] = web.AppKey("outbox_wakeup", asyncio.Event)
 CLOCK_NOTE: web.AppKey[str] = web.AppKey("clock_note", str)
 OUTBOX_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("outbox_task")
-ACTOR = "actor"
-TOKEN = "token"
+ACTOR: web.RequestKey[Actor] = web.RequestKey("actor", Actor)
+TOKEN: web.RequestKey[str] = web.RequestKey("token", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _env = jinja2.Environment(
@@ -120,6 +120,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         token = request.cookies.get(COOKIE)
     actor = store.actor(token) if token else None
     if actor is not None:
+        assert token is not None
         request[ACTOR] = actor
         request[TOKEN] = token
     elif request.path not in PUBLIC:
@@ -141,8 +142,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 def _actor(request: web.Request) -> Actor:
-    actor: Actor = request[ACTOR]
-    return actor
+    return request[ACTOR]
 
 
 # ---- pages ------------------------------------------------------------------------------------------

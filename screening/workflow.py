@@ -167,6 +167,7 @@ class ClueFacts:
     proposal: Proposal | None = None
     notice_from: date | None = None
     household_type: str | None = None  # 脱贫户 / 一般农户, if the roster has the household
+    category: str | None = None  # proposed with an inclusion
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,7 @@ def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime
         {"outcome": outcome, "decided_at": now.isoformat(timespec="seconds")},
         proposal=clue.proposal.value,
         outcome=outcome,
+        category=clue.category if outcome == "included" else None,
         note=req.note,
     )
 

@@ -1,0 +1,203 @@
+"""The officers' pages and the /api/v1 API over HTTP (aiohttp test server, SQLite store, local outbox)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from connectors.sinks import LocalSink, read_local
+from dixian.config import Settings
+from dixian.contract.alerts import Conclusion
+from dixian.topics import Topics
+from screening import openapi
+from screening.store import Store
+from screening.web import ROUTES, create_app
+from tests.screening_helpers import VILLAGE_A, VILLAGE_B, Clock, alert, china, household, open_test_store
+
+PASSWORD = "village-pass-1"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = open_test_store(f"sqlite:///{tmp_path / 'q.sqlite'}", Clock(china(2022, 7, 1)))
+    s.add_account("cun-a", "village", VILLAGE_A, PASSWORD, "白沙村 干部")
+    s.add_account("cun-b", "village", VILLAGE_B, PASSWORD)
+    s.add_account("xian", "county", VILLAGE_A[:6], PASSWORD)
+    s.upsert_households([household(1), household(2, village=VILLAGE_B)])
+    s.upsert_alerts([alert(1), alert(2, village=VILLAGE_B)])
+    return s
+
+
+@pytest_asyncio.fixture
+async def client(store: Store, tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    app = create_app(store, LocalSink(tmp_path / "local"), Topics(Settings()))
+    async with TestClient(TestServer(app)) as c:
+        yield c
+
+
+async def _page_login(client: TestClient, user: str = "cun-a") -> None:  # type: ignore[type-arg]
+    r = await client.post(
+        "/login", data={"username": user, "password": PASSWORD, "next": "/"}, allow_redirects=False
+    )
+    assert r.status == 302, await r.text()
+
+
+async def _api_token(client: TestClient, user: str = "cun-a") -> dict[str, str]:  # type: ignore[type-arg]
+    r = await client.post("/api/v1/login", json={"username": user, "password": PASSWORD})
+    assert r.status == 200
+    return {"Authorization": f"Bearer {(await r.json())['token']}"}
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert m, "no CSRF field on the page"
+    return m.group(1)
+
+
+@pytest.mark.asyncio
+async def test_unauthenticated_requests_go_to_login_or_get_401(client: TestClient) -> None:  # type: ignore[type-arg]
+    r = await client.get("/", allow_redirects=False)
+    assert r.status == 302
+    assert r.headers["Location"].startswith("/login")
+    r = await client.get("/api/v1/clues")
+    assert r.status == 401
+    assert "登录" in (await r.json())["message"]
+    r = await client.post("/login", data={"username": "cun-a", "password": "wrong"})
+    assert r.status == 401
+    assert "账号或密码不正确" in await r.text()
+
+
+@pytest.mark.asyncio
+async def test_other_villages_clue_is_refused_on_page_and_api(client: TestClient) -> None:  # type: ignore[type-arg]
+    other = alert(2, village=VILLAGE_B).alert_id
+    await _page_login(client)
+    r = await client.get(f"/clues/{other}")
+    text = await r.text()
+    assert r.status == 403
+    assert "无权访问" in text
+    assert VILLAGE_B in text
+    assert other not in text.replace(f"/clues/{other}", "")  # nothing of the clue is shown
+    r = await client.get(f"/?village={VILLAGE_B}")
+    assert r.status == 403
+    assert "无权访问" in await r.text()
+    headers = await _api_token(client)
+    r = await client.get(f"/api/v1/clues/{other}", headers=headers)
+    assert r.status == 403
+    assert (await r.json())["error"] == "out_of_scope"
+    r = await client.post(
+        f"/api/v1/clues/{other}/actions", json={"action": "visit", "note": "越界"}, headers=headers
+    )
+    assert r.status == 403
+    r = await client.get("/api/v1/clues?view=all", headers=headers)
+    assert [c["village_code"] for c in (await r.json())["clues"]] == [VILLAGE_A]
+
+
+@pytest.mark.asyncio
+async def test_officer_records_a_visit_on_the_page_and_it_is_published(
+    client: TestClient,  # type: ignore[type-arg]
+    store: Store,
+    tmp_path: Path,
+) -> None:
+    cid = alert(1).alert_id
+    await _page_login(client)
+    page = await (await client.get("/")).text()
+    assert cid in page
+    assert "走访剩" in page
+    detail = await (await client.get(f"/clues/{cid}")).text()
+    assert "登记入户走访" in detail
+    assert "450321********1234" in detail
+    r = await client.post(f"/clues/{cid}", data={"action": "visit", "note": "见到户主", "csrf": "forged"})
+    assert r.status == 400
+    assert "表单已过期" in await r.text()
+    assert store.steps(cid) == []
+    r = await client.post(
+        f"/clues/{cid}",
+        data={
+            "action": "visit",
+            "note": "见到户主，已签授权书",
+            "visited_on": "2022-07-01",
+            "csrf": _csrf(detail),
+        },
+    )
+    assert r.status == 200
+    assert "已办理" in await r.text()
+    assert [s["step"] for s in store.steps(cid)] == ["visit"]
+    out = tmp_path / "local" / f"{Topics(Settings()).conclusions}.jsonl"
+    for _ in range(50):
+        if out.exists() and out.stat().st_size:
+            break
+        await asyncio.sleep(0.1)
+    published = [Conclusion.model_validate_json(v) for _, v in read_local(out)]
+    assert [c.conclusion_id for c in published] == [f"{cid}#1"]
+    assert store.pending_conclusions() == []
+
+
+@pytest.mark.asyncio
+async def test_invalid_actions_are_refused_in_chinese_and_change_nothing(
+    client: TestClient,  # type: ignore[type-arg]
+    store: Store,
+) -> None:
+    cid = alert(1).alert_id
+    headers = await _api_token(client)
+    url = f"/api/v1/clues/{cid}/actions"
+    r = await client.post(
+        url, json={"action": "conclude", "proposal": "no_risk", "note": "x"}, headers=headers
+    )
+    assert r.status == 409
+    assert "当前环节是“待走访”" in (await r.json())["message"]
+    assert (
+        await client.post(url, json={"action": "visit", "note": "见到户主"}, headers=headers)
+    ).status == 200
+    r = await client.post(url, json={"action": "conclude", "proposal": "no_risk"}, headers=headers)
+    body = await r.json()
+    assert r.status == 400
+    assert body["error"] == "note_required"
+    assert "排除" in body["message"]
+    r = await client.post(url, json={"action": "county_decide", "decision": "approve"}, headers=headers)
+    assert r.status == 403
+    assert (await r.json())["error"] == "wrong_role"
+    r = await client.post(url, data=b"not json", headers=headers)
+    assert r.status == 400
+    assert "JSON" in (await r.json())["message"]
+    assert [s["step"] for s in store.steps(cid)] == ["visit"]
+
+
+@pytest.mark.asyncio
+async def test_openapi_describes_exactly_the_api_routes(client: TestClient) -> None:  # type: ignore[type-arg]
+    served = {(p, m.lower()) for m, p, _ in ROUTES if p.startswith("/api/")}
+    described = {(p, m) for p, ops in openapi.SPEC["paths"].items() for m in ops}
+    assert served == described
+    r = await client.get("/api/openapi.json")
+    assert r.status == 200
+    assert (await r.json())["openapi"].startswith("3.")
+    assert "POST" in await (await client.get("/api/docs")).text()
+
+
+@pytest.mark.asyncio
+async def test_asset_check_list_exports_as_xlsx(client: TestClient, store: Store) -> None:  # type: ignore[type-arg]
+    from screening.auth import Actor  # noqa: PLC0415
+    from screening.workflow import Request, Role  # noqa: PLC0415
+
+    officer = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
+    cid = alert(1).alert_id
+    store.act(officer, cid, Request("visit", note="见到户主"))
+    store.act(officer, cid, Request("conclude", proposal="include", category="边缘易致贫户"))
+    headers = await _api_token(client, "xian")
+    r = await client.get(f"/api/v1/counties/{VILLAGE_A[:6]}/asset-check?format=xlsx", headers=headers)
+    assert r.status == 200
+    ws = openpyxl.load_workbook(io.BytesIO(await r.read())).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[1][0] == "户编号"
+    assert rows[2][0] == alert(1).household_id
+    assert len(rows) == 3
+    officer_headers = await _api_token(client)
+    r = await client.get(f"/api/v1/counties/{VILLAGE_A[:6]}/asset-check", headers=officer_headers)
+    assert r.status == 403

@@ -1,0 +1,138 @@
+"""Builders and fixtures for the screening-queue tests, against SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from dixian.contract import Household
+from dixian.contract.alerts import Alert, TriggeringEvent
+from dixian.contract.events import CHINA_TZ
+from screening.store import Store, open_store
+from tests.helpers import resident_id
+
+VILLAGE_A = "450321101201"
+VILLAGE_B = "450321101202"  # same township as A
+VILLAGE_C = "450323102201"  # another county
+
+
+class Clock:
+    """A controllable China-time clock for deadline tests."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, days: float = 0, hours: float = 0) -> None:
+        self.at += timedelta(days=days, hours=hours)
+
+
+def china(y: int, m: int, d: int, hh: int = 9) -> datetime:
+    return datetime(y, m, d, hh, 0, tzinfo=CHINA_TZ)
+
+
+def postgres_base_url() -> str:
+    url = os.environ.get("DIXIAN_TEST_POSTGRES_URL")
+    if not url:
+        msg = "no PostgreSQL for the store tests: set DIXIAN_TEST_POSTGRES_URL (make test starts a server)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and {msg}")
+        pytest.skip(msg)
+    return url
+
+
+def fresh_postgres_url() -> Iterator[str]:
+    """A schema of its own on the test server, dropped afterwards."""
+    base = postgres_base_url()
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def store_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'screening.sqlite'}"
+    else:
+        yield from fresh_postgres_url()
+
+
+def open_test_store(url: str, clock: Clock) -> Store:
+    return open_store(url, clock)
+
+
+def alert(
+    n: int = 1,
+    *,
+    village: str = VILLAGE_A,
+    rule: str = "MED-OOP-HIGH",
+    revision: int = 1,
+    hits: int = 1,
+    reported: date = date(2022, 6, 30),
+    risk_label: str = "因病",
+    severity: str = "high",
+) -> Alert:
+    hid = f"{village}{n:04d}"
+    start = date(2022, 6, 1)
+    return Alert(
+        alert_id=Alert.make_id(hid, rule, start),
+        revision=revision,
+        household_id=hid,
+        village_code=village,
+        township_code=village[:9],
+        county_code=village[:6],
+        rule_id=rule,
+        rule_version=1,
+        catalogue_version="test",
+        department="medical_insurance",
+        title="个人自付医疗费用过高",
+        explanation="近12个月个人自付医疗费用超过上年农村居民人均可支配收入的50%。",
+        risk_type="因病" if risk_label == "因病" else None,
+        risk_label=risk_label,
+        guarantee=None,
+        severity=severity,  # type: ignore[arg-type]
+        window_start=start,
+        window_end=start + timedelta(days=180),
+        hits=hits,
+        triggering_events=(
+            TriggeringEvent(
+                event_id=f"ev-{n}-{revision}",
+                event_type="medical.settlement",
+                dept="medical_insurance",
+                occurred_at=reported - timedelta(days=5),
+                reported_at=datetime.combine(reported, datetime.min.time(), CHINA_TZ),
+                member_masked="450321********1234",
+            ),
+        ),
+        evidence={"out_of_pocket_12m": 8200.0 + revision},
+        parameters={"share": 0.5},
+        visit_by=reported + timedelta(days=5),
+        decide_by=reported + timedelta(days=15),
+    )
+
+
+def household(n: int = 1, *, village: str = VILLAGE_A, kind: str = "一般农户", **extra: Any) -> Household:
+    return Household.model_validate(
+        {
+            "household_id": f"{village}{n:04d}",
+            "village_code": village,
+            "household_type": kind,
+            "per_capita_income": "9000",
+            "members": [{"member_id": resident_id(seq=f"{n % 1000:03d}"), "relation": "户主"}],
+            **extra,
+        }
+    )
