@@ -456,6 +456,15 @@ def demo_cmd(
             envvar="DIXIAN_DEMO_WORKERS", show_envvar=True, min=1, max=8, help="Worker processes for --kafka"
         ),
     ] = 2,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            envvar="DIXIAN_DEMO_SERVE",
+            show_envvar=True,
+            help="Then serve the village queue's web page on the demo data (until Ctrl-C)",
+        ),
+    ] = False,
 ) -> None:
     """The main job on one machine, no Kafka: simulate a Guilin month, ingest it, run rules → alerts.
 
@@ -478,6 +487,18 @@ def demo_cmd(
         start_broker=lambda: _run_kafka_script(settings, "start"),
     ):
         raise typer.Exit(1)
+    if serve:
+        from screening.runner import serve as serve_queue  # noqa: PLC0415
+
+        demo_settings = settings.model_copy(
+            update={"data_dir": result.out_dir, "clock_date": result.queue.clock_date}
+        )
+        serve_queue(
+            demo_settings,
+            local_dir=result.out_dir / "local",
+            host=settings.screening_host,
+            port=settings.screening_port,
+        )
 
 
 # ---- rules ---------------------------------------------------------------------------------------------

@@ -7,10 +7,12 @@ Later stages (rules, alerts, village queue, monthly report) join as they land.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,24 @@ from streams.embedded import EmbeddedResult, run_embedded
 
 
 @dataclass
+class DemoQueue:
+    """The village queue loaded with the demo month's clues, and accounts to look at it with."""
+
+    store_url: str
+    clues: int
+    households: int
+    clock_date: date
+    accounts: list[tuple[str, str, str]]  # username, role, scope
+    password: str
+
+
+@dataclass
 class DemoResult:
     out_dir: Path
     summaries: list[IngestSummary]
     stream: EmbeddedResult
     seconds: float
+    queue: DemoQueue
 
 
 async def _ingest_all(
@@ -73,7 +88,40 @@ def run_demo(
         stream = run_embedded(
             out / "local", Topics(settings), deadlines=Deadlines(visit_days=settings.visit_days)
         )
-    return DemoResult(out, summaries, stream, time.perf_counter() - t0)
+    with console.status("载入村级自查队列 / loading the village queue ..."):
+        queue = load_demo_queue(settings, stream, month)
+    return DemoResult(out, summaries, stream, time.perf_counter() - t0, queue)
+
+
+def demo_clock(month: str) -> date:
+    """The demo pretends it is the first day after the month: the month's clues have just arrived."""
+    y, m = (int(x) for x in month.split("-"))
+    return date(y + m // 12, m % 12 + 1, 1)
+
+
+def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> DemoQueue:
+    from screening.sink import sync_local  # noqa: PLC0415
+    from screening.store import open_store  # noqa: PLC0415
+
+    clock = demo_clock(month)
+    settings = settings.model_copy(update={"clock_date": clock})
+    store = open_store(settings.screening_url(), settings.now)
+    try:
+        stats = sync_local(store, settings.data_dir / "local", Topics(settings))
+        busiest = Counter(a.village_code for a in stream.alerts.values()).most_common(1)
+        village = busiest[0][0] if busiest else "450321101201"
+        password = secrets.token_urlsafe(9)  # a fresh one per demo run, printed once
+        accounts = [
+            ("demo-village", "village", village),
+            ("demo-township", "township", village[:9]),
+            ("demo-county", "county", village[:6]),
+            ("demo-city", "operator", "4503"),
+        ]
+        for username, role, scope in accounts:
+            store.add_account(username, role, scope, password, f"演示 {username}")
+    finally:
+        store.db.close()
+    return DemoQueue(settings.screening_url(), stats.inserted, stats.households, clock, accounts, password)
 
 
 def alerts_table(st: EmbeddedResult) -> Table:
@@ -136,6 +184,18 @@ def print_demo(result: DemoResult, console: Console) -> None:
     console.print(f"  feeds as delivered:    {result.out_dir / 'feeds'}")
     console.print(f"  data-quality counters: {result.out_dir / 'ingest' / 'quality.sqlite'}")
     console.print("  the same month through Kafka and real workers: dixian demo --kafka")
+    q = result.queue
+    console.print(
+        f"村级自查队列 / village queue: {q.clues} clues and {q.households} households in {q.store_url}",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  open it:  DIXIAN_DATA_DIR={result.out_dir} DIXIAN_CLOCK_DATE={q.clock_date} "
+        f"dixian screening serve --local {local}   (or: dixian demo --serve)",
+        soft_wrap=True,
+    )
+    console.print("  accounts: " + ", ".join(f"{u} ({r} {s})" for u, r, s in q.accounts))
+    console.print(f"  password of every demo account (this run only): {q.password}")
 
 
 # ---- the same month through Kafka ----------------------------------------------------------------

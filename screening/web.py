@@ -24,7 +24,9 @@ from aiohttp import web
 
 from connectors.sinks import Sink
 from dixian.contract import DEPT_ZH, Dept
+from dixian.contract.events import EVENT_TYPE_ZH
 from dixian.topics import Topics
+from rules.describe import FIELD_ZH
 from screening import auth, openapi
 from screening.auth import Actor, ScopeError
 from screening.sink import publish_pending
@@ -76,7 +78,10 @@ _env.globals.update(
     DEPT_ZH={d.value: DEPT_ZH[d] for d in Dept},
     CATEGORIES=CATEGORIES,
     PROPOSALS=[p.value for p in Proposal],
+    EVENT_TYPE_ZH=EVENT_TYPE_ZH,
+    FIELD_ZH=FIELD_ZH,
 )
+_env.filters["value_zh"] = lambda v: "是" if v is True else "否" if v is False else v
 
 
 def render(request: web.Request, template: str, status: int = 200, **ctx: Any) -> web.Response:

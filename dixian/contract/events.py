@@ -296,3 +296,23 @@ def event_identity(event: EventBase) -> str:
 
 def now_china() -> datetime:
     return datetime.now(UTC).astimezone(CHINA_TZ)
+
+
+# What officers read for each event type.
+EVENT_TYPE_ZH: dict[str, str] = {
+    "medical.settlement": "医保结算",
+    "health.serious_illness": "确诊大病",
+    "employment.job_lost": "失业/返乡",
+    "employment.contribution_gap": "社保断缴",
+    "employment.reemployed": "再就业",
+    "disability.certified": "办理残疾证",
+    "disability.grade_changed": "残疾等级变更",
+    "housing.dwelling_rated": "住房安全鉴定",
+    "water.assessed": "饮水安全评估",
+    "education.dropout": "辍学",
+    "education.self_paid_cost": "教育自付费用",
+    "assistance.granted": "新增救助",
+    "assistance.ended": "救助终止",
+    "disaster.loss": "灾害损失",
+    "security.casualty": "意外伤亡",
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -39,6 +40,15 @@ def test_demo_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
     assert "✘" not in result.output
     assert (tmp_path / "demo" / "local" / "deadletter.jsonl").exists()
     assert (tmp_path / "demo" / "ingest" / "quality.sqlite").exists()
+    # the village queue holds exactly one clue per alert id, and the printed demo password works
+    from connectors.sinks import read_local  # noqa: PLC0415
+    from screening.store import open_store  # noqa: PLC0415
+
+    ids = {orjson.loads(v)["alert_id"] for _, v in read_local(tmp_path / "demo" / "local" / "alerts.jsonl")}
+    store = open_store(f"sqlite:///{tmp_path / 'demo' / 'screening' / 'screening.sqlite'}")
+    assert {r["clue_id"] for r in store.db.query("SELECT clue_id FROM clues")} == ids
+    password = result.output.split("(this run only): ")[1].split()[0]
+    assert store.login("demo-village", password) is not None
 
 
 def test_ingest_unreadable_file_exits_2_and_says_what_to_do(tmp_path: Path) -> None:
