@@ -29,6 +29,7 @@ from dixian.topics import Topics
 from rules.describe import FIELD_ZH
 from screening import auth, openapi
 from screening.auth import Actor, ScopeError
+from screening.metrics import QueueMetrics
 from screening.sink import publish_pending
 from screening.store import Clue, NotFound, Store
 from screening.workflow import (
@@ -56,6 +57,7 @@ TOPICS: web.AppKey[Topics] = web.AppKey("topics", Topics)
 WAKEUP: web.AppKey[asyncio.Event] = web.AppKey("outbox_wakeup", asyncio.Event)
 CLOCK_NOTE: web.AppKey[str] = web.AppKey("clock_note", str)
 OUTBOX_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("outbox_task")
+METRICS: web.AppKey[QueueMetrics] = web.AppKey("metrics", QueueMetrics)
 ACTOR: web.RequestKey[Actor] = web.RequestKey("actor", Actor)
 TOKEN: web.RequestKey[str] = web.RequestKey("token", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -110,7 +112,15 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
 
 
-PUBLIC = {"/login", "/healthz", "/api/v1/login", "/api/openapi.json", "/api/docs", "/static/style.css"}
+PUBLIC = {
+    "/login",
+    "/healthz",
+    "/metrics",
+    "/api/v1/login",
+    "/api/openapi.json",
+    "/api/docs",
+    "/static/style.css",
+}
 
 
 @web.middleware
@@ -137,6 +147,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     try:
         return await handler(request)
     except ScopeError as exc:
+        request.app[METRICS].refused.labels("out_of_scope").inc()
         if _is_api(request):
             return api_error(403, "out_of_scope", exc.zh)
         return render(request, "error.html", 403, title="无权访问", message=exc.zh)
@@ -237,7 +248,9 @@ async def clue_post(request: web.Request) -> web.StreamResponse:
         req = Request.from_mapping({k: str(v) for k, v in form.items()})
         t = request.app[STORE].act(_actor(request), clue_id, req)
     except WorkflowError as exc:
+        request.app[METRICS].refused.labels(exc.code).inc()
         return await clue_page(request, error=exc.zh, status=exc.status)
+    request.app[METRICS].steps.labels(t.step, _actor(request).role.value).inc()
     request.app[WAKEUP].set()
     raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(ACTION_ZH.get(Action(req.action), t.step))}")
 
@@ -382,9 +395,11 @@ async def api_act(request: web.Request) -> web.Response:
         return api_error(400, "bad_request", '请求体须为 JSON 对象，例如 {"action": "visit", "note": "..."}')
     try:
         req = Request.from_mapping(body)
-        store.act(_actor(request), request.match_info["clue_id"], req)
+        t = store.act(_actor(request), request.match_info["clue_id"], req)
     except WorkflowError as exc:
+        request.app[METRICS].refused.labels(exc.code).inc()
         return api_error(exc.status, exc.code, exc.zh)
+    request.app[METRICS].steps.labels(t.step, _actor(request).role.value).inc()
     request.app[WAKEUP].set()
     clue = store.clue(_actor(request), request.match_info["clue_id"])
     return web.json_response(clue_json(clue), dumps=_dumps)
@@ -413,6 +428,13 @@ async def api_docs(request: web.Request) -> web.Response:
     return render(request, "api_docs.html", spec=openapi.SPEC)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest  # noqa: PLC0415
+
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 async def stylesheet(request: web.Request) -> web.Response:
     from importlib import resources  # noqa: PLC0415
 
@@ -430,6 +452,7 @@ async def _outbox(app: web.Application) -> None:
         try:
             sent = await publish_pending(store, sink, topics)
             if sent:
+                app[METRICS].published.inc(sent)
                 log.info("published %d screening steps to %s", sent, topics.conclusions)
         except Exception:  # the broker may be away for a while: the steps stay pending and are retried
             log.exception("publishing screening steps failed; will retry")
@@ -460,6 +483,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/villages/{village_code}/notice", notice_page),
     ("GET", "/counties/{county_code}/asset-check", asset_check_page),
     ("GET", "/healthz", healthz),
+    ("GET", "/metrics", metrics),
     ("GET", "/static/style.css", stylesheet),
     ("POST", "/api/v1/login", api_login),
     ("POST", "/api/v1/logout", api_logout),
@@ -481,6 +505,7 @@ def create_app(store: Store, outbox: Sink, topics: Topics, clock_note: str = "")
     app[TOPICS] = topics
     app[WAKEUP] = asyncio.Event()
     app[CLOCK_NOTE] = clock_note
+    app[METRICS] = QueueMetrics(store)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     app.on_startup.append(_start_outbox)

@@ -201,3 +201,16 @@ async def test_asset_check_list_exports_as_xlsx(client: TestClient, store: Store
     officer_headers = await _api_token(client)
     r = await client.get(f"/api/v1/counties/{VILLAGE_A[:6]}/asset-check", headers=officer_headers)
     assert r.status == 403
+
+
+@pytest.mark.asyncio
+async def test_metrics_count_queue_steps_and_refusals_without_people(client: TestClient) -> None:  # type: ignore[type-arg]
+    headers = await _api_token(client)
+    url = f"/api/v1/clues/{alert(1).alert_id}/actions"
+    await client.post(url, json={"action": "visit", "note": "见到户主"}, headers=headers)
+    await client.post(url, json={"action": "conclude", "proposal": "no_risk"}, headers=headers)
+    text = await (await client.get("/metrics")).text()
+    assert 'dixian_screening_clues{county="450321",state="visited"} 1.0' in text
+    assert 'dixian_screening_steps_total{role="village",step="visit"} 1.0' in text
+    assert 'dixian_screening_refusals_total{code="note_required"} 1.0' in text
+    assert alert(1).household_id not in text
