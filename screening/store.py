@@ -160,27 +160,33 @@ class Store:
         return UpsertCounts(ins, upd, same)
 
     def upsert_households(self, households: Iterable[Household]) -> int:
+        """The roster's latest record of each household (the national system's export wins)."""
         ts = self._ts()
         rows = [
             (
                 h.household_id, h.village_code, township_of(h.village_code), county_of(h.village_code),
                 h.household_type.value, h.monitoring_category.value if h.monitoring_category else None,
                 h.monitoring_status.value, int(h.dibao), int(h.tekun), h.size, ",".join(h.risk_types), ts,
+                float(h.per_capita_income), int(h.housing_safe), int(h.water_safe),
+                sum(m.relation == "户主" for m in h.members), sum(m.can_work for m in h.members),
+                sum(m.disabled for m in h.members), sum(m.seriously_ill for m in h.members),
+                sum(not m.insured for m in h.members),
             )
             for h in households
         ]  # fmt: skip
         if not rows:
             return 0
+        cols = (
+            "household_id, village_code, township_code, county_code, household_type, category, status, dibao,"
+            " tekun, persons, risk_types, updated_at, income_pc, housing_safe, water_safe, heads, can_work,"
+            " disabled, ill, uninsured"
+        )
+        names = [c.strip() for c in cols.split(",")]
+        update = ", ".join(f"{c} = excluded.{c}" for c in names[1:])
         with self.db.transaction():
             self.db.executemany(
-                "INSERT INTO households (household_id, village_code, township_code, county_code,"
-                " household_type, category, status, dibao, tekun, persons, risk_types, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (household_id) DO UPDATE SET"
-                " village_code = excluded.village_code, township_code = excluded.township_code,"
-                " county_code = excluded.county_code, household_type = excluded.household_type,"
-                " category = excluded.category, status = excluded.status, dibao = excluded.dibao,"
-                " tekun = excluded.tekun, persons = excluded.persons, risk_types = excluded.risk_types,"
-                " updated_at = excluded.updated_at",
+                f"INSERT INTO households ({cols}) VALUES ({','.join('?' * len(names))})"
+                f" ON CONFLICT (household_id) DO UPDATE SET {update}",
                 rows,
             )
         return len(rows)
