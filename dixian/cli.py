@@ -40,6 +40,10 @@ screening_app = typer.Typer(
 users_app = typer.Typer(help="Accounts of officers and reviewers (role + area scope).", no_args_is_help=True)
 app.add_typer(screening_app, name="screening")
 app.add_typer(users_app, name="users")
+report_app = typer.Typer(
+    help="Monthly cross-department report and quarterly bulletin (XLSX + HTML).", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -762,3 +766,51 @@ def users_disable(
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
+
+
+# ---- reports -------------------------------------------------------------------------------------------
+@report_app.command("monthly")
+def report_monthly(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="Month YYYY-MM")],
+    county: Annotated[
+        str | None, typer.Option(help="One county's 6-digit code (default: the whole city)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: DATA_DIR/reports)")] = None,
+) -> None:
+    """Feeds, early warning, screening, monitoring objects, data quality, department feedback (Chinese)."""
+    import re  # noqa: PLC0415
+
+    from reports.runner import monthly  # noqa: PLC0415
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        console.print(f"[red]月份格式应为 YYYY-MM / month must be YYYY-MM, got {month!r}[/]")
+        raise typer.Exit(2)
+    if county is not None and not re.fullmatch(r"\d{6}", county):
+        console.print(f"[red]县级代码应为6位数字 / county code must be 6 digits, got {county!r}[/]")
+        raise typer.Exit(2)
+    with console.status(f"生成 {month} 月报 / building the monthly report ..."):
+        report, xlsx, html = monthly(_settings(ctx), month, county, out)
+    console.print(
+        ("" if report.closed else "[yellow]本月尚未结束，数字仍会变化 / open month[/]\n") + f"{report.title}"
+    )
+    console.print(f"  XLSX: {xlsx}\n  HTML: {html}")
+
+
+@report_app.command("quarterly")
+def report_quarterly(
+    ctx: typer.Context,
+    quarter: Annotated[str, typer.Option(help="Quarter YYYYQn, e.g. 2022Q2")],
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: DATA_DIR/reports)")] = None,
+) -> None:
+    """Counties ranked by timeliness, data quality and elimination accuracy; red and black lists."""
+    import re  # noqa: PLC0415
+
+    from reports.runner import quarterly  # noqa: PLC0415
+
+    if not re.fullmatch(r"\d{4}Q[1-4]", quarter):
+        console.print(f"[red]季度格式应为 YYYYQn / quarter must be YYYYQn, got {quarter!r}[/]")
+        raise typer.Exit(2)
+    with console.status(f"生成 {quarter} 季度通报 / building the bulletin ..."):
+        report, xlsx, html = quarterly(_settings(ctx), quarter, out)
+    console.print(f"{report.title}\n  XLSX: {xlsx}\n  HTML: {html}")

@@ -1,0 +1,47 @@
+"""What a report is made of: titled tables (one worksheet each) and charts drawn from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class Table:
+    sheet: str  # worksheet name (≤ 31 characters)
+    title: str
+    columns: list[tuple[str, str]]  # (key, Chinese label)
+    rows: list[dict[str, Any]]
+    note: str = ""
+
+    def column(self, key: str) -> list[Any]:
+        return [r.get(key) for r in self.rows]
+
+    def total(self, key: str) -> float:
+        return float(sum(r.get(key) or 0 for r in self.rows))
+
+
+@dataclass
+class Chart:
+    title: str
+    kind: Literal["bar", "stacked", "line", "barh"]
+    labels: list[str]
+    series: dict[str, list[float]]  # legend label → values
+    y_label: str = ""
+    percent: bool = False
+
+
+@dataclass
+class Report:
+    title: str
+    period: str  # 2022-06 or 2022Q2
+    scope: str  # 桂林市 or a county name
+    closed: bool
+    generated_for: str  # the day the period is judged from
+    headline: list[tuple[str, Any, Any]]  # (label, this period, previous period)
+    tables: list[Table]
+    charts: list[Chart] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def table(self, sheet: str) -> Table:
+        return next(t for t in self.tables if t.sheet == sheet)

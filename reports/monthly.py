@@ -1,0 +1,653 @@
+"""The monthly cross-department report (月度调度): feeds, early warning, screening, monitoring objects,
+data quality and department feedback, by county → township → village, from the stored data.
+
+Sources: the ingest data-quality counters (rows received per department and month), the alert
+store (clues, their workflow steps, and the household ledger from the roster). A month is *closed*
+once it has ended; the same stored data then always gives the same tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connectors.stores import QualityCounters
+from dixian.contract import DEPT_ZH, Dept
+from dixian.contract.validate import REASON_ZH
+from dixian.geo import county_name
+from reports.model import Chart, Report, Table
+from rules.params import default_params
+from screening.store import Store
+from screening.workflow import OUTCOME_ZH, State
+
+CATEGORIES = ("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")
+OUTCOMES = ("included", "not_included", "already_monitored", "excluded", "eliminated", "rolled_back")
+OUTCOME_SHORT = {"included": "纳入监测", "not_included": "不予纳入", "already_monitored": "已是监测对象",
+                 "excluded": "排除", "eliminated": "风险消除", "rolled_back": "回退消除"}  # fmt: skip
+DEPT_LABEL = {d.value: DEPT_ZH[d] for d in Dept} | {"village": "村级台账", "household": "多部门综合"}
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    y, m = (int(x) for x in month.split("-"))
+    start = date(y, m, 1)
+    end = date(y + m // 12, m % 12 + 1, 1)
+    return start, end
+
+
+def previous_month(month: str, back: int = 1) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    n = y * 12 + (m - 1) - back
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def load_yaml(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(
+        resources.files("reports").joinpath(name).read_text(encoding="utf-8")
+    )
+    return data
+
+
+@dataclass
+class Sources:
+    store: Store
+    quality_path: Path | None  # ingest/quality.sqlite, if this machine ingested
+
+    def feeds(self, month: str) -> tuple[list[dict[str, Any]], dict[tuple[str, str], int]]:
+        if self.quality_path is None or not self.quality_path.exists():
+            return [], {}
+        q = QualityCounters(self.quality_path)
+        try:
+            return list(q.month_totals(month)), q.month_rejections(month)
+        finally:
+            q.close()
+
+
+def _area_sql(county: str | None, column: str = "county_code") -> tuple[str, list[Any]]:
+    return (f" AND {column} = ?", [county]) if county else ("", [])
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+# ---- sections -------------------------------------------------------------------------------------
+def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, float]]:
+    params = load_yaml("params.yaml")["feed_score"]
+    totals, rejections = src.feeds(month)
+    by_dept = {t["dept"]: t for t in totals}
+    rows = []
+    for d in Dept:
+        t = by_dept.get(d.value)
+        if t is None:
+            rows.append(
+                {
+                    "dept": DEPT_ZH[d],
+                    "rows_read": 0,
+                    "accepted": 0,
+                    "rejected": 0,
+                    "duplicates": 0,
+                    "late": 0,
+                    "conflicts": 0,
+                    "delivered": "未报送",
+                    "score": 0.0,
+                }
+            )
+            continue
+        n = t["rows_read"] or 0
+        score = 100.0
+        if n:
+            score -= params["rejected_weight"] * t["rejected"] / n
+            score -= params["conflict_weight"] * t["ownership_conflicts"] / n
+        if t["accepted"]:
+            score -= params["late_weight"] * t["late"] / t["accepted"]
+        rows.append(
+            {
+                "dept": DEPT_ZH[d],
+                "rows_read": n,
+                "accepted": t["accepted"],
+                "rejected": t["rejected"],
+                "duplicates": t["duplicates"],
+                "late": t["late"],
+                "conflicts": t["ownership_conflicts"],
+                "delivered": f"已报送（{t['runs']}批）",
+                "score": round(max(0.0, score), 1),
+            }
+        )
+    feeds = Table(
+        "部门数据报送",
+        f"{month} 各部门数据报送与质量得分",
+        [
+            ("dept", "部门"),
+            ("delivered", "报送情况"),
+            ("rows_read", "接收行数"),
+            ("accepted", "入库"),
+            ("rejected", "拒收"),
+            ("duplicates", "重复"),
+            ("late", "迟报(>45天)"),
+            ("conflicts", "一数一源冲突"),
+            ("score", "质量得分"),
+        ],
+        rows,
+        note=(
+            "得分 = 100 − 拒收率×{rejected_weight} − 冲突率×{conflict_weight} − 迟报率×{late_weight}；"
+            "未报送记0分"
+        ).format(**params),
+    )
+    reasons = Table(
+        "拒收原因",
+        f"{month} 拒收数据按原因",
+        [("dept", "部门"), ("code", "原因代码"), ("reason", "原因"), ("count", "行数")],
+        [
+            {"dept": DEPT_LABEL.get(d, d), "code": c, "reason": REASON_ZH.get(c, c), "count": n}
+            for (d, c), n in sorted(rejections.items())
+        ],
+    )
+    received = {
+        "rows_read": feeds.total("rows_read"),
+        "accepted": feeds.total("accepted"),
+        "rejected": feeds.total("rejected"),
+    }
+    return feeds, reasons, received
+
+
+def _clues(src: Sources, start: date, end: date, county: str | None) -> list[dict[str, Any]]:
+    area, params = _area_sql(county)
+    return src.store.db.query(
+        "SELECT clue_id, village_code, township_code, county_code, rule_id, rule_version, catalogue_version,"
+        " department, title, hits, state, proposal, outcome, clue_date, visit_by, decide_by, visited_on,"
+        " decided_at FROM clues WHERE clue_date >= ? AND clue_date < ?" + area + " ORDER BY clue_id",
+        [start.isoformat(), end.isoformat(), *params],
+    )
+
+
+def rules_table(clues: list[dict[str, Any]], evaluations: dict[str, float], month: str) -> Table:
+    by_rule: dict[str, dict[str, Any]] = {}
+    for c in clues:
+        r = by_rule.setdefault(
+            c["rule_id"],
+            {
+                "rule_id": c["rule_id"],
+                "title": c["title"],
+                "dept": DEPT_LABEL.get(c["department"], c["department"]),
+                "versions": set(),
+                "catalogues": set(),
+                "alerts": 0,
+                "hits": 0,
+                "_dept": c["department"],
+            },
+        )
+        r["versions"].add(int(c["rule_version"]))
+        r["catalogues"].add(c["catalogue_version"])
+        r["alerts"] += 1
+        r["hits"] += int(c["hits"])
+    rows = []
+    for r in sorted(by_rule.values(), key=lambda x: (-x["alerts"], x["rule_id"])):
+        ev = evaluations.get(r.pop("_dept"), evaluations.get("*", 0.0))
+        r["versions"] = "、".join(f"v{v}" for v in sorted(r["versions"]))
+        r["catalogues"] = "、".join(sorted(r["catalogues"]))
+        r["suppressed"] = r["hits"] - r["alerts"]
+        r["evaluations"] = int(ev)
+        r["hit_rate"] = _pct(r["hits"], ev)
+        rows.append(r)
+    return Table(
+        "预警规则",
+        f"{month} 预警规则命中情况（按规则）",
+        [
+            ("rule_id", "规则编号"),
+            ("title", "规则"),
+            ("dept", "数据来源"),
+            ("versions", "规则版本"),
+            ("catalogues", "规则库版本"),
+            ("evaluations", "评估次数"),
+            ("hits", "命中次数"),
+            ("alerts", "产生线索"),
+            ("suppressed", "抑制的重复命中"),
+            ("hit_rate", "命中率(%)"),
+        ],
+        rows,
+        note="评估次数：本月该部门入库的变动数据条数（每条数据都按全部在用规则评估）；多部门综合规则按全部入库数据计。",
+    )
+
+
+def _area_rows(
+    clues: list[dict[str, Any]], level: str, today: date, names: dict[str, str]
+) -> list[dict[str, Any]]:
+    acc: dict[str, Counter[str]] = defaultdict(Counter)
+    for c in clues:
+        key = c[level]
+        k = acc[key]
+        k["received"] += 1
+        visit_by, decide_by = date.fromisoformat(c["visit_by"]), date.fromisoformat(c["decide_by"])
+        visited = date.fromisoformat(c["visited_on"]) if c["visited_on"] else None
+        decided = date.fromisoformat(c["decided_at"][:10]) if c["decided_at"] else None
+        if visited and visited <= visit_by:
+            k["visited_on_time"] += 1
+        if (visited and visited > visit_by) or (not visited and today > visit_by):
+            k["visit_overdue"] += 1
+        if decided and decided <= decide_by:
+            k["decided_in_15"] += 1
+        if (decided and decided > decide_by) or (not decided and today > decide_by):
+            k["decide_overdue"] += 1
+        if c["state"] != State.CLOSED.value:
+            k["open"] += 1
+        if c["outcome"]:
+            k[c["outcome"]] += 1
+    rows = []
+    for key in sorted(acc):
+        k = acc[key]
+        row: dict[str, Any] = {"code": key, "name": names.get(key, "")}
+        for f in (
+            "received",
+            "visited_on_time",
+            "visit_overdue",
+            "decided_in_15",
+            "decide_overdue",
+            "open",
+            *OUTCOMES,
+        ):
+            row[f] = k[f]
+        row["on_time_pct"] = _pct(k["decided_in_15"], k["received"])
+        rows.append(row)
+    return rows
+
+
+SCREENING_COLUMNS = [
+    ("code", "代码"),
+    ("name", "名称"),
+    ("received", "收到线索"),
+    ("visited_on_time", "按时走访"),
+    ("visit_overdue", "走访超期"),
+    ("decided_in_15", "15天内认定"),
+    ("decide_overdue", "认定超期"),
+    ("open", "在办"),
+    *((o, OUTCOME_ZH[o]) for o in OUTCOMES),
+    ("on_time_pct", "15天办结率(%)"),
+]
+
+
+def screening_tables(clues: list[dict[str, Any]], month: str, today: date) -> list[Table]:
+    counties = {c["county_code"]: county_name(c["county_code"]) for c in clues}
+    out = []
+    for level, sheet, label, names in (
+        ("county_code", "核查处置-县", "县（市、区）", counties),
+        ("township_code", "核查处置-乡镇", "乡镇", {}),
+        ("village_code", "核查处置-村", "行政村", {}),
+    ):
+        out.append(
+            Table(
+                sheet,
+                f"{month} 预警线索核查处置（按{label}）",
+                SCREENING_COLUMNS,
+                _area_rows(clues, level, today, names),
+            )
+        )
+    return out
+
+
+def monitoring_tables(src: Sources, month: str, county: str | None) -> tuple[Table, Table, dict[str, float]]:
+    area, params = _area_sql(county)
+    rows = src.store.db.query(
+        "SELECT county_code, township_code, category, status, COUNT(*) AS households, SUM(persons) AS persons"
+        " FROM households WHERE status <> '未纳入'"
+        + area
+        + " GROUP BY county_code, township_code, category, status"
+        " ORDER BY county_code, township_code, category, status",
+        params,
+    )
+    start, end = month_bounds(month)
+    decisions = src.store.db.query(
+        "SELECT c.county_code, c.township_code, s.outcome, COUNT(*) AS n FROM steps s"
+        " JOIN clues c ON c.clue_id = s.clue_id WHERE s.step = 'county_decide' AND s.at >= ? AND s.at < ?"
+        + area.replace("county_code", "c.county_code")
+        + " GROUP BY c.county_code, c.township_code, s.outcome ORDER BY c.county_code, c.township_code",
+        [start.isoformat(), end.isoformat(), *params],
+    )
+    tables = []
+    headline: dict[str, float] = {}
+    for level, sheet, label in (
+        ("county_code", "监测对象-县", "县（市、区）"),
+        ("township_code", "监测对象-乡镇", "乡镇"),
+    ):
+        acc: dict[str, Counter[str]] = defaultdict(Counter)
+        for r in rows:
+            k = acc[r[level]]
+            if r["status"] == "监测中":
+                k[f"{r['category']}_h"] += int(r["households"])
+                k[f"{r['category']}_p"] += int(r["persons"] or 0)
+                k["monitored_h"] += int(r["households"])
+                k["monitored_p"] += int(r["persons"] or 0)
+            else:
+                k["eliminated_h"] += int(r["households"])
+        for d in decisions:
+            acc[d[level]][f"new_{d['outcome']}"] += int(d["n"])
+        out_rows = []
+        for key in sorted(acc):
+            k = acc[key]
+            row: dict[str, Any] = {"code": key, "name": county_name(key) if level == "county_code" else ""}
+            for cat in CATEGORIES:
+                row[f"{cat}_h"], row[f"{cat}_p"] = k[f"{cat}_h"], k[f"{cat}_p"]
+            row |= {
+                "monitored_h": k["monitored_h"],
+                "monitored_p": k["monitored_p"],
+                "eliminated_h": k["eliminated_h"],
+                "new_included": k["new_included"],
+                "new_eliminated": k["new_eliminated"],
+                "new_rolled_back": k["new_rolled_back"],
+                "elimination_rate": _pct(k["eliminated_h"], k["eliminated_h"] + k["monitored_h"]),
+            }
+            out_rows.append(row)
+        cols = [("code", "代码"), ("name", "名称")]
+        for cat in CATEGORIES:
+            cols += [(f"{cat}_h", f"{cat}(户)"), (f"{cat}_p", f"{cat}(人)")]
+        cols += [
+            ("monitored_h", "监测中(户)"),
+            ("monitored_p", "监测中(人)"),
+            ("eliminated_h", "风险已消除(户)"),
+            ("new_included", "本月新识别"),
+            ("new_eliminated", "本月风险消除"),
+            ("new_rolled_back", "本月回退"),
+            ("elimination_rate", "风险消除率(%)"),
+        ]
+        t = Table(
+            sheet,
+            f"{month} 监测对象（按{label}）",
+            cols,
+            out_rows,
+            note="户数、人数取自最新一次农户名单；本月新识别、风险消除取自县级审定记录。",
+        )
+        tables.append(t)
+        if level == "county_code":
+            headline = {
+                k: t.total(k)
+                for k in ("monitored_h", "monitored_p", "eliminated_h", "new_included", "new_eliminated")
+            }
+    return tables[0], tables[1], headline
+
+
+def feedback_table(clues: list[dict[str, Any]], month: str) -> Table:
+    acc: dict[str, Counter[str]] = defaultdict(Counter)
+    for c in clues:
+        k = acc[c["department"]]
+        k["warnings"] += 1
+        if c["state"] == State.CLOSED.value:
+            k["decided"] += 1
+        if c["outcome"] in ("included", "already_monitored", "rolled_back"):
+            k["monitored"] += 1
+        if c["outcome"] == "included":
+            k["included"] += 1
+    rows = [
+        {
+            "dept": DEPT_LABEL.get(d, d),
+            "warnings": k["warnings"],
+            "decided": k["decided"],
+            "included": k["included"],
+            "monitored": k["monitored"],
+            "share": _pct(k["included"], k["decided"]),
+        }
+        for d, k in sorted(acc.items())
+    ]
+    return Table(
+        "部门反馈",
+        f"{month} 部门预警反馈（预警转化为纳入监测）",
+        [
+            ("dept", "部门"),
+            ("warnings", "推送预警"),
+            ("decided", "已审定"),
+            ("included", "新纳入监测"),
+            ("monitored", "纳入或记录风险"),
+            ("share", "已审定中纳入比例(%)"),
+        ],
+        rows,
+    )
+
+
+def quality_tables(src: Sources, month: str, county: str | None) -> tuple[Table, Table, list[str]]:
+    spec = load_yaml("checks.yaml")
+    _, end = month_bounds(month)
+    line = default_params().value("monitoring_income_line", county or "4503", end - timedelta(days=1))
+    income_line = line.value if line else 6000.0
+    area, params = _area_sql(county)
+    problems: list[dict[str, Any]] = []
+    for chk in spec["checks"]:
+        where = chk["where"].replace("{income_line}", repr(float(income_line)))
+        for r in src.store.db.query(
+            f"SELECT household_id, village_code, county_code FROM households WHERE ({where}){area}"
+            " ORDER BY village_code, household_id",
+            params,
+        ):
+            problems.append(
+                r | {"check": chk["id"], "title": chk["title"], "fix": chk["fix"], "dept": chk["department"]}
+            )
+    # decision check: eliminated within two months of inclusion
+    dchk = spec["decision_checks"][0]
+    decided = src.store.db.query(
+        "SELECT c.household_id, c.village_code, c.county_code, s.outcome, s.at FROM steps s"
+        " JOIN clues c ON c.clue_id = s.clue_id WHERE s.step = 'county_decide' AND s.at < ?"
+        + area.replace("county_code", "c.county_code")
+        + " AND s.outcome IN ('included', 'eliminated') ORDER BY c.household_id, s.at",
+        [end.isoformat(), *params],
+    )
+    included_on: dict[str, date] = {}
+    for d in decided:
+        on = date.fromisoformat(d["at"][:10])
+        if d["outcome"] == "included":
+            included_on[d["household_id"]] = on
+        elif d["household_id"] in included_on and (on - included_on[d["household_id"]]).days < 61:
+            problems.append(
+                {k: d[k] for k in ("household_id", "village_code", "county_code")}
+                | {
+                    "check": dchk["id"],
+                    "title": dchk["title"],
+                    "fix": dchk["fix"],
+                    "dept": dchk["department"],
+                }
+            )
+    problems.sort(key=lambda p: (p["village_code"], p["household_id"], p["check"]))
+    listing = Table(
+        "问题数据清单",
+        f"{month} 问题数据清单（按村，户编号、问题、整改要求）",
+        [
+            ("village_code", "行政村"),
+            ("household_id", "户编号"),
+            ("check", "规则"),
+            ("title", "问题"),
+            ("fix", "整改要求"),
+        ],
+        problems,
+        note=f"监测收入线按 {income_line:.0f} 元计（rules/params/thresholds.yaml）。",
+    )
+    per_check = Counter((p["county_code"], p["check"]) for p in problems)
+    titles = {c["id"]: c["title"] for c in [*spec["checks"], *spec["decision_checks"]]}
+    depts = {c["id"]: c["department"] for c in [*spec["checks"], *spec["decision_checks"]]}
+    summary = Table(
+        "问题数据汇总",
+        f"{month} 问题数据按县和规则",
+        [
+            ("county", "县（市、区）"),
+            ("check", "规则"),
+            ("title", "问题"),
+            ("dept", "责任部门"),
+            ("count", "户数"),
+        ],
+        [
+            {
+                "county": county_name(c),
+                "check": k,
+                "title": titles[k],
+                "dept": DEPT_LABEL.get(depts[k], depts[k]),
+                "count": n,
+            }
+            for (c, k), n in sorted(per_check.items())
+        ],
+    )
+    return listing, summary, list(spec["not_checked"])
+
+
+def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Table:
+    rows = []
+    area, params = _area_sql(county)
+    for back in range(months - 1, -1, -1):
+        m = previous_month(month, back)
+        start, end = month_bounds(m)
+        r = src.store.db.one(
+            "SELECT COUNT(*) AS alerts, COALESCE(SUM(hits), 0) AS hits FROM clues"
+            " WHERE clue_date >= ? AND clue_date < ?" + area,
+            [start.isoformat(), end.isoformat(), *params],
+        )
+        totals, _ = src.feeds(m)
+        accepted = sum(t["accepted"] or 0 for t in totals)
+        alerts, hits = int(r["alerts"]) if r else 0, int(r["hits"]) if r else 0
+        rows.append(
+            {
+                "month": m,
+                "accepted": accepted,
+                "hits": hits,
+                "alerts": alerts,
+                "hit_rate": _pct(hits, accepted),
+            }
+        )
+    return Table(
+        "命中率趋势",
+        f"近{months}个月预警命中率",
+        [
+            ("month", "月份"),
+            ("accepted", "入库变动数据"),
+            ("hits", "规则命中"),
+            ("alerts", "产生线索"),
+            ("hit_rate", "命中率(%)"),
+        ],
+        rows,
+    )
+
+
+# ---- the report ------------------------------------------------------------------------------------
+def monthly_report(src: Sources, month: str, today: date, county: str | None = None) -> Report:
+    start, end = month_bounds(month)
+    closed = today >= end
+    judged = min(today, end - timedelta(days=1)) if not closed else end - timedelta(days=1)
+    as_of = today  # overdue is judged on the day of generation for open months, at month end + deadlines
+    if closed:
+        as_of = end + timedelta(days=15)  # clues of a closed month are judged after their full 15 days
+    feeds, reasons, received = feeds_tables(src, month)
+    clues = _clues(src, start, end, county)
+    totals, _ = src.feeds(month)
+    evaluations: dict[str, float] = {t["dept"]: float(t["accepted"] or 0) for t in totals}
+    evaluations["*"] = float(sum(evaluations.values()))
+    evaluations["household"] = evaluations["*"]
+    rules = rules_table(clues, evaluations, month)
+    screening = screening_tables(clues, month, as_of)
+    mon_county, mon_township, mon_head = monitoring_tables(src, month, county)
+    feedback = feedback_table(clues, month)
+    problems, problem_summary, not_checked = quality_tables(src, month, county)
+    trend_table = trend(src, month, county)
+
+    prev = previous_month(month)
+    p_start, p_end = month_bounds(prev)
+    prev_clues = _clues(src, p_start, p_end, county)
+    _, _, prev_received = feeds_tables(src, prev)
+    prev_outcomes = Counter(c["outcome"] for c in prev_clues)
+    outcomes = Counter(c["outcome"] for c in clues)
+    headline: list[tuple[str, Any, Any]] = [
+        ("部门数据接收行数", int(received["rows_read"]), int(prev_received["rows_read"])),
+        ("入库变动数据", int(received["accepted"]), int(prev_received["accepted"])),
+        ("拒收行数", int(received["rejected"]), int(prev_received["rejected"])),
+        ("预警线索", len(clues), len(prev_clues)),
+        ("规则命中", sum(int(c["hits"]) for c in clues), sum(int(c["hits"]) for c in prev_clues)),
+        ("线索纳入监测", outcomes["included"], prev_outcomes["included"]),
+        ("监测对象(户)", int(mon_head.get("monitored_h", 0)), None),
+        ("监测对象(人)", int(mon_head.get("monitored_p", 0)), None),
+        ("风险已消除(户)", int(mon_head.get("eliminated_h", 0)), None),
+        ("问题数据(条)", len(problems.rows), None),
+    ]
+    mom = Table(
+        "环比",
+        f"{month} 与 {prev} 环比",
+        [("item", "指标"), ("this", month), ("prev", prev), ("delta", "增减"), ("pct", "增减(%)")],
+        [
+            {
+                "item": k,
+                "this": v,
+                "prev": p if p is not None else "—",
+                "delta": (v - p) if p is not None else "—",
+                "pct": _pct(v - p, p) if p else "—",
+            }
+            for k, v, p in headline
+        ],
+        note="监测对象为最新名单的现状，不作环比。",
+    )
+    county_rows = screening[0].rows
+    charts = [
+        Chart(
+            "各县预警线索与15天内认定",
+            "stacked",
+            [r["name"] or r["code"] for r in county_rows],
+            {
+                "15天内认定": [r["decided_in_15"] for r in county_rows],
+                "其余线索": [r["received"] - r["decided_in_15"] for r in county_rows],
+            },
+            "条",
+        ),
+        Chart(
+            "各部门数据入库与拒收",
+            "stacked",
+            feeds.column("dept"),
+            {
+                "入库": feeds.column("accepted"),
+                "拒收": feeds.column("rejected"),
+                "重复": feeds.column("duplicates"),
+            },
+            "行",
+        ),
+        Chart(
+            "近6个月预警命中率",
+            "line",
+            trend_table.column("month"),
+            {"命中率": [v or 0 for v in trend_table.column("hit_rate")]},
+            "%",
+            percent=True,
+        ),
+        Chart("各部门数据质量得分", "barh", feeds.column("dept"), {"得分": feeds.column("score")}, "分"),
+        Chart(
+            "线索审定结果",
+            "bar",
+            [OUTCOME_ZH[o] for o in OUTCOMES],
+            {"户": [outcomes[o] for o in OUTCOMES]},
+            "户",
+        ),
+    ]
+    scope = county_name(county) if county else "桂林市"
+    notes = [
+        f"数据截至 {judged}；" + ("本月已结束，报表可复现。" if closed else "本月尚未结束，数字仍会变化。"),
+        f"超期按 {as_of} 判断" + ("（月末线索的15天期限届满之日）。" if closed else "（今天）。"),
+        "部门数据报送按全市统计（报送不分县）。" if county else "",
+        "未能检查的问题规则（台账缺少相应字段）：" + "；".join(not_checked),
+    ]
+    return Report(
+        title=f"{scope}防返贫动态监测月报（{month}）",
+        period=month,
+        scope=scope,
+        closed=closed,
+        generated_for=judged.isoformat(),
+        headline=headline,
+        tables=[
+            mom,
+            feeds,
+            reasons,
+            rules,
+            trend_table,
+            *screening,
+            mon_county,
+            mon_township,
+            feedback,
+            problem_summary,
+            problems,
+        ],
+        charts=charts,
+        notes=[n for n in notes if n],
+    )

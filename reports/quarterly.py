@@ -1,0 +1,161 @@
+"""The quarterly bulletin (季度通报): counties ranked by timeliness, data quality and elimination
+accuracy, with the red list (红榜) and black list (黑榜); weights and thresholds in params.yaml."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+from dixian.geo import county_name
+from reports.model import Chart, Report, Table
+from reports.monthly import Sources, _area_rows, _clues, load_yaml, month_bounds, quality_tables
+
+
+def quarter_months(quarter: str) -> list[str]:
+    year, q = int(quarter[:4]), int(quarter[-1])
+    return [f"{year:04d}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]
+
+
+def _score(metrics: dict[str, float | None], weights: dict[str, float]) -> float | None:
+    present = {k: v for k, v in metrics.items() if v is not None}
+    if not present:
+        return None
+    total = sum(weights[k] for k in present)
+    return round(sum(weights[k] * v for k, v in present.items()) / total, 1)
+
+
+def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
+    cfg = load_yaml("params.yaml")["quarterly"]
+    months = quarter_months(quarter)
+    start, _ = month_bounds(months[0])
+    _, end = month_bounds(months[-1])
+    closed = today >= end
+    as_of = end + timedelta(days=15) if closed else today
+    clues = _clues(src, start, end, None)
+    timeliness = {r["code"]: r for r in _area_rows(clues, "county_code", as_of, {})}
+    problems, _, _ = quality_tables(src, months[-1], None)
+    problems_by_county = Counter(p["county_code"] for p in problems.rows)
+    households = {
+        r["county_code"]: int(r["n"])
+        for r in src.store.db.query("SELECT county_code, COUNT(*) AS n FROM households GROUP BY county_code")
+    }
+    eliminations = Counter[str]()
+    for r in src.store.db.query(
+        "SELECT c.county_code, COUNT(*) AS n FROM steps s JOIN clues c ON c.clue_id = s.clue_id"
+        " WHERE s.step = 'county_decide' AND s.outcome = 'eliminated' AND s.at >= ? AND s.at < ?"
+        " GROUP BY c.county_code",
+        (start.isoformat(), end.isoformat()),
+    ):
+        eliminations[r["county_code"]] = int(r["n"])
+    wrong = Counter(p["county_code"] for p in problems.rows if p["check"] == "DQ-ELIMINATED-WITHIN-2-MONTHS")
+    for r in src.store.db.query(
+        "SELECT c.county_code, COUNT(*) AS n FROM steps s JOIN clues c ON c.clue_id = s.clue_id"
+        " WHERE s.step = 'county_decide' AND s.outcome = 'rolled_back' AND s.at >= ? AND s.at < ?"
+        " GROUP BY c.county_code",
+        (start.isoformat(), end.isoformat()),
+    ):
+        wrong[r["county_code"]] += int(r["n"])
+    rows: list[dict[str, Any]] = []
+    for county in sorted(set(households) | set(timeliness)):
+        t = timeliness.get(county)
+        due = (t["received"] - t["open"] + t["decide_overdue"]) if t else 0
+        tim = round(100.0 * t["decided_in_15"] / due, 1) if t and due else None
+        n = households.get(county, 0)
+        rate = 1000.0 * problems_by_county[county] / n if n else 0.0
+        dq = round(max(0.0, 100.0 - rate * cfg["problems_per_1000_factor"]), 1) if n else None
+        el = eliminations[county]
+        acc = round(100.0 * max(0, el - wrong[county]) / el, 1) if el else None
+        metrics = {"timeliness": tim, "data_quality": dq, "elimination_accuracy": acc}
+        rows.append(
+            {
+                "code": county,
+                "name": county_name(county),
+                "clues": t["received"] if t else 0,
+                "timeliness": tim,
+                "problems_per_1000": round(rate, 1),
+                "data_quality": dq,
+                "eliminations": el,
+                "elimination_accuracy": acc,
+                "score": _score(metrics, cfg["weights"]),
+            }
+        )
+    ranked = sorted(rows, key=lambda r: (-(r["score"] if r["score"] is not None else -1), r["code"]))
+    for i, r in enumerate(ranked, 1):
+        r["rank"] = i
+    red_cfg, black_cfg = cfg["red_list"], cfg["black_list"]
+    red = [r for r in ranked if r["score"] is not None and r["score"] >= red_cfg["min_score"]][
+        : red_cfg["max_counties"]
+    ]
+    black = [
+        r
+        for r in ranked
+        if r["score"] is not None
+        and (
+            r["score"] < black_cfg["max_score"]
+            or any(
+                r[k] is not None and r[k] < black_cfg["any_metric_below"]
+                for k in ("timeliness", "data_quality", "elimination_accuracy")
+            )
+        )
+    ]
+    for r in ranked:
+        r["list"] = "红榜" if r in red else "黑榜" if r in black else ""
+    cols = [
+        ("rank", "名次"),
+        ("code", "代码"),
+        ("name", "县（市、区）"),
+        ("score", "综合得分"),
+        ("list", "红黑榜"),
+        ("clues", "预警线索"),
+        ("timeliness", "时效(15天内认定%)"),
+        ("problems_per_1000", "每千户问题数据"),
+        ("data_quality", "数据质量得分"),
+        ("eliminations", "风险消除户"),
+        ("elimination_accuracy", "消除准确率(%)"),
+    ]
+    w = cfg["weights"]
+    ranking = Table(
+        "县区排名",
+        f"{quarter} 各县（市、区）排名",
+        cols,
+        ranked,
+        note=(
+            f"综合得分 = 时效×{w['timeliness']} + 数据质量×{w['data_quality']}"
+            f" + 消除准确率×{w['elimination_accuracy']}"
+            "（缺项按其余权重折算）。"
+            f"红榜：综合得分≥{red_cfg['min_score']}的前{red_cfg['max_counties']}名；"
+            f"黑榜：综合得分<{black_cfg['max_score']}，或任一单项<{black_cfg['any_metric_below']}。"
+        ),
+    )
+    red_t = Table("红榜", f"{quarter} 红榜", cols, red)
+    black_t = Table("黑榜", f"{quarter} 黑榜", cols, black)
+    scored = [r for r in ranked if r["score"] is not None]
+    return Report(
+        title=f"桂林市防返贫动态监测季度通报（{quarter}）",
+        period=quarter,
+        scope="桂林市",
+        closed=closed,
+        generated_for=min(today, end - timedelta(days=1)).isoformat(),
+        headline=[
+            ("参评县（市、区）", len(scored), None),
+            ("红榜", len(red), None),
+            ("黑榜", len(black), None),
+            ("预警线索", len(clues), None),
+        ],
+        tables=[ranking, red_t, black_t],
+        charts=[
+            Chart(
+                "各县综合得分",
+                "barh",
+                [r["name"] for r in scored],
+                {"综合得分": [r["score"] for r in scored]},
+                "分",
+            )
+        ],
+        notes=[
+            "时效：统计期内线索中，认定期限已到的，15天内完成县级审定的比例。",
+            "数据质量：期末问题数据按每千户计。消除准确率：统计期内风险消除中，未在2个月内消除、未被回退的比例。",
+            "本期已结束，报表可复现。" if closed else "本期尚未结束，数字仍会变化。",
+        ],
+    )

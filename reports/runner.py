@@ -1,0 +1,54 @@
+"""Behind ``dixian report …``: open the stored data, build the report, write XLSX + HTML."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from dixian.config import Settings
+from dixian.contract.events import CHINA_TZ
+from reports.model import Report
+from reports.monthly import Sources, month_bounds, monthly_report
+from reports.quarterly import quarter_months, quarterly_report
+from reports.render import write
+from screening.store import open_store
+
+
+def sources(settings: Settings) -> Sources:
+    return Sources(
+        open_store(settings.screening_url(), settings.now), settings.data_dir / "ingest" / "quality.sqlite"
+    )
+
+
+def _stamp(report: Report, period_end_exclusive: datetime) -> datetime:
+    """Closed periods carry their own end as document time (reproducible); open ones the present."""
+    if report.closed:
+        return period_end_exclusive - timedelta(seconds=1)
+    return datetime.now(CHINA_TZ).replace(microsecond=0, tzinfo=None)
+
+
+def monthly(
+    settings: Settings, month: str, county: str | None, out_dir: Path | None
+) -> tuple[Report, Path, Path]:
+    src = sources(settings)
+    try:
+        report = monthly_report(src, month, settings.now().date(), county)
+    finally:
+        src.store.db.close()
+    _, end = month_bounds(month)
+    stamp = _stamp(report, datetime.combine(end, time()))
+    stem = f"monthly-{month}" + (f"-{county}" if county else "")
+    xlsx, html = write(report, out_dir or settings.data_dir / "reports", stem, stamp)
+    return report, xlsx, html
+
+
+def quarterly(settings: Settings, quarter: str, out_dir: Path | None) -> tuple[Report, Path, Path]:
+    src = sources(settings)
+    try:
+        report = quarterly_report(src, quarter, settings.now().date())
+    finally:
+        src.store.db.close()
+    _, end = month_bounds(quarter_months(quarter)[-1])
+    stamp = _stamp(report, datetime.combine(end, time()))
+    xlsx, html = write(report, out_dir or settings.data_dir / "reports", f"quarterly-{quarter}", stamp)
+    return report, xlsx, html
