@@ -36,6 +36,8 @@ class DemoQueue:
     """The village queue loaded with the demo month's clues, and accounts to look at it with."""
 
     store_url: str
+    report_html: Path
+    report_xlsx: Path
     clues: int
     households: int
     clock_date: date
@@ -88,7 +90,9 @@ def run_demo(
         stream = run_embedded(
             out / "local", Topics(settings), deadlines=Deadlines(visit_days=settings.visit_days)
         )
-    with console.status("载入村级自查队列 / loading the village queue ..."):
+    with console.status(
+        "载入村级自查队列, 生成月报 / loading the village queue, writing the monthly report ..."
+    ):
         queue = load_demo_queue(settings, stream, month)
     return DemoResult(out, summaries, stream, time.perf_counter() - t0, queue)
 
@@ -121,7 +125,12 @@ def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> D
             store.add_account(username, role, scope, password, f"演示 {username}")
     finally:
         store.db.close()
-    return DemoQueue(settings.screening_url(), stats.inserted, stats.households, clock, accounts, password)
+    from reports.runner import monthly  # noqa: PLC0415
+
+    _, xlsx, html = monthly(settings, month, None, settings.data_dir / "reports")
+    return DemoQueue(
+        settings.screening_url(), html, xlsx, stats.inserted, stats.households, clock, accounts, password
+    )
 
 
 def alerts_table(st: EmbeddedResult) -> Table:
@@ -196,6 +205,8 @@ def print_demo(result: DemoResult, console: Console) -> None:
     )
     console.print("  accounts: " + ", ".join(f"{u} ({r} {s})" for u, r, s in q.accounts))
     console.print(f"  password of every demo account (this run only): {q.password}")
+    console.print(f"月报 / monthly report: {q.report_html}", soft_wrap=True)
+    console.print(f"  workbook: {q.report_xlsx}", soft_wrap=True)
 
 
 # ---- the same month through Kafka ----------------------------------------------------------------

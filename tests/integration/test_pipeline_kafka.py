@@ -231,13 +231,13 @@ def _wait_first_commits(settings: Settings, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
-def _ingest(settings: Settings, sink: Sink, files: list[tuple[str, Path]]) -> None:
+def _ingest(settings: Settings, sink: Sink, files: list[tuple[str, Path]], month: str | None = None) -> None:
     async def run() -> None:
         await sink.start()
         ing = Ingester(settings, sink)
         try:
             for dept, path in files:
-                await ing.ingest_file(dept, path)
+                await ing.ingest_file(dept, path, month=month)
         finally:
             ing.close()
             await sink.stop()

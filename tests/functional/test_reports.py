@@ -1,0 +1,173 @@
+"""Monthly report and quarterly bulletin from a store and feed counters whose contents are known."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from connectors.stores import QualityCounters
+from reports.monthly import Sources, monthly_report
+from reports.quarterly import quarterly_report
+from reports.render import html_page, workbook_bytes
+from screening.auth import Actor
+from screening.store import Store
+from screening.workflow import Request, Role
+from tests.screening_helpers import VILLAGE_A, VILLAGE_C, Clock, alert, china, household, open_test_store
+
+OFFICER_A = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
+TOWNSHIP_A = Actor("zhen-a", "", Role.TOWNSHIP, VILLAGE_A[:9])
+COUNTY_A = Actor("xian-a", "", Role.COUNTY, VILLAGE_A[:6])
+
+
+def _feed(
+    q: QualityCounters, run: str, dept: str, month: str, rows: int, rejected: int, late: int = 0
+) -> None:
+    q.record(
+        {
+            "run_id": run,
+            "dept": dept,
+            "month": month,
+            "source": "file",
+            "file": f"{run}.csv",
+            "encoding": "utf-8",
+            "finished_at": f"{month}-28T10:00:00+08:00",
+            "rows_read": rows,
+            "accepted": rows - rejected - 1,
+            "duplicates": 1,
+            "rejected": rejected,
+            "late": late,
+            "ownership_conflicts": 0,
+        },
+        {"resident_id_checksum": rejected},
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[Sources, Clock, Store]:
+    clock = Clock(china(2022, 6, 30, 20))
+    store = open_test_store(f"sqlite:///{tmp_path / 'store.sqlite'}", clock)
+    store.upsert_households(
+        [
+            household(1),  # ordinary, fine
+            household(2, monitoring_category="边缘易致贫户", monitoring_status="监测中", risk_types=["因残"]),
+            household(3, kind="脱贫户", per_capita_income="3500"),  # under 4,000
+            household(
+                4,
+                village=VILLAGE_C,
+                monitoring_category="突发严重困难户",
+                monitoring_status="风险已消除",
+                housing_safe=False,
+                per_capita_income="9000",
+            ),
+        ]
+    )
+    store.upsert_alerts(
+        [alert(1), alert(2), alert(3), alert(4, village=VILLAGE_C), alert(5, reported=date(2022, 5, 20))]
+    )
+    q = QualityCounters(tmp_path / "quality.sqlite")
+    _feed(q, "r1", "medical_insurance", "2022-06", 100, 4, late=2)
+    _feed(q, "r2", "water", "2022-06", 50, 0)
+    _feed(q, "r0", "medical_insurance", "2022-05", 80, 8)
+    q.close()
+    # one clue all the way to inclusion within the month, one excluded
+    cid1, cid2 = alert(1).alert_id, alert(2).alert_id
+    clock.at = china(2022, 7, 1)
+    store.act(OFFICER_A, cid1, Request("visit", note="见到户主"))
+    store.act(OFFICER_A, cid1, Request("conclude", proposal="include", category="边缘易致贫户"))
+    store.act(OFFICER_A, cid1, Request("village_review", decision="approve"))
+    store.act(OFFICER_A, cid2, Request("visit", note="见到户主"))
+    store.act(OFFICER_A, cid2, Request("conclude", proposal="no_risk", note="医保报销后负担可承受"))
+    store.act(OFFICER_A, cid2, Request("village_review", decision="approve"))
+    clock.at = china(2022, 7, 6)
+    store.act(OFFICER_A, cid1, Request("notice_end", decision="approve"))
+    for cid in (cid1, cid2):
+        store.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
+        store.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
+    return Sources(store, tmp_path / "quality.sqlite"), clock, store
+
+
+def test_monthly_figures_reconcile_with_their_sources(world: tuple[Sources, Clock, Store]) -> None:
+    src, _, store = world
+    r = monthly_report(src, "2022-06", date(2022, 8, 1))
+    assert r.closed
+    feeds = r.table("部门数据报送")
+    mi = next(x for x in feeds.rows if x["dept"] == "医保局")
+    assert (mi["rows_read"], mi["accepted"], mi["rejected"], mi["duplicates"], mi["late"]) == (
+        100,
+        95,
+        4,
+        1,
+        2,
+    )
+    assert mi["score"] == pytest.approx(100 - 4 - 50 * 2 / 95, abs=0.05)
+    assert next(x for x in feeds.rows if x["dept"] == "教育局")["delivered"] == "未报送"
+    assert r.table("拒收原因").total("count") == 4
+    # June's clues: four of the five (the fifth was reported in May)
+    county = r.table("核查处置-县")
+    assert county.total("received") == 4
+    a = next(x for x in county.rows if x["code"] == VILLAGE_A[:6])
+    assert (a["included"], a["excluded"], a["decided_in_15"], a["open"]) == (1, 1, 2, 1)
+    assert r.table("预警规则").total("alerts") == 4
+    assert r.table("部门反馈").total("included") == 1
+    mom = {x["item"]: x for x in r.table("环比").rows}
+    assert (mom["部门数据接收行数"]["this"], mom["部门数据接收行数"]["prev"]) == (150, 80)
+    problems = {(p["household_id"][-1], p["check"]) for p in r.table("问题数据清单").rows}
+    assert problems == {
+        ("2", "DQ-DISABLED-WITHOUT-MEMBER"),
+        ("3", "DQ-INCOME-UNDER-4000"),
+        ("4", "DQ-ELIMINATED-UNSAFE-HOUSING"),
+    }
+    july = monthly_report(src, "2022-07", date(2022, 8, 1))
+    monitored = july.table("监测对象-县")
+    assert monitored.total("new_included") == 1  # the county decision was taken in July
+    assert monitored.total("边缘易致贫户_h") == 1
+    assert monitored.total("eliminated_h") == 1
+    store.db.close()
+
+
+def test_closed_month_workbook_is_byte_identical_and_open_month_says_so(
+    world: tuple[Sources, Clock, Store],
+) -> None:
+    from datetime import datetime  # noqa: PLC0415
+
+    src, _, _ = world
+    stamp = datetime(2022, 6, 30, 23, 59, 59)
+    first = workbook_bytes(monthly_report(src, "2022-06", date(2022, 8, 1)), stamp)
+    second = workbook_bytes(monthly_report(src, "2022-06", date(2022, 9, 15)), stamp)
+    assert first == second
+    wb = openpyxl.load_workbook(io.BytesIO(first))
+    assert wb.sheetnames[:3] == ["封面", "环比", "部门数据报送"]
+    assert wb["封面"]["B4"].value == "已结束（可复现）"
+    open_month = monthly_report(src, "2022-06", date(2022, 6, 20))
+    assert not open_month.closed
+    assert "本期尚未结束" in html_page(open_month)
+
+
+def test_html_has_readable_chinese_charts(world: tuple[Sources, Clock, Store]) -> None:
+    src, _, _ = world
+    page = html_page(monthly_report(src, "2022-06", date(2022, 8, 1)))
+    assert page.count("data:image/png;base64,") == 5
+    assert "各县预警线索与15天内认定" in page
+    assert "未能检查的问题规则" in page
+
+
+def test_quarterly_bulletin_ranks_counties_and_lists(world: tuple[Sources, Clock, Store]) -> None:
+    src, _, _ = world
+    r = quarterly_report(src, "2022Q3", date(2022, 10, 20))
+    ranking = r.table("县区排名").rows
+    assert [x["rank"] for x in ranking] == list(range(1, len(ranking) + 1))
+    assert {x["code"] for x in ranking} == {VILLAGE_A[:6], VILLAGE_C[:6]}
+    scores = [x["score"] for x in ranking if x["score"] is not None]
+    assert scores == sorted(scores, reverse=True)
+    for x in r.table("黑榜").rows:
+        assert (
+            x["score"] < 60
+            or min(
+                v for k in ("timeliness", "data_quality", "elimination_accuracy") if (v := x[k]) is not None
+            )
+            < 50
+        )
