@@ -290,7 +290,7 @@ def screening_tables(clues: list[dict[str, Any]], month: str, today: date) -> li
     return out
 
 
-def monitoring_tables(src: Sources, month: str, county: str | None) -> tuple[Table, Table, dict[str, float]]:
+def monitoring_tables(src: Sources, month: str, county: str | None) -> tuple[list[Table], dict[str, float]]:
     area, params = _area_sql(county)
     rows = src.store.db.query(
         "SELECT county_code, township_code, category, status, COUNT(*) AS households, SUM(persons) AS persons"
@@ -302,10 +302,11 @@ def monitoring_tables(src: Sources, month: str, county: str | None) -> tuple[Tab
     )
     start, end = month_bounds(month)
     decisions = src.store.db.query(
-        "SELECT c.county_code, c.township_code, s.outcome, COUNT(*) AS n FROM steps s"
+        "SELECT c.county_code, c.township_code, c.village_code, s.outcome, COUNT(*) AS n FROM steps s"
         " JOIN clues c ON c.clue_id = s.clue_id WHERE s.step = 'county_decide' AND s.at >= ? AND s.at < ?"
         + area.replace("county_code", "c.county_code")
-        + " GROUP BY c.county_code, c.township_code, s.outcome ORDER BY c.county_code, c.township_code",
+        + " GROUP BY c.county_code, c.township_code, c.village_code, s.outcome"
+        " ORDER BY c.county_code, c.township_code, c.village_code, s.outcome",
         [start.isoformat(), end.isoformat(), *params],
     )
     tables = []
@@ -367,7 +368,7 @@ def monitoring_tables(src: Sources, month: str, county: str | None) -> tuple[Tab
                 k: t.total(k)
                 for k in ("monitored_h", "monitored_p", "eliminated_h", "new_included", "new_eliminated")
             }
-    return tables[0], tables[1], headline
+    return tables, headline
 
 
 def feedback_table(clues: list[dict[str, Any]], month: str) -> Table:
@@ -542,7 +543,7 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
     evaluations["household"] = evaluations["*"]
     rules = rules_table(clues, evaluations, month)
     screening = screening_tables(clues, month, as_of)
-    mon_county, mon_township, mon_head = monitoring_tables(src, month, county)
+    monitoring, mon_head = monitoring_tables(src, month, county)
     feedback = feedback_table(clues, month)
     problems, problem_summary, not_checked = quality_tables(src, month, county)
     trend_table = trend(src, month, county)
@@ -642,8 +643,7 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
             rules,
             trend_table,
             *screening,
-            mon_county,
-            mon_township,
+            *monitoring,
             feedback,
             problem_summary,
             problems,
