@@ -177,7 +177,8 @@ class Ingester:
         mapping = load_mapping(dept)
         src = open_source(path, encoding=encoding)
         missing = mapping.check_headers(src.headers)
-        if missing:
+        # JSON Lines have no header row: an empty file is a valid delivery of "no changes this month"
+        if missing and not (src.format == "jsonl" and not src.headers):
             cols = ", ".join(f"{mapping.header_for(f)}({f})" for f in missing)
             raise MappingError(
                 f"{path.name}: 缺少必需的列 {cols} / missing required columns: {', '.join(missing)}"

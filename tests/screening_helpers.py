@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -136,3 +137,13 @@ def household(n: int = 1, *, village: str = VILLAGE_A, kind: str = "一般农户
             **extra,
         }
     )
+
+
+def chromium() -> str:
+    path = os.environ.get("DIXIAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        msg = "no Chromium: install Debian's chromium (deploy/system-deps.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and {msg}")
+        pytest.skip(msg)
+    return path

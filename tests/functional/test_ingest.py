@@ -152,3 +152,22 @@ def test_snapshot_mode_publishes_only_changes_and_removals(local_settings: Setti
     )
     s3 = asyncio.run(_ingest(local_settings, "civil_affairs", aug, snapshot=True))
     assert (s3.accepted, s3.unchanged, s3.removed) == (1, 3, 0)
+
+
+def test_an_empty_json_lines_delivery_is_zero_rows_not_an_error(tmp_path: Path) -> None:
+    empty = tmp_path / "education-2022-06.jsonl"
+    empty.write_bytes(b"")
+
+    async def run() -> int:
+        sink = LocalSink(tmp_path / "local")
+        await sink.start()
+        ing = Ingester(Settings(data_dir=tmp_path / "data"), sink)
+        try:
+            summary = await ing.ingest_file("education", empty, month="2022-06")
+        finally:
+            ing.close()
+            await sink.stop()
+        assert summary.reconciles
+        return summary.rows_read
+
+    assert asyncio.run(run()) == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -31,22 +30,13 @@ from screening.store import open_store
 from streams.kafka_run import input_topics, kafka_alerts, wait_caught_up
 from tests.integration.conftest import free_port
 from tests.integration.test_pipeline_kafka import _event, _household, _send
+from tests.screening_helpers import chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 H1 = "4503281012010001"
 VILLAGE, TOWNSHIP = H1[:12], H1[:9]
 PASSWORD = "browser-pass-1"
 SCREENS = Path("var/test/screens")
-
-
-def chromium() -> str:
-    path = os.environ.get("DIXIAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        msg = "no Chromium: install Debian's chromium (deploy/system-deps.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and {msg}")
-        pytest.skip(msg)
-    return path
 
 
 @pytest.fixture
