@@ -20,7 +20,7 @@ log = logging.getLogger("dixian.screening")
 
 
 def store_for(settings: Settings) -> Store:
-    return open_store(settings.screening_url(), settings.now)
+    return open_store(settings.screening_url(), settings.now, settings.visit_days)
 
 
 def serve(settings: Settings, *, local_dir: Path | None, host: str, port: int) -> None:

@@ -7,6 +7,7 @@ its content (never its workflow state); a household by its id; a step by (clue i
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ from screening.workflow import (
 )
 
 SESSION_HOURS = 12
+PLAN_DAYS = 10  # an assistance plan within 10 days of inclusion
+CREATED_SOURCES = {"application": "农户申请", "cadre": "干部排查"}
+SOURCE_ZH = {"department_warning": "部门预警", "campaign": "集中排查", **CREATED_SOURCES}
 # What each role has to act on; everything else in scope is readable.
 TODO_STATES: dict[Role, tuple[State, ...]] = {
     Role.VILLAGE: (State.NEW, State.VISITED, State.PROPOSED, State.NOTICE),
@@ -82,9 +86,10 @@ def _d(text: str | None) -> date | None:
 
 
 class Store:
-    def __init__(self, db: Database, now: Callable[[], datetime] = now_china) -> None:
+    def __init__(self, db: Database, now: Callable[[], datetime] = now_china, visit_days: int = 5) -> None:
         self.db = db
         self.now = now
+        self.visit_days = visit_days
 
     def today(self) -> date:
         return self.now().date()
@@ -329,6 +334,8 @@ class Store:
                 notice_from=_d(row["notice_from"]),
                 household_type=hh["household_type"] if hh else None,
                 category=row["category"],
+                source=row["source"],
+                household_kind=row["household_kind"],
             )
             t = decide(facts, request, actor.role, now.date(), now)
             seq = int(row["steps"]) + 1
@@ -349,7 +356,78 @@ class Store:
                     now.isoformat(timespec="seconds"), t.note, t.proposal, t.outcome, t.category,
                 ),
             )  # fmt: skip
+            if t.outcome == "included":  # an assistance plan is due within 10 days of inclusion
+                self.db.execute(
+                    "INSERT INTO plans (clue_id, household_id, village_code, county_code, included_on,"
+                    " due_by) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (clue_id) DO NOTHING",
+                    (
+                        clue_id, row["household_id"], row["village_code"], row["county_code"],
+                        now.date().isoformat(), (now.date() + timedelta(days=PLAN_DAYS)).isoformat(),
+                    ),
+                )  # fmt: skip
         return t
+
+    def record_step(
+        self, actor: Actor, clue_id: str, step: str, note: str, state: str, proposal: str | None = None
+    ) -> int:
+        """A step that does not move the clue (opening it, a plan measure): recorded and published."""
+        row = self.db.one("SELECT steps FROM clues WHERE clue_id = ?", (clue_id,))
+        assert row is not None
+        seq = int(row["steps"]) + 1
+        ts = self._ts()
+        if (
+            self.db.execute(
+                "UPDATE clues SET steps = ?, updated_at = ? WHERE clue_id = ? AND steps = ?",
+                (seq, ts, clue_id, row["steps"]),
+            )
+            != 1
+        ):
+            raise WorkflowError("concurrent_change", "该线索刚刚被其他人处理过，请刷新后再试")
+        self.db.execute(
+            "INSERT INTO steps (clue_id, seq, step, from_state, to_state, actor, role, at, note, proposal,"
+            " outcome, category, published) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,0)",
+            (clue_id, seq, step, state, state, actor.username, actor.role.value, ts, note, proposal),
+        )
+        return seq
+
+    def create_clue(
+        self, actor: Actor, household_id: str, source: str, note: str, *, authorisation_signed: bool = False
+    ) -> tuple[str, bool]:
+        """A clue from a household's application or a cadre's screening, with the 15-day clock
+        starting today. Idempotent per household, source and day: returns (clue id, created)."""
+        if source not in CREATED_SOURCES:
+            raise WorkflowError("bad_source", f"线索来源应为：{'、'.join(CREATED_SOURCES.values())}", 400)
+        if actor.role != Role.VILLAGE:
+            raise WorkflowError("wrong_role", "农户申请和干部排查线索由村级账号登记", 403)
+        if not 2 <= len(note.strip()) <= 500:
+            raise WorkflowError("note_required", "请填写申请事由或排查发现的情况（2–500字）", 400)
+        hh = self.household(household_id)
+        if hh is None:
+            raise NotFound(f"户编号 {household_id} 不在农户名单中，请核对户编号")
+        actor.check(hh["village_code"])
+        today = self.today()
+        basis = f"{household_id}|{source}|{today.isoformat()}".encode()
+        clue_id = f"{source[:4]}-" + hashlib.blake2b(basis, digest_size=10).hexdigest()
+        ts = self._ts()
+        title, label = CREATED_SOURCES[source], "待核实"
+        with self.db.transaction():
+            if self.db.one("SELECT clue_id FROM clues WHERE clue_id = ?", (clue_id,)):
+                return clue_id, False
+            self.db.execute(
+                "INSERT INTO clues (clue_id, source, household_id, village_code, township_code, county_code,"
+                " title, explanation, risk_label, severity, revision, hits, detail_json, clue_date,"
+                " received_at, visit_by, decide_by, state, steps, updated_at, authorisation_signed)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,1,1,'{}',?,?,?,?,?,0,?,?)",
+                (
+                    clue_id, source, household_id, hh["village_code"], hh["township_code"], hh["county_code"],
+                    title, note.strip(), label, "high" if source == "application" else "medium",
+                    today.isoformat(), ts, (today + timedelta(days=self.visit_days)).isoformat(),
+                    (today + timedelta(days=DECIDE_DAYS)).isoformat(), State.NEW.value, ts,
+                    int(authorisation_signed),
+                ),
+            )  # fmt: skip
+            self.record_step(actor, clue_id, "open", note.strip(), State.NEW.value)
+        return clue_id, True
 
     # ---- outbox ----------------------------------------------------------------------------------
     def pending_conclusions(self, limit: int = 500) -> list[Conclusion]:
@@ -433,11 +511,11 @@ class Store:
         return {r["state"]: int(r["n"]) for r in rows}
 
 
-def open_store(url: str, now: Callable[[], datetime] = now_china) -> Store:
+def open_store(url: str, now: Callable[[], datetime] = now_china, visit_days: int = 5) -> Store:
     """Open and migrate the store at ``url``."""
     db = Database(url)
     db.migrate()
-    return Store(db, now)
+    return Store(db, now, visit_days)
 
 
 __all__ = ["NotFound", "ScopeError", "Store", "UpsertCounts", "open_store"]

@@ -11,6 +11,7 @@ Pure: no database, no clock; the caller passes ``today``/``now`` so deadlines ar
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -137,6 +138,7 @@ class Request:
     category: str | None = None
     decision: str | None = None
     visited_on: date | None = None
+    form: dict[str, Any] | None = None  # visit form answers (campaign visits)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Request:
@@ -148,6 +150,9 @@ class Request:
         note = data.get("note") or ""
         if not isinstance(note, str):
             raise WorkflowError("bad_note", "说明必须是文字", 400)
+        form = data.get("form")
+        if form is not None and not isinstance(form, dict):
+            raise WorkflowError("bad_form", "走访表（form）应为对象", 400)
         return cls(
             action=str(data.get("action") or ""),
             note=note.strip(),
@@ -155,6 +160,7 @@ class Request:
             category=(str(data["category"]) if data.get("category") else None),
             decision=(str(data["decision"]) if data.get("decision") else None),
             visited_on=visited_on,
+            form=form,
         )
 
 
@@ -168,6 +174,8 @@ class ClueFacts:
     notice_from: date | None = None
     household_type: str | None = None  # 脱贫户 / 一般农户, if the roster has the household
     category: str | None = None  # proposed with an inclusion
+    source: str = "department_warning"
+    household_kind: str | None = None  # campaign visits: which visit form applies
 
 
 @dataclass(frozen=True)
@@ -233,8 +241,15 @@ def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime
             raise WorkflowError(
                 "visit_before_clue", f"走访日期 {visited_on} 早于线索产生日期 {clue.clue_date}", 400
             )
-        _need_note(req, "入户走访")
-        return Transition("visit", State.VISITED, {"visited_on": visited_on.isoformat()}, note=req.note)
+        updates: dict[str, Any] = {"visited_on": visited_on.isoformat()}
+        if clue.household_kind:
+            from screening.forms import check_answers  # noqa: PLC0415
+
+            answers = check_answers(clue.household_kind, req.form or {})
+            updates["form_json"] = json.dumps(answers, ensure_ascii=False, sort_keys=True)
+        else:
+            _need_note(req, "入户走访")
+        return Transition("visit", State.VISITED, updates, note=req.note)
 
     if action == Action.CONCLUDE:
         try:
@@ -242,6 +257,15 @@ def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime
         except ValueError:
             raise WorkflowError("proposal_required", "请选择核实结论", 400) from None
         category = None
+        if proposal == Proposal.NO_RISK and clue.source == "campaign":
+            # a campaign visit that found no risk is recorded and closed: the filled form is the reason
+            return Transition(
+                "conclude",
+                State.CLOSED,
+                {"proposal": proposal.value, "concluded_at": now.isoformat(timespec="seconds")},
+                proposal=proposal.value,
+                note=req.note,
+            )
         if proposal == Proposal.NO_RISK:
             _need_note(req, "排除（无风险）")
         elif proposal == Proposal.ALREADY_MONITORED:

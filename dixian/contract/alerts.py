@@ -68,7 +68,15 @@ Outcome = Literal["included", "already_monitored", "excluded", "eliminated", "ro
 # The steps of the identification workflow (识别认定) as the screening queue records them; every step is
 # published, and only a county decision carries an ``outcome`` that changes household state.
 Step = Literal[
-    "visit", "conclude", "village_review", "notice_end", "township_review", "county_decide", "return"
+    "open",  # a clue recorded by an officer (household application, cadre screening)
+    "visit",
+    "conclude",
+    "village_review",
+    "notice_end",
+    "township_review",
+    "county_decide",
+    "return",
+    "plan_measure",  # an assistance measure added to an included household's plan
 ]
 
 

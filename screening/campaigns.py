@@ -1,0 +1,242 @@
+"""Screening campaigns (集中排查): one visit item per household in scope, coverage by area, the
+look-back list (回头看) and the campaign summary workbook."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from dixian.geo import county_name
+from screening.auth import Actor
+from screening.forms import KIND_ZH, KINDS
+from screening.store import NotFound, Store
+from screening.workflow import DECIDE_DAYS, Role, State, WorkflowError
+
+KIND_WHERE = {
+    "ordinary": "(household_type = '一般农户' AND status = '未纳入')",
+    "formerly_poor": "(household_type = '脱贫户' AND status = '未纳入')",
+    "monitored": "(status IN ('监测中', '风险已消除'))",
+}
+KIND_OF = (
+    "CASE WHEN status IN ('监测中', '风险已消除') THEN 'monitored'"
+    " WHEN household_type = '脱贫户' THEN 'formerly_poor' ELSE 'ordinary' END"
+)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    campaign_id: str
+    name: str
+    scope: tuple[str, ...]
+    kinds: tuple[str, ...]
+    period_from: date
+    period_to: date
+    items: int
+
+
+def _campaign(row: dict[str, Any]) -> Campaign:
+    return Campaign(
+        row["campaign_id"],
+        row["name"],
+        tuple(row["scope"].split(",")),
+        tuple(row["kinds"].split(",")),
+        date.fromisoformat(row["period_from"]),
+        date.fromisoformat(row["period_to"]),
+        int(row["items"]),
+    )
+
+
+def create_campaign(
+    store: Store,
+    actor: Actor,
+    name: str,
+    scope: list[str],
+    period_from: date,
+    period_to: date,
+    kinds: list[str],
+) -> Campaign:
+    """Create the campaign and one visit item per household in scope (idempotent: the same campaign
+    created again adds nothing)."""
+    if actor.role not in (Role.OPERATOR, Role.COUNTY):
+        raise WorkflowError("wrong_role", "集中排查由市级或县级账号发起", 403)
+    if not 2 <= len(name.strip()) <= 80:
+        raise WorkflowError("name_required", "请填写排查活动名称（2–80字）", 400)
+    if not scope or any(not (s.isdigit() and len(s) in (4, 6)) for s in scope):
+        raise WorkflowError("bad_scope", "范围应为市（4位）或县（6位）代码", 400)
+    for s in scope:
+        actor.check_area(s)
+    if not kinds or any(k not in KINDS for k in kinds):
+        raise WorkflowError("bad_kinds", f"农户类型应为：{', '.join(KINDS)}", 400)
+    if period_to < period_from:
+        raise WorkflowError("bad_period", "排查结束日期早于开始日期", 400)
+    scope, kinds = sorted(set(scope)), [k for k in KINDS if k in kinds]
+    basis = f"{name.strip()}|{','.join(scope)}|{period_from}|{period_to}|{','.join(kinds)}".encode()
+    cid = "cmp-" + hashlib.blake2b(basis, digest_size=6).hexdigest()
+    ts = store.now().isoformat(timespec="seconds")
+    area = " OR ".join("village_code LIKE ?" for _ in scope)
+    kind = " OR ".join(KIND_WHERE[k] for k in kinds)
+    with store.db.transaction():
+        store.db.execute(
+            "INSERT INTO clues (clue_id, source, household_id, village_code, township_code, county_code,"
+            " title, explanation, risk_label, severity, revision, hits, detail_json, clue_date, received_at,"
+            " visit_by, decide_by, state, steps, updated_at, campaign_id, household_kind)"
+            " SELECT 'camp-' || ? || '-' || household_id, 'campaign', household_id, village_code,"
+            " township_code, county_code, ?, ?, '集中排查', 'low', 1, 1, '{}', ?, ?, ?, ?, 'new', 0, ?, ?,"
+            + KIND_OF
+            + f" FROM households WHERE ({area}) AND ({kind}) ON CONFLICT (clue_id) DO NOTHING",
+            [
+                cid.removeprefix("cmp-"),
+                f"集中排查：{name.strip()}",
+                "按集中排查要求入户，填写走访表并作出结论",
+                period_from.isoformat(),
+                ts,
+                period_to.isoformat(),
+                (period_to + timedelta(days=DECIDE_DAYS)).isoformat(),
+                ts,
+                cid,
+                *(f"{s}%" for s in scope),
+            ],
+        )
+        n = store.db.one("SELECT COUNT(*) AS n FROM clues WHERE campaign_id = ?", (cid,))
+        items = int(n["n"]) if n else 0
+        store.db.execute(
+            "INSERT INTO campaigns (campaign_id, name, scope, kinds, period_from, period_to, items,"
+            " created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (campaign_id) DO UPDATE SET items = excluded.items",
+            (
+                cid,
+                name.strip(),
+                ",".join(scope),
+                ",".join(kinds),
+                period_from.isoformat(),
+                period_to.isoformat(),
+                items,
+                actor.username,
+                ts,
+            ),
+        )
+    return get_campaign(store, cid)
+
+
+def get_campaign(store: Store, campaign_id: str) -> Campaign:
+    row = store.db.one("SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,))
+    if row is None:
+        raise NotFound(f"没有编号为 {campaign_id} 的排查活动")
+    return _campaign(row)
+
+
+def campaigns(store: Store) -> list[Campaign]:
+    return [
+        _campaign(r) for r in store.db.query("SELECT * FROM campaigns ORDER BY period_from DESC, campaign_id")
+    ]
+
+
+LEVELS = {"county": ("county_code", 6), "township": ("township_code", 9), "village": ("village_code", 12)}
+
+
+def coverage(store: Store, actor: Actor, campaign_id: str, level: str) -> list[dict[str, Any]]:
+    """Per area inside the actor's scope: items, visited, concluded, overdue (not visited after the
+    period), coverage %."""
+    get_campaign(store, campaign_id)
+    column, _ = LEVELS[level]
+    today = store.today().isoformat()
+    rows = store.db.query(
+        f"SELECT {column} AS code, COUNT(*) AS total,"
+        " SUM(CASE WHEN state <> 'new' THEN 1 ELSE 0 END) AS visited,"
+        " SUM(CASE WHEN proposal IS NOT NULL THEN 1 ELSE 0 END) AS concluded,"
+        " SUM(CASE WHEN state = 'new' AND visit_by < ? THEN 1 ELSE 0 END) AS overdue"
+        f" FROM clues WHERE campaign_id = ? AND village_code LIKE ? GROUP BY {column} ORDER BY {column}",
+        (today, campaign_id, actor.scope + "%"),
+    )
+    out = []
+    for r in rows:
+        total, visited = int(r["total"]), int(r["visited"] or 0)
+        out.append(
+            {
+                "code": r["code"],
+                "name": county_name(r["code"]) if level == "county" else "",
+                "total": total,
+                "visited": visited,
+                "concluded": int(r["concluded"] or 0),
+                "overdue": int(r["overdue"] or 0),
+                "coverage_pct": round(100.0 * visited / total, 1) if total else None,
+            }
+        )
+    return out
+
+
+def lookback(store: Store, actor: Actor, campaign_id: str) -> list[dict[str, Any]]:
+    """回头看: items whose conclusion was returned by a reviewer, and items concluded "no risk" that a
+    department warning contradicted afterwards."""
+    get_campaign(store, campaign_id)
+    scope = actor.scope + "%"
+    returned = store.db.query(
+        "SELECT DISTINCT c.clue_id, c.household_id, c.village_code, c.state FROM clues c"
+        " JOIN steps s ON s.clue_id = c.clue_id AND s.step = 'return'"
+        " WHERE c.campaign_id = ? AND c.village_code LIKE ? ORDER BY c.village_code, c.household_id",
+        (campaign_id, scope),
+    )
+    contradicted = store.db.query(
+        "SELECT c.clue_id, c.household_id, c.village_code, c.state, w.clue_id AS warning_id,"
+        " w.title AS warning FROM clues c"
+        " JOIN clues w ON w.household_id = c.household_id AND w.source = 'department_warning'"
+        " WHERE c.campaign_id = ? AND c.village_code LIKE ? AND c.proposal = 'no_risk'"
+        " AND w.clue_date > substr(c.concluded_at, 1, 10) ORDER BY c.village_code, c.household_id, w.clue_id",
+        (campaign_id, scope),
+    )
+    out = [r | {"reason": "结论被退回重新核实", "warning_id": "", "warning": ""} for r in returned]
+    out += [r | {"reason": "排查结论为无风险，之后部门数据发出预警"} for r in contradicted]
+    return sorted(out, key=lambda r: (r["village_code"], r["household_id"], r["reason"]))
+
+
+def summary_xlsx(store: Store, actor: Actor, campaign_id: str) -> bytes:
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
+
+    c = get_campaign(store, campaign_id)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "概况"
+    ws.append([f"集中排查：{c.name}"])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(["编号", c.campaign_id])
+    ws.append(["范围", "、".join(county_name(s) if len(s) == 6 else "桂林市" for s in c.scope)])
+    ws.append(["农户类型", "、".join(KIND_ZH[k] for k in c.kinds)])
+    ws.append(["时间", f"{c.period_from} 至 {c.period_to}"])
+    ws.append(["入户任务", c.items])
+    ws.append(["统计日", store.today().isoformat()])
+    head = ["代码", "名称", "应走访户", "已走访", "已出结论", "逾期未走访", "走访率(%)"]
+    for level, title in (("county", "按县"), ("township", "按乡镇"), ("village", "按村")):
+        sheet = wb.create_sheet(title)
+        sheet.append(head)
+        for r in coverage(store, actor, campaign_id, level):
+            sheet.append(
+                [
+                    r["code"],
+                    r["name"],
+                    r["total"],
+                    r["visited"],
+                    r["concluded"],
+                    r["overdue"],
+                    r["coverage_pct"],
+                ]
+            )
+    back = wb.create_sheet("回头看")
+    back.append(["行政村", "户编号", "原因", "相关预警", "线索编号", "当前环节"])
+    for r in lookback(store, actor, campaign_id):
+        back.append(
+            [
+                r["village_code"],
+                r["household_id"],
+                r["reason"],
+                r["warning"],
+                r["clue_id"],
+                State(r["state"]).value,
+            ]
+        )
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,108 @@
+"""Assistance plans (帮扶计划): due within 10 days of inclusion; measures from the national groups;
+flags for a late plan and for a household monitored over a month without a development measure."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from screening.auth import Actor
+from screening.forms import measure_group
+from screening.store import NotFound, Store
+from screening.workflow import Role, State, WorkflowError
+
+DEVELOPMENT_WITHIN_DAYS = 30
+
+
+def add_measure(
+    store: Store,
+    actor: Actor,
+    clue_id: str,
+    group: str,
+    description: str,
+    start_on: date,
+    end_on: date | None = None,
+) -> int:
+    """Record a measure of the household's plan; published like every step. Returns its number."""
+    g = measure_group(group)
+    if actor.role != Role.VILLAGE:
+        raise WorkflowError("wrong_role", "帮扶措施由村级账号登记", 403)
+    if not 2 <= len(description.strip()) <= 300:
+        raise WorkflowError("description_required", "请填写帮扶措施内容（2–300字）", 400)
+    if end_on is not None and end_on < start_on:
+        raise WorkflowError("bad_period", "措施结束日期早于开始日期", 400)
+    with store.db.transaction():
+        plan = store.db.one("SELECT * FROM plans WHERE clue_id = ?", (clue_id,))
+        if plan is None:
+            raise NotFound("该线索没有帮扶计划：只有经县级审定纳入监测的农户才制定帮扶计划")
+        actor.check(plan["village_code"])
+        row = store.db.one("SELECT COALESCE(MAX(seq), 0) AS n FROM measures WHERE clue_id = ?", (clue_id,))
+        seq = int(row["n"]) + 1 if row else 1
+        store.db.execute(
+            "INSERT INTO measures (clue_id, seq, measure_group, development, description, start_on, end_on,"
+            " recorded_by, recorded_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                clue_id,
+                seq,
+                g.id,
+                int(g.development),
+                description.strip(),
+                start_on.isoformat(),
+                end_on.isoformat() if end_on else None,
+                actor.username,
+                store.now().isoformat(timespec="seconds"),
+            ),
+        )
+        store.record_step(
+            actor, clue_id, "plan_measure", f"{g.label}：{description.strip()}", State.CLOSED.value
+        )
+    return seq
+
+
+def plan_status(plan: dict[str, Any], measures: list[dict[str, Any]], today: date) -> dict[str, Any]:
+    due = date.fromisoformat(plan["due_by"])
+    included = date.fromisoformat(plan["included_on"])
+    development = sum(1 for m in measures if m["development"])
+    first = min((date.fromisoformat(m["recorded_at"][:10]) for m in measures), default=None)
+    late = (first is None and today > due) or (first is not None and first > due)
+    no_dev = development == 0 and today > included + timedelta(days=DEVELOPMENT_WITHIN_DAYS)
+    if not measures:
+        label = (
+            f"帮扶计划已超期 {(today - due).days} 天"
+            if today > due
+            else f"帮扶计划剩 {(due - today).days} 天"
+        )
+    else:
+        label = f"已落实 {len(measures)} 项措施" + ("（计划晚于10天）" if late else "")
+    return plan | {
+        "measures": len(measures),
+        "development": development,
+        "late": late,
+        "no_development": no_dev,
+        "label": label,
+    }
+
+
+def plan_for(store: Store, actor: Actor, clue_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    plan = store.db.one("SELECT * FROM plans WHERE clue_id = ?", (clue_id,))
+    if plan is None:
+        return None
+    actor.check(plan["village_code"])
+    measures = store.db.query("SELECT * FROM measures WHERE clue_id = ? ORDER BY seq", (clue_id,))
+    return plan_status(plan, measures, store.today()), measures
+
+
+def plans(store: Store, actor: Actor) -> list[dict[str, Any]]:
+    """Plans in the actor's area, flagged ones first."""
+    rows = store.db.query(
+        "SELECT * FROM plans WHERE village_code LIKE ? ORDER BY due_by, clue_id", (actor.scope + "%",)
+    )
+    measures: dict[str, list[dict[str, Any]]] = {}
+    for m in store.db.query(
+        "SELECT m.* FROM measures m JOIN plans p ON p.clue_id = m.clue_id WHERE p.village_code LIKE ?",
+        (actor.scope + "%",),
+    ):
+        measures.setdefault(m["clue_id"], []).append(m)
+    today = store.today()
+    out = [plan_status(p, measures.get(p["clue_id"], []), today) for p in rows]
+    return sorted(out, key=lambda p: (not (p["late"] or p["no_development"]), p["due_by"], p["clue_id"]))
