@@ -1,0 +1,252 @@
+"""Every way a clue arrives and what follows inclusion, on SQLite and PostgreSQL: campaigns,
+applications and cadre findings, visit forms, assistance plans, deadlines on a controllable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from screening.auth import Actor, ScopeError
+from screening.campaigns import coverage, create_campaign, lookback
+from screening.plans import add_measure, plan_for, plans
+from screening.store import Store
+from screening.workflow import Request, Role, State, WorkflowError
+from tests.screening_helpers import (
+    VILLAGE_A,
+    VILLAGE_B,
+    VILLAGE_C,
+    Clock,
+    alert,
+    china,
+    household,
+    open_test_store,
+    store_url,
+)
+
+CITY = Actor("city", "", Role.OPERATOR, "4503")
+COUNTY_A = Actor("xian-a", "", Role.COUNTY, VILLAGE_A[:6])
+TOWNSHIP_A = Actor("zhen-a", "", Role.TOWNSHIP, VILLAGE_A[:9])
+OFFICER_A = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
+OFFICER_B = Actor("cun-b", "", Role.VILLAGE, VILLAGE_B)
+MONITORED_FORM = {
+    "record_correct": "yes",
+    "assistance_received": ["产业帮扶", "健康帮扶"],
+    "income_pc_estimate": "12800",
+    "income_stable_6_months": "yes",
+    "elimination_assessment": "可以标注风险消除",
+}
+ORDINARY_FORM = {
+    "persons_confirmed": "yes",
+    "income_pc_estimate": "15000",
+    "housing_safe": "yes",
+    "water_safe": "yes",
+    "all_insured": "yes",
+    "children_in_school": "yes",
+    "risks_found": ["无"],
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Clock]]:
+    clock = Clock(china(2022, 9, 1))
+    for url in store_url(request.param, tmp_path):
+        store = open_test_store(url, clock)
+        store.upsert_households(
+            [
+                household(1),  # ordinary
+                household(2, kind="脱贫户"),  # formerly poor, not monitored
+                household(3, kind="脱贫户", monitoring_category="脱贫不稳定户", monitoring_status="监测中"),
+                household(4, monitoring_category="边缘易致贫户", monitoring_status="风险已消除"),
+                household(5, village=VILLAGE_B),
+                household(
+                    6, village=VILLAGE_C, monitoring_category="突发严重困难户", monitoring_status="监测中"
+                ),
+            ]
+        )
+        yield store, clock
+        store.db.close()
+
+
+def test_campaign_creates_one_item_per_household_in_scope(world: tuple[Store, Clock]) -> None:
+    store, _ = world
+    c = create_campaign(
+        store,
+        CITY,
+        "2022年集中排查",
+        ["4503"],
+        date(2022, 9, 1),
+        date(2022, 9, 30),
+        ["ordinary", "formerly_poor", "monitored"],
+    )
+    assert c.items == 6
+    again = create_campaign(
+        store,
+        CITY,
+        "2022年集中排查",
+        ["4503"],
+        date(2022, 9, 1),
+        date(2022, 9, 30),
+        ["monitored", "ordinary", "formerly_poor"],
+    )
+    assert again.campaign_id == c.campaign_id
+    assert again.items == 6
+    only = create_campaign(
+        store,
+        COUNTY_A,
+        "阳朔监测对象回头看",
+        [VILLAGE_A[:6]],
+        date(2022, 9, 1),
+        date(2022, 9, 15),
+        ["monitored"],
+    )
+    assert only.items == 2  # households 3 and 4 (monitored or eliminated) of county A
+    kinds = {
+        r["household_id"][-1]: r["household_kind"]
+        for r in store.db.query(
+            "SELECT household_id, household_kind FROM clues WHERE campaign_id = ?", (c.campaign_id,)
+        )
+    }
+    assert kinds == {
+        "1": "ordinary",
+        "2": "formerly_poor",
+        "3": "monitored",
+        "4": "monitored",
+        "5": "ordinary",
+        "6": "monitored",
+    }
+    with pytest.raises(ScopeError):
+        create_campaign(
+            store, COUNTY_A, "越界", ["450323"], date(2022, 9, 1), date(2022, 9, 30), ["ordinary"]
+        )
+    with pytest.raises(WorkflowError, match="wrong_role"):
+        create_campaign(store, OFFICER_A, "村里", ["4503"], date(2022, 9, 1), date(2022, 9, 30), ["ordinary"])
+
+
+def test_visits_move_coverage_and_counties_add_up(world: tuple[Store, Clock]) -> None:
+    store, clock = world
+    c = create_campaign(
+        store,
+        CITY,
+        "排查",
+        ["4503"],
+        date(2022, 9, 1),
+        date(2022, 9, 30),
+        ["ordinary", "formerly_poor", "monitored"],
+    )
+    item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(1).household_id}"
+    with pytest.raises(WorkflowError, match="form_incomplete"):
+        store.act(OFFICER_A, item, Request("visit", form={"persons_confirmed": "yes"}))
+    store.act(OFFICER_A, item, Request("visit", form=ORDINARY_FORM))
+    store.act(OFFICER_A, item, Request("conclude", proposal="no_risk"))  # the form is the reason
+    assert store.clue(OFFICER_A, item).state == State.CLOSED
+    by_village = coverage(store, CITY, c.campaign_id, "village")
+    by_county = coverage(store, CITY, c.campaign_id, "county")
+    for key in ("total", "visited", "concluded", "overdue"):
+        assert sum(r[key] for r in by_county) == sum(r[key] for r in by_village)
+    a = next(r for r in by_village if r["code"] == VILLAGE_A)
+    assert (a["total"], a["visited"], a["concluded"]) == (4, 1, 1)
+    assert coverage(store, OFFICER_A, c.campaign_id, "village") == [a]  # an officer sees only the village
+    clock.at = china(2022, 10, 1)
+    assert sum(r["overdue"] for r in coverage(store, CITY, c.campaign_id, "county")) == 5
+
+
+def test_monitored_household_visit_proposes_elimination_into_review(world: tuple[Store, Clock]) -> None:
+    store, _ = world
+    c = create_campaign(store, CITY, "排查", ["4503"], date(2022, 9, 1), date(2022, 9, 30), ["monitored"])
+    item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(3).household_id}"
+    with pytest.raises(WorkflowError, match="form_invalid"):
+        store.act(OFFICER_A, item, Request("visit", form=MONITORED_FORM | {"elimination_assessment": "随便"}))
+    store.act(OFFICER_A, item, Request("visit", form=MONITORED_FORM))
+    store.act(OFFICER_A, item, Request("conclude", proposal="eliminate", note="收入稳定超过监测线"))
+    store.act(OFFICER_A, item, Request("village_review", decision="approve"))
+    clue = store.clue(OFFICER_A, item)
+    assert clue.state == State.NOTICE
+    assert clue["source"] == "campaign"
+    assert '"elimination_assessment": "可以标注风险消除"' in clue["form_json"]
+
+
+def test_application_clue_runs_the_15_day_clock(world: tuple[Store, Clock]) -> None:
+    store, clock = world
+    hid = household(1).household_id
+    with pytest.raises(ScopeError):
+        store.create_clue(OFFICER_B, hid, "application", "因病申请")
+    cid, created = store.create_clue(
+        OFFICER_A, hid, "application", "户主住院，申请纳入监测", authorisation_signed=True
+    )
+    assert created
+    assert store.create_clue(OFFICER_A, hid, "application", "重复提交")[0:2] == (cid, False)
+    clue = store.clue(OFFICER_A, cid)
+    assert (clue["visit_by"], clue["decide_by"], clue["authorisation_signed"]) == (
+        "2022-09-06",
+        "2022-09-16",
+        1,
+    )
+    assert [s["step"] for s in store.steps(cid)] == ["open"]
+    assert store.pending_conclusions()[0].step == "open"
+    clock.at = china(2022, 9, 16, 23)
+    assert not store.clue(OFFICER_A, cid).deadline.decide_overdue  # the 15th day counts to its end
+    clock.at = china(2022, 9, 17, 0)
+    assert store.clue(OFFICER_A, cid).deadline.decide_overdue
+    cadre, _ = store.create_clue(OFFICER_A, household(2).household_id, "cadre", "入户发现房屋漏雨")
+    assert store.clue(OFFICER_A, cadre)["source"] == "cadre"
+
+
+def test_inclusion_opens_a_plan_due_in_10_days_with_flags(world: tuple[Store, Clock]) -> None:
+    store, clock = world
+    store.upsert_alerts([alert(1)])
+    cid = alert(1).alert_id
+    store.act(OFFICER_A, cid, Request("visit", note="见到户主"))
+    store.act(OFFICER_A, cid, Request("conclude", proposal="include", category="边缘易致贫户"))
+    store.act(OFFICER_A, cid, Request("village_review", decision="approve"))
+    clock.advance(days=5)
+    store.act(OFFICER_A, cid, Request("notice_end", decision="approve"))
+    store.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
+    store.act(
+        Actor("xian", "", Role.COUNTY, VILLAGE_A[:6]), cid, Request("county_decide", decision="approve")
+    )
+    got = plan_for(store, OFFICER_A, cid)
+    assert got is not None
+    plan, measures = got
+    assert (plan["included_on"], plan["due_by"], measures) == ("2022-09-06", "2022-09-16", [])
+    clock.at = china(2022, 9, 16, 22)
+    assert not plans(store, OFFICER_A)[0]["late"]
+    clock.at = china(2022, 9, 17, 8)
+    assert plans(store, OFFICER_A)[0]["late"]
+    assert "超期 1 天" in plans(store, OFFICER_A)[0]["label"]
+    add_measure(store, OFFICER_A, cid, "health", "落实大病专项救治", date(2022, 9, 17))
+    with pytest.raises(WorkflowError, match="unknown_measure"):
+        add_measure(store, OFFICER_A, cid, "magic", "x" * 5, date(2022, 9, 17))
+    clock.at = china(2022, 10, 7)
+    p = plans(store, OFFICER_A)[0]
+    assert (p["measures"], p["development"], p["no_development"], p["late"]) == (1, 0, True, True)
+    add_measure(
+        store, OFFICER_A, cid, "employment", "安排到县城扶贫车间务工", date(2022, 10, 8), date(2023, 10, 7)
+    )
+    assert plans(store, OFFICER_A)[0]["no_development"] is False
+    assert [s["step"] for s in store.steps(cid)][-2:] == ["plan_measure", "plan_measure"]
+    with pytest.raises(ScopeError):
+        add_measure(store, OFFICER_B, cid, "employment", "越界登记", date(2022, 10, 8))
+
+
+def test_lookback_lists_returned_and_contradicted_items(world: tuple[Store, Clock]) -> None:
+    store, clock = world
+    c = create_campaign(
+        store, CITY, "排查", ["4503"], date(2022, 9, 1), date(2022, 9, 30), ["ordinary", "monitored"]
+    )
+    pre = f"camp-{c.campaign_id.removeprefix('cmp-')}-"
+    store.act(OFFICER_A, pre + household(1).household_id, Request("visit", form=ORDINARY_FORM))
+    store.act(OFFICER_A, pre + household(1).household_id, Request("conclude", proposal="no_risk"))
+    item3 = pre + household(3).household_id
+    store.act(OFFICER_A, item3, Request("visit", form=MONITORED_FORM))
+    store.act(OFFICER_A, item3, Request("conclude", proposal="eliminate", note="收入稳定"))
+    store.act(OFFICER_A, item3, Request("village_review", decision="return", note="收入证明不全"))
+    clock.advance(days=10)
+    store.upsert_alerts([alert(1, reported=date(2022, 9, 8))])  # medical costs after the "no risk" visit
+    rows = lookback(store, CITY, c.campaign_id)
+    assert [(r["household_id"][-1], r["reason"]) for r in rows] == [
+        ("1", "排查结论为无风险，之后部门数据发出预警"),
+        ("3", "结论被退回重新核实"),
+    ]
