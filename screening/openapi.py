@@ -221,3 +221,128 @@ SPEC: dict[str, Any] = {
         },
     },
 }
+
+
+_CAMPAIGN_ID = {"name": "campaign_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_OBJ: dict[str, Any] = {"type": "object"}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+SPEC["paths"]["/api/v1/clues"]["post"] = {
+    "summary": "登记农户申请或干部排查线索（村级账号，认定期限15天）/ record a clue",
+    "requestBody": _body(
+        {
+            "type": "object",
+            "required": ["household_id", "source", "note"],
+            "properties": {
+                "household_id": {"type": "string"},
+                "source": {"type": "string", "enum": ["application", "cadre"]},
+                "note": {"type": "string", "minLength": 2, "maxLength": 500},
+                "authorisation_signed": {"type": "boolean", "description": "已签财产检索授权书"},
+            },
+        }
+    ),
+    "responses": {
+        "201": _resp("created", {"$ref": "#/components/schemas/Clue"}),
+        "200": _resp("already recorded today (same household and source)"),
+        **_ERRORS,
+    },
+}
+SPEC["paths"]["/api/v1/clues/{clue_id}/measures"] = {
+    "post": {
+        "summary": "登记帮扶措施（纳入监测的农户）/ add a measure to the household's assistance plan",
+        "parameters": [_CLUE_ID],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["group", "description", "start_on"],
+                "properties": {
+                    "group": {"type": "string", "description": "screening/forms.yaml measure_groups"},
+                    "description": {"type": "string"},
+                    "start_on": {"type": "string", "format": "date"},
+                    "end_on": {"type": "string", "format": "date"},
+                },
+            }
+        ),
+        "responses": {"201": _resp("recorded"), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/plans"] = {
+    "get": {
+        "summary": "辖区内帮扶计划及预警（超期、无开发式措施）/ plans in the caller's area",
+        "responses": {"200": _resp("plans"), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/campaigns"] = {
+    "get": {"summary": "集中排查活动 / screening campaigns", "responses": {"200": _resp("campaigns")}},
+    "post": {
+        "summary": "发起集中排查（市、县账号）：为范围内每户生成一条入户任务 / start a campaign",
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["name", "scope", "from", "to", "kinds"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "scope": {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": "^[0-9]{4}([0-9]{2})?$"},
+                    },
+                    "from": {"type": "string", "format": "date"},
+                    "to": {"type": "string", "format": "date"},
+                    "kinds": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": ["ordinary", "formerly_poor", "monitored"]},
+                    },
+                },
+            }
+        ),
+        "responses": {"201": _resp("campaign"), **_ERRORS},
+    },
+}
+SPEC["paths"]["/api/v1/campaigns/{campaign_id}/coverage"] = {
+    "get": {
+        "summary": "排查进度（应走访、已走访、逾期）/ coverage by county, township or village",
+        "parameters": [
+            _CAMPAIGN_ID,
+            {
+                "name": "level",
+                "in": "query",
+                "schema": {"type": "string", "enum": ["county", "township", "village"]},
+            },
+        ],
+        "responses": {"200": _resp("areas"), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/campaigns/{campaign_id}/lookback"] = {
+    "get": {
+        "summary": "回头看名单：结论被退回或被后来的部门数据推翻 / the look-back list",
+        "parameters": [_CAMPAIGN_ID],
+        "responses": {"200": _resp("households"), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/applications"] = {
+    "post": {
+        "summary": "农户网上申请（无需登录；户编号须与行政村一致）/ a household's own application",
+        "security": [],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["village_code", "household_id", "description", "consent"],
+                "properties": {
+                    "village_code": {"type": "string"},
+                    "household_id": {"type": "string"},
+                    "description": {"type": "string"},
+                    "consent": {"type": "boolean", "const": True},
+                },
+            }
+        ),
+        "responses": {
+            "201": _resp("received"),
+            "400": _resp("户编号与行政村不匹配", _ERR),
+            "429": _resp("too many"),
+        },
+    }
+}

@@ -29,9 +29,20 @@ from dixian.topics import Topics
 from rules.describe import FIELD_ZH
 from screening import auth, openapi
 from screening.auth import Actor, ScopeError
+from screening.campaigns import (
+    LEVELS,
+    campaigns,
+    coverage,
+    create_campaign,
+    get_campaign,
+    lookback,
+    summary_xlsx,
+)
+from screening.forms import KIND_ZH, KINDS, measure_groups, visit_form
 from screening.metrics import QueueMetrics
+from screening.plans import add_measure, plan_for, plans
 from screening.sink import publish_pending
-from screening.store import Clue, NotFound, Store
+from screening.store import CREATED_SOURCES, SOURCE_ZH, Clue, NotFound, Store
 from screening.workflow import (
     ACTION_RULE,
     ACTION_ZH,
@@ -45,6 +56,7 @@ from screening.workflow import (
     Action,
     Proposal,
     Request,
+    Role,
     State,
     WorkflowError,
 )
@@ -82,6 +94,9 @@ _env.globals.update(
     PROPOSALS=[p.value for p in Proposal],
     EVENT_TYPE_ZH=EVENT_TYPE_ZH,
     FIELD_ZH=FIELD_ZH,
+    SOURCE_ZH=SOURCE_ZH,
+    STEP_ZH={"open": "登记线索", "return": "退回重新核实", "plan_measure": "登记帮扶措施"},
+    KIND_ZH=KIND_ZH,
 )
 _env.filters["value_zh"] = lambda v: "是" if v is True else "否" if v is False else v
 
@@ -225,7 +240,9 @@ def _allowed_actions(actor: Actor, clue: Clue) -> list[str]:
 
 async def clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
     store = request.app[STORE]
-    clue = store.clue(_actor(request), request.match_info["clue_id"])
+    actor = _actor(request)
+    clue = store.clue(actor, request.match_info["clue_id"])
+    kind = clue["household_kind"]
     return render(
         request,
         "clue.html",
@@ -234,7 +251,11 @@ async def clue_page(request: web.Request, *, error: str = "", status: int = 200)
         detail=clue.detail,
         steps=store.steps(clue["clue_id"]),
         household=store.household(clue["household_id"]),
-        actions=_allowed_actions(_actor(request), clue),
+        actions=_allowed_actions(actor, clue),
+        visit_form=visit_form(kind) if kind else None,
+        answers=json.loads(clue["form_json"]) if clue["form_json"] else None,
+        plan=plan_for(store, actor, clue["clue_id"]),
+        groups=measure_groups(),
         error=error,
         flash=request.query.get("done", ""),
     )
@@ -245,7 +266,15 @@ async def clue_post(request: web.Request) -> web.StreamResponse:
     clue_id = request.match_info["clue_id"]
     try:
         _check_csrf(request, form)
-        req = Request.from_mapping({k: str(v) for k, v in form.items()})
+        fields: dict[str, Any] = {k: str(v) for k, v in form.items() if not k.startswith("form.")}
+        answers = {
+            k.removeprefix("form."): [str(v) for v in form.getall(k)]
+            for k in set(form)
+            if k.startswith("form.")
+        }
+        if answers:
+            fields["form"] = {k: v if len(v) > 1 or k in _MULTI else v[0] for k, v in answers.items()}
+        req = Request.from_mapping(fields)
         t = request.app[STORE].act(_actor(request), clue_id, req)
     except WorkflowError as exc:
         request.app[METRICS].refused.labels(exc.code).inc()
@@ -253,6 +282,266 @@ async def clue_post(request: web.Request) -> web.StreamResponse:
     request.app[METRICS].steps.labels(t.step, _actor(request).role.value).inc()
     request.app[WAKEUP].set()
     raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(ACTION_ZH.get(Action(req.action), t.step))}")
+
+
+_MULTI = {q.id for kind in KINDS for q in visit_form(kind).questions if q.type == "multi"}
+
+
+def _date_field(value: Any, label: str, *, required: bool = True) -> date | None:
+    text = str(value or "").strip()
+    if not text:
+        if required:
+            raise WorkflowError("date_required", f"请填写{label}", 400)
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise WorkflowError("bad_date", f"{label}格式不对：{text}（应为 YYYY-MM-DD）", 400) from None
+
+
+async def measure_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    clue_id = request.match_info["clue_id"]
+    try:
+        _check_csrf(request, form)
+        add_measure(
+            request.app[STORE],
+            _actor(request),
+            clue_id,
+            str(form.get("group", "")),
+            str(form.get("description", "")),
+            _date_field(form.get("start_on"), "开始日期") or date.min,
+            _date_field(form.get("end_on"), "结束日期", required=False),
+        )
+    except WorkflowError as exc:
+        request.app[METRICS].refused.labels(exc.code).inc()
+        return await clue_page(request, error=exc.zh, status=exc.status)
+    request.app[WAKEUP].set()
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote('登记帮扶措施')}")
+
+
+async def new_clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+    return render(request, "new_clue.html", status, error=error, sources=CREATED_SOURCES)
+
+
+async def new_clue_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        _check_csrf(request, form)
+        clue_id, _ = request.app[STORE].create_clue(
+            _actor(request),
+            str(form.get("household_id", "")).strip(),
+            str(form.get("source", "")),
+            str(form.get("note", "")),
+            authorisation_signed=form.get("authorisation_signed") == "yes",
+        )
+    except WorkflowError as exc:
+        return await new_clue_page(request, error=exc.zh, status=exc.status)
+    except NotFound as exc:
+        return await new_clue_page(request, error=exc.zh, status=404)
+    request.app[WAKEUP].set()
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote('登记线索')}")
+
+
+_PUBLIC_LIMIT: dict[str, list[float]] = {}
+
+
+def _rate_limited(ip: str, per_hour: int = 10) -> bool:
+    import time  # noqa: PLC0415
+
+    now = time.monotonic()
+    recent = [t for t in _PUBLIC_LIMIT.get(ip, []) if now - t < 3600]
+    _PUBLIC_LIMIT[ip] = [*recent, now]
+    return len(recent) >= per_hour
+
+
+def submit_application(store: Store, village: str, household_id: str, description: str) -> str:
+    """The public form: the household number must belong to the village (say nothing else)."""
+    hh = store.household(household_id)
+    if hh is None or hh["village_code"] != village:
+        raise WorkflowError(
+            "household_mismatch",
+            "户编号与所在行政村不匹配，请核对明白卡上的户编号，或联系村干部代为申请",
+            400,
+        )
+    public = Actor("public-form", "网上申请", Role.VILLAGE, village)
+    clue_id, _ = store.create_clue(public, household_id, "application", "（网上申请）" + description.strip())
+    return clue_id
+
+
+async def apply_page(request: web.Request) -> web.Response:
+    return render(request, "apply.html", error="", done="")
+
+
+async def apply_post(request: web.Request) -> web.Response:
+    form = await request.post()
+    if _rate_limited(request.remote or "?"):
+        return render(request, "apply.html", 429, error="提交过于频繁，请稍后再试或联系村干部", done="")
+    if form.get("consent") != "yes":
+        return render(request, "apply.html", 400, error="请勾选同意核查家庭情况", done="")
+    try:
+        clue_id = submit_application(
+            request.app[STORE],
+            str(form.get("village_code", "")).strip(),
+            str(form.get("household_id", "")).strip(),
+            str(form.get("description", "")),
+        )
+    except WorkflowError as exc:
+        return render(request, "apply.html", exc.status, error=exc.zh, done="")
+    request.app[WAKEUP].set()
+    return render(request, "apply.html", error="", done=clue_id)
+
+
+async def campaigns_page(request: web.Request) -> web.Response:
+    return render(request, "campaigns.html", campaigns=campaigns(request.app[STORE]))
+
+
+def _level(request: web.Request) -> str:
+    level = request.query.get("level", "county")
+    return level if level in LEVELS else "county"
+
+
+async def campaign_page(request: web.Request) -> web.Response:
+    store, actor = request.app[STORE], _actor(request)
+    c = get_campaign(store, request.match_info["campaign_id"])
+    rows = coverage(store, actor, c.campaign_id, _level(request))
+    return render(
+        request,
+        "campaign.html",
+        c=c,
+        rows=rows,
+        level=_level(request),
+        KIND_ZH=KIND_ZH,
+        back=lookback(store, actor, c.campaign_id),
+    )
+
+
+async def campaign_xlsx(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    cid = request.match_info["campaign_id"]
+    return web.Response(
+        body=summary_xlsx(store, _actor(request), cid),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="campaign-{cid}.xlsx"'},
+    )
+
+
+async def plans_page(request: web.Request) -> web.Response:
+    return render(request, "plans.html", plans=plans(request.app[STORE], _actor(request)))
+
+
+async def api_create_clue(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise TypeError
+        clue_id, created = request.app[STORE].create_clue(
+            _actor(request),
+            str(body.get("household_id", "")),
+            str(body.get("source", "")),
+            str(body.get("note", "")),
+            authorisation_signed=bool(body.get("authorisation_signed")),
+        )
+    except (ValueError, TypeError):
+        return api_error(400, "bad_request", '请求体须为 JSON 对象：{"household_id", "source", "note"}')
+    except WorkflowError as exc:
+        return api_error(exc.status, exc.code, exc.zh)
+    request.app[WAKEUP].set()
+    clue = request.app[STORE].clue(_actor(request), clue_id)
+    return web.json_response(
+        clue_json(clue) | {"created": created}, status=201 if created else 200, dumps=_dumps
+    )
+
+
+async def api_add_measure(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise TypeError
+        seq = add_measure(
+            request.app[STORE],
+            _actor(request),
+            request.match_info["clue_id"],
+            str(body.get("group", "")),
+            str(body.get("description", "")),
+            _date_field(body.get("start_on"), "开始日期") or date.min,
+            _date_field(body.get("end_on"), "结束日期", required=False),
+        )
+    except (ValueError, TypeError):
+        return api_error(400, "bad_request", '请求体须为 JSON 对象：{"group", "description", "start_on"}')
+    except WorkflowError as exc:
+        return api_error(exc.status, exc.code, exc.zh)
+    request.app[WAKEUP].set()
+    return web.json_response({"clue_id": request.match_info["clue_id"], "seq": seq}, status=201)
+
+
+async def api_plans(request: web.Request) -> web.Response:
+    return web.json_response({"plans": plans(request.app[STORE], _actor(request))}, dumps=_dumps)
+
+
+async def api_campaigns(request: web.Request) -> web.Response:
+    return web.json_response({"campaigns": [c.__dict__ for c in campaigns(request.app[STORE])]}, dumps=_dumps)
+
+
+async def api_create_campaign(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise TypeError
+        c = create_campaign(
+            request.app[STORE],
+            _actor(request),
+            str(body.get("name", "")),
+            [str(x) for x in body.get("scope", [])],
+            _date_field(body.get("from"), "开始日期") or date.min,
+            _date_field(body.get("to"), "结束日期") or date.min,
+            [str(x) for x in body.get("kinds", [])],
+        )
+    except (ValueError, TypeError):
+        return api_error(
+            400, "bad_request", '请求体须为 JSON 对象：{"name", "scope": [...], "from", "to", "kinds": [...]}'
+        )
+    except WorkflowError as exc:
+        return api_error(exc.status, exc.code, exc.zh)
+    return web.json_response(c.__dict__, status=201, dumps=_dumps)
+
+
+async def api_coverage(request: web.Request) -> web.Response:
+    cid = request.match_info["campaign_id"]
+    rows = coverage(request.app[STORE], _actor(request), cid, _level(request))
+    return web.json_response({"campaign_id": cid, "level": _level(request), "areas": rows}, dumps=_dumps)
+
+
+async def api_lookback(request: web.Request) -> web.Response:
+    cid = request.match_info["campaign_id"]
+    return web.json_response(
+        {"campaign_id": cid, "households": lookback(request.app[STORE], _actor(request), cid)}, dumps=_dumps
+    )
+
+
+async def api_apply(request: web.Request) -> web.Response:
+    if _rate_limited(request.remote or "?"):
+        return api_error(429, "rate_limited", "提交过于频繁，请稍后再试")
+    try:
+        body = await request.json()
+        if not isinstance(body, dict) or body.get("consent") is not True:
+            raise TypeError
+        clue_id = submit_application(
+            request.app[STORE],
+            str(body.get("village_code", "")),
+            str(body.get("household_id", "")),
+            str(body.get("description", "")),
+        )
+    except (ValueError, TypeError):
+        return api_error(
+            400,
+            "bad_request",
+            '请求体须为 JSON：{"village_code", "household_id", "description", "consent": true}',
+        )
+    except WorkflowError as exc:
+        return api_error(exc.status, exc.code, exc.zh)
+    request.app[WAKEUP].set()
+    return web.json_response({"received": clue_id}, status=201)
 
 
 async def notice_page(request: web.Request) -> web.Response:
@@ -337,6 +626,8 @@ def clue_json(clue: Clue) -> dict[str, Any]:
         "proposal": r["proposal"],
         "category": r["category"],
         "outcome": r["outcome"],
+        "campaign_id": r["campaign_id"],
+        "household_kind": r["household_kind"],
         "clue_date": r["clue_date"],
         "visit_by": r["visit_by"],
         "decide_by": r["decide_by"],
@@ -478,8 +769,17 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/login", login_post),
     ("POST", "/logout", logout_post),
     ("GET", "/", queue_page),
+    ("GET", "/clues/new", new_clue_page),
+    ("POST", "/clues/new", new_clue_post),
     ("GET", "/clues/{clue_id}", clue_page),
     ("POST", "/clues/{clue_id}", clue_post),
+    ("POST", "/clues/{clue_id}/measures", measure_post),
+    ("GET", "/apply", apply_page),
+    ("POST", "/apply", apply_post),
+    ("GET", "/campaigns", campaigns_page),
+    ("GET", "/campaigns/{campaign_id}", campaign_page),
+    ("GET", "/campaigns/{campaign_id}/summary.xlsx", campaign_xlsx),
+    ("GET", "/plans", plans_page),
     ("GET", "/villages/{village_code}/notice", notice_page),
     ("GET", "/counties/{county_code}/asset-check", asset_check_page),
     ("GET", "/healthz", healthz),
@@ -489,6 +789,14 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/logout", api_logout),
     ("GET", "/api/v1/me", api_me),
     ("GET", "/api/v1/clues", api_clues),
+    ("POST", "/api/v1/clues", api_create_clue),
+    ("POST", "/api/v1/clues/{clue_id}/measures", api_add_measure),
+    ("GET", "/api/v1/plans", api_plans),
+    ("GET", "/api/v1/campaigns", api_campaigns),
+    ("POST", "/api/v1/campaigns", api_create_campaign),
+    ("GET", "/api/v1/campaigns/{campaign_id}/coverage", api_coverage),
+    ("GET", "/api/v1/campaigns/{campaign_id}/lookback", api_lookback),
+    ("POST", "/api/v1/applications", api_apply),
     ("GET", "/api/v1/clues/{clue_id}", api_clue),
     ("POST", "/api/v1/clues/{clue_id}/actions", api_act),
     ("GET", "/api/v1/villages/{village_code}/notice", api_notice),
