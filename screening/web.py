@@ -131,6 +131,8 @@ PUBLIC = {
     "/login",
     "/healthz",
     "/metrics",
+    "/apply",
+    "/api/v1/applications",
     "/api/v1/login",
     "/api/openapi.json",
     "/api/docs",
@@ -442,10 +444,10 @@ async def api_create_clue(request: web.Request) -> web.Response:
             str(body.get("note", "")),
             authorisation_signed=bool(body.get("authorisation_signed")),
         )
-    except (ValueError, TypeError):
-        return api_error(400, "bad_request", '请求体须为 JSON 对象：{"household_id", "source", "note"}')
     except WorkflowError as exc:
         return api_error(exc.status, exc.code, exc.zh)
+    except (ValueError, TypeError):
+        return api_error(400, "bad_request", '请求体须为 JSON 对象：{"household_id", "source", "note"}')
     request.app[WAKEUP].set()
     clue = request.app[STORE].clue(_actor(request), clue_id)
     return web.json_response(
@@ -467,10 +469,10 @@ async def api_add_measure(request: web.Request) -> web.Response:
             _date_field(body.get("start_on"), "开始日期") or date.min,
             _date_field(body.get("end_on"), "结束日期", required=False),
         )
-    except (ValueError, TypeError):
-        return api_error(400, "bad_request", '请求体须为 JSON 对象：{"group", "description", "start_on"}')
     except WorkflowError as exc:
         return api_error(exc.status, exc.code, exc.zh)
+    except (ValueError, TypeError):
+        return api_error(400, "bad_request", '请求体须为 JSON 对象：{"group", "description", "start_on"}')
     request.app[WAKEUP].set()
     return web.json_response({"clue_id": request.match_info["clue_id"], "seq": seq}, status=201)
 
@@ -497,12 +499,12 @@ async def api_create_campaign(request: web.Request) -> web.Response:
             _date_field(body.get("to"), "结束日期") or date.min,
             [str(x) for x in body.get("kinds", [])],
         )
+    except WorkflowError as exc:
+        return api_error(exc.status, exc.code, exc.zh)
     except (ValueError, TypeError):
         return api_error(
             400, "bad_request", '请求体须为 JSON 对象：{"name", "scope": [...], "from", "to", "kinds": [...]}'
         )
-    except WorkflowError as exc:
-        return api_error(exc.status, exc.code, exc.zh)
     return web.json_response(c.__dict__, status=201, dumps=_dumps)
 
 
@@ -532,14 +534,14 @@ async def api_apply(request: web.Request) -> web.Response:
             str(body.get("household_id", "")),
             str(body.get("description", "")),
         )
+    except WorkflowError as exc:
+        return api_error(exc.status, exc.code, exc.zh)
     except (ValueError, TypeError):
         return api_error(
             400,
             "bad_request",
             '请求体须为 JSON：{"village_code", "household_id", "description", "consent": true}',
         )
-    except WorkflowError as exc:
-        return api_error(exc.status, exc.code, exc.zh)
     request.app[WAKEUP].set()
     return web.json_response({"received": clue_id}, status=201)
 

@@ -214,3 +214,79 @@ async def test_metrics_count_queue_steps_and_refusals_without_people(client: Tes
     assert 'dixian_screening_steps_total{role="village",step="visit"} 1.0' in text
     assert 'dixian_screening_refusals_total{code="note_required"} 1.0' in text
     assert alert(1).household_id not in text
+
+
+@pytest.mark.asyncio
+async def test_public_application_and_officer_recorded_clues(client: TestClient, store: Store) -> None:  # type: ignore[type-arg]
+    hid = household(1).household_id
+    r = await client.post(
+        "/apply",
+        data={"village_code": VILLAGE_B, "household_id": hid, "description": "住院", "consent": "yes"},
+    )
+    assert r.status == 400
+    assert "不匹配" in await r.text()
+    r = await client.post(
+        "/apply", data={"village_code": VILLAGE_A, "household_id": hid, "description": "户主住院，费用高"}
+    )
+    assert r.status == 400  # no consent
+    r = await client.post(
+        "/apply",
+        data={
+            "village_code": VILLAGE_A,
+            "household_id": hid,
+            "description": "户主住院，费用高",
+            "consent": "yes",
+        },
+    )
+    assert r.status == 200
+    assert "申请已收到" in await r.text()
+    headers = await _api_token(client)
+    clues = (await (await client.get("/api/v1/clues", headers=headers)).json())["clues"]
+    assert {c["source"] for c in clues} == {"department_warning", "application"}
+    r = await client.post(
+        "/api/v1/clues",
+        json={"household_id": hid, "source": "cadre", "note": "入户发现房屋开裂"},
+        headers=headers,
+    )
+    assert r.status == 201
+    assert (await r.json())["decide_by"] == "2022-07-16"
+    county = await _api_token(client, "xian")
+    r = await client.post(
+        "/api/v1/clues", json={"household_id": hid, "source": "cadre", "note": "县里登记"}, headers=county
+    )
+    assert r.status == 403
+
+
+@pytest.mark.asyncio
+async def test_campaign_pages_and_plan_api(client: TestClient, store: Store) -> None:  # type: ignore[type-arg]
+    county = await _api_token(client, "xian")
+    r = await client.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "阳朔集中排查",
+            "scope": [VILLAGE_A[:6]],
+            "from": "2022-07-01",
+            "to": "2022-07-31",
+            "kinds": ["ordinary", "formerly_poor", "monitored"],
+        },
+        headers=county,
+    )
+    assert r.status == 201
+    cid = (await r.json())["campaign_id"]
+    assert (await r.json())["items"] == 2  # both households of the county (villages A and B)
+    await _page_login(client)
+    page = await (await client.get(f"/campaigns/{cid}?level=village")).text()
+    assert VILLAGE_A in page
+    assert "回头看" in page
+    r = await client.get(f"/campaigns/{cid}/summary.xlsx")
+    sheets = openpyxl.load_workbook(io.BytesIO(await r.read())).sheetnames
+    assert sheets == ["概况", "按县", "按乡镇", "按村", "回头看"]
+    headers = await _api_token(client)
+    r = await client.post(
+        f"/api/v1/clues/{alert(1).alert_id}/measures",
+        json={"group": "employment", "description": "就业", "start_on": "2022-07-01"},
+        headers=headers,
+    )
+    assert r.status == 404  # not included: no plan
+    assert "没有帮扶计划" in (await r.json())["message"]
+    assert (await (await client.get("/api/v1/plans", headers=headers)).json()) == {"plans": []}

@@ -1,0 +1,129 @@
+"""A campaign visit in a real headless Chromium (phone-sized): the officer fills the monitoring-object
+form, proposes risk elimination, and the item enters the review path; the steps reach the local
+conclusions topic of the embedded deployment."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+from connectors.sinks import read_local
+from dixian.config import Settings
+from dixian.contract.alerts import Conclusion
+from dixian.topics import Topics
+from screening.auth import Actor
+from screening.campaigns import create_campaign
+from screening.store import open_store
+from screening.workflow import Role
+from tests.screening_helpers import VILLAGE_A, chromium, household
+
+PASSWORD = "campaign-pass-1"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+
+    db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    store = open_store(db_url)
+    store.upsert_households(
+        [
+            household(7, kind="脱贫户", monitoring_category="脱贫不稳定户", monitoring_status="监测中"),
+            household(8),
+        ]
+    )
+    store.add_account("cun-a", "village", VILLAGE_A, PASSWORD, "白沙村 干部")
+    c = create_campaign(
+        store,
+        Actor("city", "", Role.OPERATOR, "4503"),
+        "2022年集中排查",
+        ["4503"],
+        date(2022, 9, 1),
+        date(2022, 9, 30),
+        ["monitored"],
+    )
+    assert c.items == 1  # household 8 is an ordinary household, not in this campaign
+    item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(7).household_id}"
+    store.db.close()
+    local, port = tmp_path / "local", _port()
+    env = {**os.environ, "DIXIAN_SCREENING_DB": db_url, "DIXIAN_CLOCK_DATE": "2022-09-05"}
+    log = (tmp_path / "web.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dixian", "screening", "serve", "--local", str(local), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "web.log").read_text()
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium(), headless=True, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+            page.goto(base + "/login")
+            page.fill("#username", "cun-a")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page.locator("ul.queue")).to_contain_text("集中排查")
+            page.click(f"a[href='/clues/{item}']")
+            expect(page.locator("#source")).to_have_text("集中排查")
+            expect(page.locator("#form-visit")).to_contain_text("监测对象：核实登记信息")
+            page.click("#form-visit button")  # nothing filled in: refused, named question
+            expect(page.locator(".error")).to_contain_text("走访表未填写：系统登记信息准确")
+            page.check("#q-record_correct input[value=yes]")
+            page.check("#q-assistance_received input[value=产业帮扶]")
+            page.check("#q-assistance_received input[value=公益岗位]")
+            page.fill("#q-income_pc_estimate input", "13200")
+            page.check("#q-income_stable_6_months input[value=yes]")
+            page.select_option("#q-elimination_assessment select", "可以标注风险消除")
+            page.fill("#note-visit", "户主在扶贫车间务工，收入稳定")
+            page.click("#form-visit button")
+            expect(page.locator("#state")).to_have_text("已走访，待结论")
+            expect(page.locator("main")).to_contain_text("产业帮扶、公益岗位")
+            page.select_option("#proposal", "eliminate")
+            page.fill("#note-conclude", "收入连续6个月以上稳定超过监测线")
+            page.click("#form-conclude button")
+            expect(page.locator("#state")).to_have_text("待村级评议")
+            page.select_option("#decision-village_review", "approve")
+            page.click("#form-village_review button")
+            expect(page.locator("#state")).to_have_text("公示中")
+            page.screenshot(path=str(tmp_path / "campaign-visit.png"), full_page=True)
+            Path("var/test/screens").mkdir(parents=True, exist_ok=True)
+            page.screenshot(path="var/test/screens/campaign-visit-phone.png", full_page=True)
+            browser.close()
+        out = local / f"{Topics(Settings()).conclusions}.jsonl"
+        deadline = time.monotonic() + 20
+        while True:
+            steps = [Conclusion.model_validate_json(v) for _, v in read_local(out)] if out.exists() else []
+            if len(steps) >= 3:
+                break
+            assert time.monotonic() < deadline, steps
+            time.sleep(0.2)
+        assert [(s.step, s.proposal) for s in steps] == [
+            ("visit", None),
+            ("conclude", "eliminate"),
+            ("village_review", None),
+        ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
