@@ -28,8 +28,14 @@ from screening.workflow import OUTCOME_ZH, State
 
 CATEGORIES = ("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")
 OUTCOMES = ("included", "not_included", "already_monitored", "excluded", "eliminated", "rolled_back")
-OUTCOME_SHORT = {"included": "纳入监测", "not_included": "不予纳入", "already_monitored": "已是监测对象",
-                 "excluded": "排除", "eliminated": "风险消除", "rolled_back": "回退消除"}  # fmt: skip
+OUTCOME_SHORT = {
+    "included": "纳入监测",
+    "not_included": "不予纳入",
+    "already_monitored": "已是监测对象",
+    "excluded": "排除",
+    "eliminated": "风险消除",
+    "rolled_back": "回退消除",
+}
 DEPT_LABEL = {d.value: DEPT_ZH[d] for d in Dept} | {"village": "村级台账", "household": "多部门综合"}
 
 
@@ -161,8 +167,101 @@ def _clues(src: Sources, start: date, end: date, county: str | None) -> list[dic
     return src.store.db.query(
         "SELECT clue_id, village_code, township_code, county_code, rule_id, rule_version, catalogue_version,"
         " department, title, hits, state, proposal, outcome, clue_date, visit_by, decide_by, visited_on,"
-        " decided_at FROM clues WHERE clue_date >= ? AND clue_date < ?" + area + " ORDER BY clue_id",
+        " decided_at, source, campaign_id FROM clues WHERE clue_date >= ? AND clue_date < ?"
+        + area
+        + " ORDER BY clue_id",
         [start.isoformat(), end.isoformat(), *params],
+    )
+
+
+SOURCES_ZH = {
+    "department_warning": "部门预警",
+    "application": "农户申请",
+    "cadre": "干部排查",
+    "campaign": "集中排查",
+}
+
+
+def is_identification(c: dict[str, Any]) -> bool:
+    """A clue on the identification path (15 days): every clue except campaign visits that found no
+    risk or have not concluded yet (those are counted as campaign coverage)."""
+    return c["source"] != "campaign" or c["proposal"] not in (None, "no_risk")
+
+
+def sources_table(clues: list[dict[str, Any]], month: str) -> Table:
+    acc: dict[str, Counter[str]] = defaultdict(Counter)
+    for c in clues:
+        k = acc[c["source"]]
+        k["received"] += 1
+        if is_identification(c):
+            k["identification"] += 1
+        if c["state"] == State.CLOSED.value:
+            k["closed"] += 1
+        if c["outcome"]:
+            k[c["outcome"]] += 1
+    rows = [
+        {
+            "source": SOURCES_ZH.get(src, src),
+            "received": k["received"],
+            "identification": k["identification"],
+            "closed": k["closed"],
+            **{o: k[o] for o in OUTCOMES},
+        }
+        for src, k in sorted(
+            acc.items(), key=lambda kv: list(SOURCES_ZH).index(kv[0]) if kv[0] in SOURCES_ZH else 9
+        )
+    ]
+    return Table(
+        "线索来源",
+        f"{month} 线索按发现渠道",
+        [
+            ("source", "渠道"),
+            ("received", "线索"),
+            ("identification", "进入识别程序"),
+            ("closed", "已办结"),
+            *((o, OUTCOME_ZH[o]) for o in OUTCOMES),
+        ],
+        rows,
+        note="集中排查的入户任务中，结论为无风险或尚未出结论的不进入识别程序，另见“集中排查”表。",
+    )
+
+
+def campaigns_table(src: Sources, start: date, end: date, county: str | None, as_of: date) -> Table:
+    area, params = _area_sql(county, "c.county_code")
+    rows = src.store.db.query(
+        "SELECT k.campaign_id, k.name, k.period_from, k.period_to, COUNT(c.clue_id) AS total,"
+        " SUM(CASE WHEN c.state <> 'new' THEN 1 ELSE 0 END) AS visited,"
+        " SUM(CASE WHEN c.proposal = 'no_risk' THEN 1 ELSE 0 END) AS no_risk,"
+        " SUM(CASE WHEN c.proposal IS NOT NULL AND c.proposal <> 'no_risk' THEN 1 ELSE 0 END) AS proposals,"
+        " SUM(CASE WHEN c.state = 'new' AND c.visit_by < ? THEN 1 ELSE 0 END) AS overdue"
+        " FROM campaigns k JOIN clues c ON c.campaign_id = k.campaign_id"
+        " WHERE k.period_from < ? AND k.period_to >= ?"
+        + area
+        + " GROUP BY k.campaign_id, k.name, k.period_from, k.period_to ORDER BY k.period_from, k.campaign_id",
+        [as_of.isoformat(), end.isoformat(), start.isoformat(), *params],
+    )
+    out = [
+        r
+        | {
+            "period": f"{r['period_from']} 至 {r['period_to']}",
+            "coverage_pct": _pct(int(r["visited"] or 0), int(r["total"])),
+        }
+        for r in rows
+    ]
+    return Table(
+        "集中排查",
+        "本月进行中的集中排查",
+        [
+            ("name", "排查活动"),
+            ("period", "时间"),
+            ("total", "应走访户"),
+            ("visited", "已走访"),
+            ("no_risk", "无风险"),
+            ("proposals", "提出识别/消除/回退"),
+            ("overdue", "逾期未走访"),
+            ("coverage_pct", "走访率(%)"),
+        ],
+        out,
     )
 
 
@@ -425,8 +524,16 @@ def quality_tables(src: Sources, month: str, county: str | None) -> tuple[Table,
             problems.append(
                 r | {"check": chk["id"], "title": chk["title"], "fix": chk["fix"], "dept": chk["department"]}
             )
-    # decision check: eliminated within two months of inclusion
-    dchk = spec["decision_checks"][0]
+    checks_by_id = {c["id"]: c for c in spec["decision_checks"]}
+
+    def flag(row: dict[str, Any], check_id: str) -> None:
+        chk = checks_by_id[check_id]
+        problems.append(
+            {k: row[k] for k in ("household_id", "village_code", "county_code")}
+            | {"check": chk["id"], "title": chk["title"], "fix": chk["fix"], "dept": chk["department"]}
+        )
+
+    # eliminated within two months of inclusion
     decided = src.store.db.query(
         "SELECT c.household_id, c.village_code, c.county_code, s.outcome, s.at FROM steps s"
         " JOIN clues c ON c.clue_id = s.clue_id WHERE s.step = 'county_decide' AND s.at < ?"
@@ -440,15 +547,21 @@ def quality_tables(src: Sources, month: str, county: str | None) -> tuple[Table,
         if d["outcome"] == "included":
             included_on[d["household_id"]] = on
         elif d["household_id"] in included_on and (on - included_on[d["household_id"]]).days < 61:
-            problems.append(
-                {k: d[k] for k in ("household_id", "village_code", "county_code")}
-                | {
-                    "check": dchk["id"],
-                    "title": dchk["title"],
-                    "fix": dchk["fix"],
-                    "dept": dchk["department"],
-                }
-            )
+            flag(d, "DQ-ELIMINATED-WITHIN-2-MONTHS")
+    # included more than a month before the month's end: a measure, and a development-type one
+    for p in src.store.db.query(
+        "SELECT p.household_id, p.village_code, p.county_code,"
+        " (SELECT COUNT(*) FROM measures m WHERE m.clue_id = p.clue_id AND m.recorded_at < ?) AS measures,"
+        " (SELECT COUNT(*) FROM measures m WHERE m.clue_id = p.clue_id AND m.recorded_at < ?"
+        " AND m.development = 1) AS development FROM plans p WHERE p.included_on < ?"
+        + area.replace("county_code", "p.county_code")
+        + " ORDER BY p.household_id",
+        [end.isoformat(), end.isoformat(), (end - timedelta(days=31)).isoformat(), *params],
+    ):
+        if not p["measures"]:
+            flag(p, "DQ-NO-MEASURE-AFTER-MONTH")
+        elif not p["development"]:
+            flag(p, "DQ-NO-DEVELOPMENT-MEASURE")
     problems.sort(key=lambda p: (p["village_code"], p["household_id"], p["check"]))
     listing = Table(
         "问题数据清单",
@@ -541,25 +654,35 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
     evaluations: dict[str, float] = {t["dept"]: float(t["accepted"] or 0) for t in totals}
     evaluations["*"] = float(sum(evaluations.values()))
     evaluations["household"] = evaluations["*"]
-    rules = rules_table(clues, evaluations, month)
-    screening = screening_tables(clues, month, as_of)
+    warnings = [c for c in clues if c["source"] == "department_warning"]
+    identification = [c for c in clues if is_identification(c)]
+    rules = rules_table(warnings, evaluations, month)
+    screening = screening_tables(identification, month, as_of)
+    sources_t = sources_table(clues, month)
+    campaigns_t = campaigns_table(src, start, end, county, as_of)
     monitoring, mon_head = monitoring_tables(src, month, county)
-    feedback = feedback_table(clues, month)
+    feedback = feedback_table(warnings, month)
     problems, problem_summary, not_checked = quality_tables(src, month, county)
     trend_table = trend(src, month, county)
 
     prev = previous_month(month)
     p_start, p_end = month_bounds(prev)
-    prev_clues = _clues(src, p_start, p_end, county)
+    prev_all = _clues(src, p_start, p_end, county)
+    prev_clues = [c for c in prev_all if c["source"] == "department_warning"]
     _, _, prev_received = feeds_tables(src, prev)
-    prev_outcomes = Counter(c["outcome"] for c in prev_clues)
+    prev_outcomes = Counter(c["outcome"] for c in prev_all)
     outcomes = Counter(c["outcome"] for c in clues)
     headline: list[tuple[str, Any, Any]] = [
         ("部门数据接收行数", int(received["rows_read"]), int(prev_received["rows_read"])),
         ("入库变动数据", int(received["accepted"]), int(prev_received["accepted"])),
         ("拒收行数", int(received["rejected"]), int(prev_received["rejected"])),
-        ("预警线索", len(clues), len(prev_clues)),
-        ("规则命中", sum(int(c["hits"]) for c in clues), sum(int(c["hits"]) for c in prev_clues)),
+        ("预警线索", len(warnings), len(prev_clues)),
+        ("规则命中", sum(int(c["hits"]) for c in warnings), sum(int(c["hits"]) for c in prev_clues)),
+        (
+            "农户申请与干部排查",
+            sum(c["source"] in ("application", "cadre") for c in clues),
+            sum(c["source"] in ("application", "cadre") for c in prev_all),
+        ),
         ("线索纳入监测", outcomes["included"], prev_outcomes["included"]),
         ("监测对象(户)", int(mon_head.get("monitored_h", 0)), None),
         ("监测对象(人)", int(mon_head.get("monitored_p", 0)), None),
@@ -642,7 +765,9 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
             reasons,
             rules,
             trend_table,
+            sources_t,
             *screening,
+            campaigns_t,
             *monitoring,
             feedback,
             problem_summary,

@@ -171,3 +171,56 @@ def test_quarterly_bulletin_ranks_counties_and_lists(world: tuple[Sources, Clock
             )
             < 50
         )
+
+
+def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, Clock, Store]) -> None:
+    from screening.campaigns import create_campaign  # noqa: PLC0415
+    from screening.plans import add_measure  # noqa: PLC0415
+
+    src, clock, store = world
+    clock.at = china(2022, 8, 2)
+    store.create_clue(OFFICER_A, household(3).household_id, "application", "户主住院，申请纳入")
+    c = create_campaign(
+        store,
+        Actor("city", "", Role.OPERATOR, "4503"),
+        "8月排查",
+        ["4503"],
+        date(2022, 8, 1),
+        date(2022, 8, 31),
+        ["ordinary"],
+    )
+    item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(1).household_id}"
+    store.act(
+        OFFICER_A,
+        item,
+        Request(
+            "visit",
+            form={
+                "persons_confirmed": "yes",
+                "income_pc_estimate": "15000",
+                "housing_safe": "yes",
+                "water_safe": "yes",
+                "all_insured": "yes",
+                "children_in_school": "yes",
+                "risks_found": ["无"],
+            },
+        ),
+    )
+    store.act(OFFICER_A, item, Request("conclude", proposal="no_risk"))
+    r = monthly_report(src, "2022-08", date(2022, 9, 20))
+    sources = {x["source"]: x for x in r.table("线索来源").rows}
+    assert (sources["农户申请"]["received"], sources["集中排查"]["received"]) == (1, 1)
+    assert sources["集中排查"]["identification"] == 0
+    assert r.table("核查处置-县").total("received") == 1  # the application only
+    camp = r.table("集中排查").rows
+    assert [(x["total"], x["visited"], x["no_risk"]) for x in camp] == [(1, 1, 1)]
+    # the inclusion of 2022-07-06 has had no measure for over a month by the end of August
+    flagged = {(p["household_id"][-1], p["check"]) for p in r.table("问题数据清单").rows}
+    assert ("1", "DQ-NO-MEASURE-AFTER-MONTH") in flagged
+    add_measure(store, OFFICER_A, alert(1).alert_id, "health", "大病救治", date(2022, 8, 3))
+    flagged = {
+        (p["household_id"][-1], p["check"])
+        for p in monthly_report(src, "2022-08", date(2022, 9, 20)).table("问题数据清单").rows
+    }
+    assert ("1", "DQ-NO-DEVELOPMENT-MEASURE") in flagged
+    assert ("1", "DQ-NO-MEASURE-AFTER-MONTH") not in flagged
