@@ -466,7 +466,7 @@ class Store:
         """Households of one village in public notice: no ID number, phone, bank account or health detail."""
         actor.check_area(village_code)
         rows = self.db.query(
-            "SELECT c.household_id, c.proposal, c.category, c.risk_label, c.notice_from, h.persons"
+            "SELECT c.household_id, c.proposal, c.category, c.risk_label, c.notice_from, c.source, h.persons"
             " FROM clues c LEFT JOIN households h ON h.household_id = c.household_id"
             " WHERE c.village_code = ? AND c.state = ? ORDER BY c.notice_from, c.household_id",
             (village_code, State.NOTICE.value),
@@ -478,6 +478,7 @@ class Store:
             out.append(
                 {
                     "household_id": r["household_id"],
+                    "source": SOURCE_ZH.get(r["source"], r["source"]),
                     "persons": r["persons"],
                     "proposal": r["proposal"],
                     "category": r["category"] or "",
