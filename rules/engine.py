@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 import durable_rules_engine as dre
+import orjson
 
 from dixian.contract import EventBase
 from rules.catalogue import Catalogue, CompiledRule
@@ -56,11 +57,17 @@ def _number(value: Any) -> str:
 
 
 def fact_json(fact: dict[str, Any]) -> str:
-    """The fact as JSON that durable_rules accepts."""
-    text = json.dumps(fact, ensure_ascii=False)
-    if "e-" not in text and "e+" not in text and "Infinity" not in text and "NaN" not in text:
-        return text
-    return "{" + ",".join(f"{json.dumps(k)}:{_number(v)}" for k, v in fact.items()) + "}"
+    """The fact as JSON that durable_rules accepts (a flat object). orjson, except where it would
+    write what durable_rules refuses: an exponent (|x| < 1e-4 or ≥ 1e16; durable_rules rejects
+    exponents) or a non-finite float (orjson writes null)."""
+    plain = True
+    for v in fact.values():
+        if type(v) is float and (math.isnan(v) or (v != 0.0 and not 1e-4 <= abs(v) < 1e16)):
+            plain = False
+            break
+    if plain:
+        return orjson.dumps(fact).decode()
+    return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_number(v)}" for k, v in fact.items()) + "}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,7 @@ class RuleEngine:
     def __init__(self, catalogue: Catalogue, *, states: tuple[str, ...] = ("active",)) -> None:
         self.states = states
         self._handle: int | None = None
+        self.event_types: frozenset[str] = frozenset()
         self._ids = itertools.count(1)
         self.catalogue = catalogue
         self._rules: dict[str, _RuleInfo] = {}
@@ -121,6 +129,7 @@ class RuleEngine:
         self._handle = handle
         self.catalogue = catalogue
         self._rules = {r.id: _info(r) for r in active}
+        self.event_types = frozenset(t for r in active for t in r.rule.event_types)
         if old is not None:
             _delete(old)
 
@@ -133,6 +142,10 @@ class RuleEngine:
         if self._handle is not None:
             _delete(self._handle)
             self._handle = None
+
+    def listens_to(self, event_type: str) -> bool:
+        """Whether any rule in force can match this event type (every rule names its event types)."""
+        return event_type in self.event_types
 
     def fire(self, fact: dict[str, Any]) -> list[str]:
         """The ids of every active rule whose condition the fact meets."""
@@ -150,7 +163,7 @@ class RuleEngine:
                 if action:
                     state, message = action
                     while message:
-                        fired.append(next(iter(json.loads(message))))
+                        fired.append(next(iter(orjson.loads(message))))
                         dre.update_state(handle, state)
                         message = dre.complete_and_start_action(handle, state_handle)
         finally:
@@ -167,6 +180,8 @@ class RuleEngine:
         on: date | None = None,
     ) -> list[RuleHit]:
         """Every rule hit for one event in its household's context (parameters by region and date)."""
+        if not self.listens_to(event.event_type_name):
+            return []
         params = self.catalogue.params.resolve(region or event.village_code, on or event.occurred_at)
         fact = build_fact(event, household, member, params, 0)
         hits = []

@@ -69,6 +69,9 @@ class LiveCatalogue:
         self.rejected = [*self.rejected[-9:], offer]
         return offer
 
+    def listens_to(self, event_type: str) -> bool:
+        return self.engine.listens_to(event_type)
+
     def evaluate(
         self,
         event: EventBase,

@@ -423,6 +423,8 @@ def process_event(
     new_state, applied = apply_event(state, event)
     if not applied:
         return EventOutcome(new_state, False)
+    if not live.listens_to(event.event_type_name):  # no rule in force can match: skip the context
+        return EventOutcome(new_state, True)
     household, member = context_for(new_state, event)
     hits = tuple(live.evaluate(event, household, member))
     if not hits:
