@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -147,3 +152,58 @@ def chromium() -> str:
             pytest.fail(f"CI is set and {msg}")
         pytest.skip(msg)
     return path
+
+
+ORDINARY_FORM: dict[str, Any] = {
+    "persons_confirmed": "yes",
+    "income_pc_estimate": "15000",
+    "housing_safe": "yes",
+    "water_safe": "yes",
+    "all_insured": "yes",
+    "children_in_school": "yes",
+    "risks_found": ["无"],
+}
+MONITORED_FORM: dict[str, Any] = {
+    "record_correct": "yes",
+    "assistance_received": ["产业帮扶", "健康帮扶"],
+    "income_pc_estimate": "12800",
+    "income_stable_6_months": "yes",
+    "elimination_assessment": "可以标注风险消除",
+}
+
+
+def serve_queue(args: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`dixian screening serve` in its own process on a free port, once /healthz answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dixian", "screening", "serve", *args, "--port", str(port)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1).close()
+            return proc, base
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "web server did not start"
+            time.sleep(0.2)
+
+
+def ui_conclude_and_review(page: Any, proposal: str, note: str, after_review: str) -> None:
+    """On a visited clue's page: record the conclusion, then the village review's approval."""
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    page.select_option("#proposal", proposal)
+    page.fill("#note-conclude", note)
+    page.click("#form-conclude button")
+    expect(page.locator("#state")).to_have_text("待村级评议")
+    page.select_option("#decision-village_review", "approve")
+    page.click("#form-village_review button")
+    expect(page.locator("#state")).to_have_text(after_review)

@@ -4,12 +4,7 @@ conclusions topic of the embedded deployment."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -21,15 +16,9 @@ from screening.auth import Actor
 from screening.campaigns import create_campaign
 from screening.store import open_store
 from screening.workflow import Role
-from tests.screening_helpers import VILLAGE_A, chromium, household
+from tests.screening_helpers import VILLAGE_A, chromium, household, serve_queue, ui_conclude_and_review
 
 PASSWORD = "campaign-pass-1"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Path) -> None:
@@ -56,26 +45,10 @@ def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Pa
     assert c.items == 1  # household 8 is an ordinary household, not in this campaign
     item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(7).household_id}"
     store.db.close()
-    local, port = tmp_path / "local", _port()
-    env = {**os.environ, "DIXIAN_SCREENING_DB": db_url, "DIXIAN_CLOCK_DATE": "2022-09-05"}
-    log = (tmp_path / "web.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dixian", "screening", "serve", "--local", str(local), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
+    local = tmp_path / "local"
+    env = {"DIXIAN_SCREENING_DB": db_url, "DIXIAN_CLOCK_DATE": "2022-09-05"}
+    proc, base = serve_queue(["--local", str(local)], env, tmp_path / "web.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "web.log").read_text()
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium(), headless=True, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
@@ -99,13 +72,7 @@ def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Pa
             page.click("#form-visit button")
             expect(page.locator("#state")).to_have_text("已走访，待结论")
             expect(page.locator("main")).to_contain_text("产业帮扶、公益岗位")
-            page.select_option("#proposal", "eliminate")
-            page.fill("#note-conclude", "收入连续6个月以上稳定超过监测线")
-            page.click("#form-conclude button")
-            expect(page.locator("#state")).to_have_text("待村级评议")
-            page.select_option("#decision-village_review", "approve")
-            page.click("#form-village_review button")
-            expect(page.locator("#state")).to_have_text("公示中")
+            ui_conclude_and_review(page, "eliminate", "收入连续6个月以上稳定超过监测线", "公示中")
             page.screenshot(path=str(tmp_path / "campaign-visit.png"), full_page=True)
             Path("var/test/screens").mkdir(parents=True, exist_ok=True)
             page.screenshot(path="var/test/screens/campaign-visit-phone.png", full_page=True)
@@ -126,4 +93,3 @@ def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Pa
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-        log.close()

@@ -16,7 +16,16 @@ from reports.render import html_page, workbook_bytes
 from screening.auth import Actor
 from screening.store import Store
 from screening.workflow import Request, Role
-from tests.screening_helpers import VILLAGE_A, VILLAGE_C, Clock, alert, china, household, open_test_store
+from tests.screening_helpers import (
+    ORDINARY_FORM,
+    VILLAGE_A,
+    VILLAGE_C,
+    Clock,
+    alert,
+    china,
+    household,
+    open_test_store,
+)
 
 OFFICER_A = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
 TOWNSHIP_A = Actor("zhen-a", "", Role.TOWNSHIP, VILLAGE_A[:9])
@@ -193,18 +202,7 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
     store.act(
         OFFICER_A,
         item,
-        Request(
-            "visit",
-            form={
-                "persons_confirmed": "yes",
-                "income_pc_estimate": "15000",
-                "housing_safe": "yes",
-                "water_safe": "yes",
-                "all_insured": "yes",
-                "children_in_school": "yes",
-                "risks_found": ["无"],
-            },
-        ),
+        Request("visit", form=ORDINARY_FORM),
     )
     store.act(OFFICER_A, item, Request("conclude", proposal="no_risk"))
     r = monthly_report(src, "2022-08", date(2022, 9, 20))

@@ -15,6 +15,8 @@ from screening.plans import add_measure, plan_for, plans
 from screening.store import Store
 from screening.workflow import Request, Role, State, WorkflowError
 from tests.screening_helpers import (
+    MONITORED_FORM,
+    ORDINARY_FORM,
     VILLAGE_A,
     VILLAGE_B,
     VILLAGE_C,
@@ -31,22 +33,6 @@ COUNTY_A = Actor("xian-a", "", Role.COUNTY, VILLAGE_A[:6])
 TOWNSHIP_A = Actor("zhen-a", "", Role.TOWNSHIP, VILLAGE_A[:9])
 OFFICER_A = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
 OFFICER_B = Actor("cun-b", "", Role.VILLAGE, VILLAGE_B)
-MONITORED_FORM = {
-    "record_correct": "yes",
-    "assistance_received": ["产业帮扶", "健康帮扶"],
-    "income_pc_estimate": "12800",
-    "income_stable_6_months": "yes",
-    "elimination_assessment": "可以标注风险消除",
-}
-ORDINARY_FORM = {
-    "persons_confirmed": "yes",
-    "income_pc_estimate": "15000",
-    "housing_safe": "yes",
-    "water_safe": "yes",
-    "all_insured": "yes",
-    "children_in_school": "yes",
-    "risks_found": ["无"],
-}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -9,11 +9,7 @@ approves → the worker has consumed every step.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,9 +24,8 @@ from dixian.topics import Topics
 from screening.sink import run_kafka_sink
 from screening.store import open_store
 from streams.kafka_run import input_topics, kafka_alerts, wait_caught_up
-from tests.integration.conftest import free_port
 from tests.integration.test_pipeline_kafka import _event, _household, _send
-from tests.screening_helpers import chromium
+from tests.screening_helpers import chromium, serve_queue, ui_conclude_and_review
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 H1 = "4503281012010001"
@@ -46,32 +41,13 @@ def web_server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
     store.add_account("cun-baisha", "village", VILLAGE, PASSWORD, "白沙村 李干部")
     store.add_account("zhen-baisha", "township", TOWNSHIP, PASSWORD, "白沙镇 审核")
     store.db.close()
-    port = free_port()
     env = {
-        **os.environ,
         "DIXIAN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "DIXIAN_TOPIC_PREFIX": settings.topic_prefix,
         "DIXIAN_SCREENING_DB": db_url,
         "DIXIAN_CLOCK_DATE": "2022-06-04",
     }
-    log = tmp_path / "web.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dixian", "screening", "serve", "--port", str(port)],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "web server did not start"
-            time.sleep(0.2)
+    proc, base = serve_queue([], env, tmp_path / "web.log")
     yield base, db_url
     proc.terminate()
     proc.wait(timeout=20)
@@ -125,13 +101,9 @@ def test_officer_works_a_pipeline_clue_in_chromium(
         page.click("#form-conclude button")
         expect(page.locator(".error")).to_contain_text("必须填写说明")
         expect(page.locator("#state")).to_have_text("已走访，待结论")
-        page.select_option("#proposal", "already_monitored")
-        page.fill("#note-conclude", "已纳入危房改造计划，记录新增住房安全风险")
-        page.click("#form-conclude button")
-        expect(page.locator("#state")).to_have_text("待村级评议")
-        page.select_option("#decision-village_review", "approve")
-        page.click("#form-village_review button")
-        expect(page.locator("#state")).to_have_text("待乡镇审核")
+        ui_conclude_and_review(
+            page, "already_monitored", "已纳入危房改造计划，记录新增住房安全风险", "待乡镇审核"
+        )
         page.screenshot(path=str(SCREENS / "clue-phone.png"), full_page=True)
         page.click("header button")  # log out
 
