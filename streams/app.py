@@ -48,6 +48,23 @@ AGENT = "household_events"
 log = logging.getLogger("dixian.streams")
 
 
+def processing_error(channel: str, value: bytes, exc: Exception) -> DeadLetter:
+    return DeadLetter.from_problems(
+        [
+            Problem(
+                "(record)",
+                "processing_error",
+                "处理该记录时程序出错（已记录日志），请联系运维人员",
+                f"processing failed: {type(exc).__name__}: {exc}"[:500],
+            )
+        ],
+        source="stream",
+        dept=channel,
+        raw=value.decode("utf-8", "replace"),
+        at=now_china(),
+    )
+
+
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     topics = Topics(settings)
     deadlines = Deadlines(visit_days=settings.visit_days)
@@ -99,6 +116,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         metrics.dead_letters.labels(letter.dept, letter.code).inc()
         await dead_letter_topic.send(key=letter.dept.encode(), value=letter.model_dump_json().encode())
 
+    async def failed(channel: str, value: bytes, exc: Exception) -> None:
+        """A record the core could not process (a bug) becomes a dead letter with the error: if the
+        exception escaped, Faust would restart the agent past the record and it would be lost
+        without a trace."""
+        log.exception("processing a %s record failed; sent to the dead-letter topic", channel)
+        await send_dead_letter(processing_error(channel, value, exc))
+
     async def publish(alert: Alert) -> None:
         # force: sent now, not held back until the offset commit (which flushes it in any case)
         await alerts_topic.send(
@@ -141,7 +165,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
                 )
             )
             return
-        outcome = process_event(load(key), event, live, deadlines)
+        try:
+            outcome = process_event(load(key), event, live, deadlines)
+        except Exception as exc:  # a bug in the core: see failed()
+            await failed(dept.value, value, exc)
+            return
         if not outcome.applied:
             metrics.redeliveries.labels(dept.value).inc()
             for alert in touched_by(outcome.state, event.event_id):
@@ -164,7 +192,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await send_dead_letter(result.dead_letter)
             return
         key = result.value.household_id.encode()
-        store(key, apply_roster(load(key), result.value))
+        try:
+            state = apply_roster(load(key), result.value)
+        except Exception as exc:  # a bug in the core: see failed()
+            await failed("roster", value, exc)
+            return
+        store(key, state)
         metrics.roster_records.inc()
 
     async def on_conclusion(value: bytes) -> None:
@@ -175,7 +208,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             return
         c = result.value
         key = c.household_id.encode()
-        state, applied = apply_conclusion(load(key), c)
+        try:
+            state, applied = apply_conclusion(load(key), c)
+        except Exception as exc:  # a bug in the core: see failed()
+            await failed("conclusions", value, exc)
+            return
         if applied:
             store(key, state)
             metrics.conclusions.labels(c.outcome or c.step).inc()

@@ -61,3 +61,13 @@ def test_refused_roster_and_conclusion_records_become_dead_letters() -> None:
     assert bad_conclusion.dead_letter is not None
     assert bad_conclusion.dead_letter.code == "not_json"
     assert bad_conclusion.dead_letter.dept == "conclusions"
+
+
+def test_a_processing_error_becomes_a_dead_letter_with_the_error() -> None:
+    from streams.app import processing_error  # noqa: PLC0415
+
+    letter = processing_error("water", b'{"event_id": "x"}', KeyError("hh_size"))
+    assert (letter.code, letter.dept, letter.source) == ("processing_error", "water", "stream")
+    assert "KeyError" in letter.reason_en
+    assert "运维" in letter.reason_zh
+    assert letter.raw == '{"event_id": "x"}'
