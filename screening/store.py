@@ -37,6 +37,8 @@ from screening.workflow import (
 )
 
 SESSION_HOURS = 12
+LOCK_AFTER = 5  # wrong passwords in a row
+LOCK_MINUTES = 15
 PLAN_DAYS = 10  # an assistance plan within 10 days of inclusion
 CREATED_SOURCES = {"application": "农户申请", "cadre": "干部排查"}
 SOURCE_ZH = {"department_warning": "部门预警", "campaign": "集中排查", **CREATED_SOURCES}
@@ -235,23 +237,42 @@ class Store:
         )
 
     def login(self, username: str, password: str) -> str | None:
-        """A new session token, or None (unknown account, wrong password or disabled: one answer)."""
-        row = self.db.one("SELECT password_hash, disabled FROM accounts WHERE username = ?", (username,))
+        """A new session token, or None (unknown account, wrong password, disabled or locked: one
+        answer). After ``LOCK_AFTER`` wrong passwords in a row the account is locked for
+        ``LOCK_MINUTES``, even for the right password."""
+        row = self.db.one(
+            "SELECT password_hash, disabled, failed_logins, locked_until FROM accounts WHERE username = ?",
+            (username,),
+        )
         ok = auth.verify_password(password, row["password_hash"] if row else auth.DUMMY_HASH)
-        if not row or not ok or row["disabled"]:
+        now = self.now()
+        ts = now.isoformat(timespec="seconds")
+        if row is None:
+            return None
+        if row["locked_until"] and row["locked_until"] > ts:
+            return None
+        if not ok or row["disabled"]:
+            failures = int(row["failed_logins"]) + (0 if ok else 1)
+            locked = (now + timedelta(minutes=LOCK_MINUTES)).isoformat(timespec="seconds")
+            with self.db.transaction():
+                self.db.execute(
+                    "UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE username = ?",
+                    (
+                        0 if failures >= LOCK_AFTER else failures,
+                        locked if failures >= LOCK_AFTER else None,
+                        username,
+                    ),
+                )
             return None
         token, hashed = auth.new_token()
-        now = self.now()
         with self.db.transaction():
-            self.db.execute("DELETE FROM sessions WHERE expires_at < ?", (now.isoformat(timespec="seconds"),))
+            self.db.execute(
+                "UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE username = ?", (username,)
+            )
+            self.db.execute("DELETE FROM sessions WHERE expires_at < ?", (ts,))
             self.db.execute(
                 "INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                (
-                    hashed,
-                    username,
-                    now.isoformat(timespec="seconds"),
-                    (now + timedelta(hours=SESSION_HOURS)).isoformat(timespec="seconds"),
-                ),
+                (hashed, username, ts, (now + timedelta(hours=SESSION_HOURS)).isoformat(timespec="seconds")),
             )
         return token
 

@@ -194,7 +194,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     nxt = _safe_next(str(form.get("next", "/")))
     if token is None:
         log.info("failed login for account %r", username[:40])
-        return render(request, "login.html", 401, next=nxt, error="账号或密码不正确，或账号已停用")
+        return render(request, "login.html", 401, next=nxt, error="账号或密码不正确，或账号已停用，或连续输错5次被锁定15分钟")
     resp = web.HTTPFound(nxt)
     resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600, path="/")
     raise resp
@@ -648,7 +648,7 @@ async def api_login(request: web.Request) -> web.Response:
         return api_error(400, "bad_request", '请求体须为 JSON：{"username": "...", "password": "..."}')
     token = request.app[STORE].login(username, password)
     if token is None:
-        return api_error(401, "bad_credentials", "账号或密码不正确，或账号已停用")
+        return api_error(401, "bad_credentials", "账号或密码不正确，或账号已停用，或连续输错5次被锁定15分钟")
     actor = request.app[STORE].actor(token)
     assert actor is not None
     return web.json_response(

@@ -245,3 +245,18 @@ def test_accounts_and_sessions(store_and_clock: tuple[Store, Clock]) -> None:
     store.set_disabled("cun-a", True)
     assert store.actor(token2) is None
     assert store.login("cun-a", "correct horse") is None
+
+
+def test_repeated_wrong_passwords_lock_the_account_for_a_while(store_and_clock: tuple[Store, Clock]) -> None:
+    store, clock = store_and_clock
+    store.add_account("cun-a", "village", VILLAGE_A, "correct horse")
+    for _ in range(4):
+        assert store.login("cun-a", "guess") is None
+    assert store.login("cun-a", "correct horse") is not None  # 4 failures: not locked, counter reset
+    for _ in range(5):
+        assert store.login("cun-a", "guess") is None
+    assert store.login("cun-a", "correct horse") is None  # locked
+    clock.advance(hours=0.24)
+    assert store.login("cun-a", "correct horse") is None
+    clock.advance(hours=0.02)
+    assert store.login("cun-a", "correct horse") is not None  # 15 minutes later
