@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     )
     screening_host: str = Field("127.0.0.1", description="address of the village queue web server")
     screening_port: int = Field(8080, ge=0, le=65535, description="port of the village queue web server")
+    screening_secure_cookies: bool = Field(
+        False,
+        description="mark session cookies Secure (HTTPS only); always on when environment=production",
+    )
     visit_days: int = Field(5, ge=2, le=5, description="home visit deadline in days after a clue (2-5)")
     clock_date: date | None = Field(
         None, description="pretend today is this date (demos and training on a past month); empty: real date"

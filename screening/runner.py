@@ -27,7 +27,8 @@ def serve(settings: Settings, *, local_dir: Path | None, host: str, port: int) -
     """The officers' web page and API; steps are published to Kafka, or to ``local_dir`` (embedded)."""
     store = store_for(settings)
     outbox: Sink = LocalSink(local_dir) if local_dir else KafkaSink(settings.kafka_bootstrap)
-    app = create_app(store, outbox, Topics(settings), today_note(store))
+    secure = settings.screening_secure_cookies or settings.environment == "production"
+    app = create_app(store, outbox, Topics(settings), today_note(store), secure_cookies=secure)
     where = f"local files in {local_dir}" if local_dir else f"Kafka at {settings.kafka_bootstrap}"
     print(
         f"村级自查队列 / village queue: http://{host}:{port}/  (API: http://{host}:{port}/api/docs)\n"

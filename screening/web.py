@@ -70,6 +70,7 @@ WAKEUP: web.AppKey[asyncio.Event] = web.AppKey("outbox_wakeup", asyncio.Event)
 CLOCK_NOTE: web.AppKey[str] = web.AppKey("clock_note", str)
 OUTBOX_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("outbox_task")
 METRICS: web.AppKey[QueueMetrics] = web.AppKey("metrics", QueueMetrics)
+SECURE: web.AppKey[bool] = web.AppKey("secure_cookies", bool)
 ACTOR: web.RequestKey[Actor] = web.RequestKey("actor", Actor)
 TOKEN: web.RequestKey[str] = web.RequestKey("token", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -194,9 +195,23 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     nxt = _safe_next(str(form.get("next", "/")))
     if token is None:
         log.info("failed login for account %r", username[:40])
-        return render(request, "login.html", 401, next=nxt, error="账号或密码不正确，或账号已停用，或连续输错5次被锁定15分钟")
+        return render(
+            request,
+            "login.html",
+            401,
+            next=nxt,
+            error="账号或密码不正确，或账号已停用，或连续输错5次被锁定15分钟",
+        )
     resp = web.HTTPFound(nxt)
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600, path="/")
+    resp.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        max_age=12 * 3600,
+        path="/",
+        secure=request.app[SECURE],
+    )
     raise resp
 
 
@@ -808,7 +823,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
-def create_app(store: Store, outbox: Sink, topics: Topics, clock_note: str = "") -> web.Application:
+def create_app(
+    store: Store, outbox: Sink, topics: Topics, clock_note: str = "", *, secure_cookies: bool = False
+) -> web.Application:
     app = web.Application(middlewares=[authenticate], client_max_size=256 * 1024)
     app[STORE] = store
     app[OUTBOX] = outbox
@@ -816,6 +833,7 @@ def create_app(store: Store, outbox: Sink, topics: Topics, clock_note: str = "")
     app[WAKEUP] = asyncio.Event()
     app[CLOCK_NOTE] = clock_note
     app[METRICS] = QueueMetrics(store)
+    app[SECURE] = secure_cookies
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     app.on_startup.append(_start_outbox)
