@@ -12,7 +12,7 @@ import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class DemoQueue:
     clock_date: date
     accounts: list[tuple[str, str, str]]  # username, role, scope
     password: str
+    campaign_items: int
 
 
 @dataclass
@@ -123,13 +124,35 @@ def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> D
         ]
         for username, role, scope in accounts:
             store.add_account(username, role, scope, password, f"演示 {username}")
+        # the month after: a look-back visit of every monitoring object (集中排查), in the same queues
+        from screening.auth import Actor  # noqa: PLC0415
+        from screening.campaigns import create_campaign  # noqa: PLC0415
+        from screening.workflow import Role  # noqa: PLC0415
+
+        campaign = create_campaign(
+            store,
+            Actor("demo-city", "演示", Role.OPERATOR, "4503"),
+            f"{clock:%Y年%m月}监测对象回头看",
+            ["4503"],
+            clock,
+            clock + timedelta(days=29),
+            ["monitored"],
+        )
     finally:
         store.db.close()
     from reports.runner import monthly  # noqa: PLC0415
 
     _, xlsx, html = monthly(settings, month, None, settings.data_dir / "reports")
     return DemoQueue(
-        settings.screening_url(), html, xlsx, stats.inserted, stats.households, clock, accounts, password
+        settings.screening_url(),
+        html,
+        xlsx,
+        stats.inserted,
+        stats.households,
+        clock,
+        accounts,
+        password,
+        campaign.items,
     )
 
 
@@ -195,7 +218,8 @@ def print_demo(result: DemoResult, console: Console) -> None:
     console.print("  the same month through Kafka and real workers: dixian demo --kafka")
     q = result.queue
     console.print(
-        f"村级自查队列 / village queue: {q.clues} clues and {q.households} households in {q.store_url}",
+        f"村级自查队列 / village queue: {q.clues} clues and {q.households} households in {q.store_url};"
+        f" a look-back campaign put {q.campaign_items} visit items for monitoring objects in the queues",
         soft_wrap=True,
     )
     console.print(
