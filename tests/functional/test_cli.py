@@ -46,7 +46,11 @@ def test_demo_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
 
     ids = {orjson.loads(v)["alert_id"] for _, v in read_local(tmp_path / "demo" / "local" / "alerts.jsonl")}
     store = open_store(f"sqlite:///{tmp_path / 'demo' / 'screening' / 'screening.sqlite'}")
-    assert {r["clue_id"] for r in store.db.query("SELECT clue_id FROM clues")} == ids
+    assert {
+        r["clue_id"] for r in store.db.query("SELECT clue_id FROM clues WHERE source = 'department_warning'")
+    } == ids
+    monitored = store.db.one("SELECT COUNT(*) AS n FROM households WHERE status IN ('监测中', '风险已消除')")
+    assert store.db.one("SELECT COUNT(*) AS n FROM clues WHERE source = 'campaign'") == monitored
     password = result.output.split("(this run only): ")[1].split()[0]
     assert store.login("demo-village", password) is not None
 
