@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
@@ -62,6 +62,7 @@ from screening.workflow import (
 )
 
 log = logging.getLogger("dixian.screening.web")
+T = TypeVar("T")
 COOKIE = "dixian_session"
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 OUTBOX: web.AppKey[Sink] = web.AppKey("outbox_sink")
@@ -116,6 +117,12 @@ def render(request: web.Request, template: str, status: int = 200, **ctx: Any) -
     return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
 
 
+async def _db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Store calls run in a worker thread: a slow database query never stalls the event loop (the
+    Database serialises its connection with a lock)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
 def _is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/")
 
@@ -151,7 +158,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             token = header.removeprefix("Bearer ").strip()
     else:
         token = request.cookies.get(COOKIE)
-    actor = store.actor(token) if token else None
+    actor = await _db(store.actor, token) if token else None
     if actor is not None:
         assert token is not None
         request[ACTOR] = actor
@@ -191,7 +198,7 @@ def _safe_next(target: str) -> str:
 async def login_post(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
-    token = request.app[STORE].login(username, password)
+    token = await _db(request.app[STORE].login, username, password)
     nxt = _safe_next(str(form.get("next", "/")))
     if token is None:
         log.info("failed login for account %r", username[:40])
@@ -223,7 +230,7 @@ def _check_csrf(request: web.Request, form: Any) -> None:
 async def logout_post(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     _check_csrf(request, form)
-    request.app[STORE].logout(request[TOKEN])
+    await _db(request.app[STORE].logout, request[TOKEN])
     resp = web.HTTPFound("/login")
     resp.del_cookie(COOKIE, path="/")
     raise resp
@@ -234,11 +241,11 @@ def _view(request: web.Request) -> str:
     return view if view in ("todo", "all", "closed") else "todo"
 
 
-def _list(request: web.Request) -> list[Clue]:
+async def _list(request: web.Request) -> list[Clue]:
     actor, view = _actor(request), _view(request)
     village = request.query.get("village") or None
-    clues = request.app[STORE].queue(
-        actor, todo=view == "todo", village=village, include_closed=view == "closed"
+    clues = await _db(
+        request.app[STORE].queue, actor, todo=view == "todo", village=village, include_closed=view == "closed"
     )
     if view == "closed":
         clues = [c for c in clues if c.state == State.CLOSED]
@@ -246,7 +253,7 @@ def _list(request: web.Request) -> list[Clue]:
 
 
 async def queue_page(request: web.Request) -> web.Response:
-    clues = _list(request)
+    clues = await _list(request)
     overdue = sum(1 for c in clues if c.deadline.overdue)
     return render(request, "queue.html", clues=clues, view=_view(request), overdue=overdue)
 
@@ -255,27 +262,25 @@ def _allowed_actions(actor: Actor, clue: Clue) -> list[str]:
     return [a.value for a, (state, role) in ACTION_RULE.items() if state == clue.state and role == actor.role]
 
 
-async def clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
-    store = request.app[STORE]
-    actor = _actor(request)
-    clue = store.clue(actor, request.match_info["clue_id"])
+def _clue_context(store: Store, actor: Actor, clue_id: str) -> dict[str, Any]:
+    clue = store.clue(actor, clue_id)
     kind = clue["household_kind"]
-    return render(
-        request,
-        "clue.html",
-        status,
-        clue=clue,
-        detail=clue.detail,
-        steps=store.steps(clue["clue_id"]),
-        household=store.household(clue["household_id"]),
-        actions=_allowed_actions(actor, clue),
-        visit_form=visit_form(kind) if kind else None,
-        answers=json.loads(clue["form_json"]) if clue["form_json"] else None,
-        plan=plan_for(store, actor, clue["clue_id"]),
-        groups=measure_groups(),
-        error=error,
-        flash=request.query.get("done", ""),
-    )
+    return {
+        "clue": clue,
+        "detail": clue.detail,
+        "steps": store.steps(clue["clue_id"]),
+        "household": store.household(clue["household_id"]),
+        "actions": _allowed_actions(actor, clue),
+        "visit_form": visit_form(kind) if kind else None,
+        "answers": json.loads(clue["form_json"]) if clue["form_json"] else None,
+        "plan": plan_for(store, actor, clue["clue_id"]),
+        "groups": measure_groups(),
+    }
+
+
+async def clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+    ctx = await _db(_clue_context, request.app[STORE], _actor(request), request.match_info["clue_id"])
+    return render(request, "clue.html", status, **ctx, error=error, flash=request.query.get("done", ""))
 
 
 async def clue_post(request: web.Request) -> web.StreamResponse:
@@ -292,7 +297,7 @@ async def clue_post(request: web.Request) -> web.StreamResponse:
         if answers:
             fields["form"] = {k: v if len(v) > 1 or k in _MULTI else v[0] for k, v in answers.items()}
         req = Request.from_mapping(fields)
-        t = request.app[STORE].act(_actor(request), clue_id, req)
+        t = await _db(request.app[STORE].act, _actor(request), clue_id, req)
     except WorkflowError as exc:
         request.app[METRICS].refused.labels(exc.code).inc()
         return await clue_page(request, error=exc.zh, status=exc.status)
@@ -321,7 +326,8 @@ async def measure_post(request: web.Request) -> web.StreamResponse:
     clue_id = request.match_info["clue_id"]
     try:
         _check_csrf(request, form)
-        add_measure(
+        await _db(
+            add_measure,
             request.app[STORE],
             _actor(request),
             clue_id,
@@ -345,7 +351,8 @@ async def new_clue_post(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         _check_csrf(request, form)
-        clue_id, _ = request.app[STORE].create_clue(
+        clue_id, _ = await _db(
+            request.app[STORE].create_clue,
             _actor(request),
             str(form.get("household_id", "")).strip(),
             str(form.get("source", "")),
@@ -397,7 +404,8 @@ async def apply_post(request: web.Request) -> web.Response:
     if form.get("consent") != "yes":
         return render(request, "apply.html", 400, error="请勾选同意核查家庭情况", done="")
     try:
-        clue_id = submit_application(
+        clue_id = await _db(
+            submit_application,
             request.app[STORE],
             str(form.get("village_code", "")).strip(),
             str(form.get("household_id", "")).strip(),
@@ -410,7 +418,7 @@ async def apply_post(request: web.Request) -> web.Response:
 
 
 async def campaigns_page(request: web.Request) -> web.Response:
-    return render(request, "campaigns.html", campaigns=campaigns(request.app[STORE]))
+    return render(request, "campaigns.html", campaigns=await _db(campaigns, request.app[STORE]))
 
 
 def _level(request: web.Request) -> str:
@@ -420,8 +428,9 @@ def _level(request: web.Request) -> str:
 
 async def campaign_page(request: web.Request) -> web.Response:
     store, actor = request.app[STORE], _actor(request)
-    c = get_campaign(store, request.match_info["campaign_id"])
-    rows = coverage(store, actor, c.campaign_id, _level(request))
+    c = await _db(get_campaign, store, request.match_info["campaign_id"])
+    rows = await _db(coverage, store, actor, c.campaign_id, _level(request))
+    back = await _db(lookback, store, actor, c.campaign_id)
     return render(
         request,
         "campaign.html",
@@ -429,7 +438,7 @@ async def campaign_page(request: web.Request) -> web.Response:
         rows=rows,
         level=_level(request),
         KIND_ZH=KIND_ZH,
-        back=lookback(store, actor, c.campaign_id),
+        back=back,
     )
 
 
@@ -437,14 +446,14 @@ async def campaign_xlsx(request: web.Request) -> web.Response:
     store = request.app[STORE]
     cid = request.match_info["campaign_id"]
     return web.Response(
-        body=summary_xlsx(store, _actor(request), cid),
+        body=await _db(summary_xlsx, store, _actor(request), cid),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="campaign-{cid}.xlsx"'},
     )
 
 
 async def plans_page(request: web.Request) -> web.Response:
-    return render(request, "plans.html", plans=plans(request.app[STORE], _actor(request)))
+    return render(request, "plans.html", plans=await _db(plans, request.app[STORE], _actor(request)))
 
 
 async def api_create_clue(request: web.Request) -> web.Response:
@@ -452,7 +461,8 @@ async def api_create_clue(request: web.Request) -> web.Response:
         body = await request.json()
         if not isinstance(body, dict):
             raise TypeError
-        clue_id, created = request.app[STORE].create_clue(
+        clue_id, created = await _db(
+            request.app[STORE].create_clue,
             _actor(request),
             str(body.get("household_id", "")),
             str(body.get("source", "")),
@@ -464,7 +474,7 @@ async def api_create_clue(request: web.Request) -> web.Response:
     except (ValueError, TypeError):
         return api_error(400, "bad_request", '请求体须为 JSON 对象：{"household_id", "source", "note"}')
     request.app[WAKEUP].set()
-    clue = request.app[STORE].clue(_actor(request), clue_id)
+    clue = await _db(request.app[STORE].clue, _actor(request), clue_id)
     return web.json_response(
         clue_json(clue) | {"created": created}, status=201 if created else 200, dumps=_dumps
     )
@@ -475,7 +485,8 @@ async def api_add_measure(request: web.Request) -> web.Response:
         body = await request.json()
         if not isinstance(body, dict):
             raise TypeError
-        seq = add_measure(
+        seq = await _db(
+            add_measure,
             request.app[STORE],
             _actor(request),
             request.match_info["clue_id"],
@@ -493,11 +504,12 @@ async def api_add_measure(request: web.Request) -> web.Response:
 
 
 async def api_plans(request: web.Request) -> web.Response:
-    return web.json_response({"plans": plans(request.app[STORE], _actor(request))}, dumps=_dumps)
+    return web.json_response({"plans": await _db(plans, request.app[STORE], _actor(request))}, dumps=_dumps)
 
 
 async def api_campaigns(request: web.Request) -> web.Response:
-    return web.json_response({"campaigns": [c.__dict__ for c in campaigns(request.app[STORE])]}, dumps=_dumps)
+    found = await _db(campaigns, request.app[STORE])
+    return web.json_response({"campaigns": [c.__dict__ for c in found]}, dumps=_dumps)
 
 
 async def api_create_campaign(request: web.Request) -> web.Response:
@@ -505,7 +517,8 @@ async def api_create_campaign(request: web.Request) -> web.Response:
         body = await request.json()
         if not isinstance(body, dict):
             raise TypeError
-        c = create_campaign(
+        c = await _db(
+            create_campaign,
             request.app[STORE],
             _actor(request),
             str(body.get("name", "")),
@@ -525,14 +538,15 @@ async def api_create_campaign(request: web.Request) -> web.Response:
 
 async def api_coverage(request: web.Request) -> web.Response:
     cid = request.match_info["campaign_id"]
-    rows = coverage(request.app[STORE], _actor(request), cid, _level(request))
+    rows = await _db(coverage, request.app[STORE], _actor(request), cid, _level(request))
     return web.json_response({"campaign_id": cid, "level": _level(request), "areas": rows}, dumps=_dumps)
 
 
 async def api_lookback(request: web.Request) -> web.Response:
     cid = request.match_info["campaign_id"]
     return web.json_response(
-        {"campaign_id": cid, "households": lookback(request.app[STORE], _actor(request), cid)}, dumps=_dumps
+        {"campaign_id": cid, "households": await _db(lookback, request.app[STORE], _actor(request), cid)},
+        dumps=_dumps,
     )
 
 
@@ -543,7 +557,8 @@ async def api_apply(request: web.Request) -> web.Response:
         body = await request.json()
         if not isinstance(body, dict) or body.get("consent") is not True:
             raise TypeError
-        clue_id = submit_application(
+        clue_id = await _db(
+            submit_application,
             request.app[STORE],
             str(body.get("village_code", "")),
             str(body.get("household_id", "")),
@@ -563,13 +578,13 @@ async def api_apply(request: web.Request) -> web.Response:
 
 async def notice_page(request: web.Request) -> web.Response:
     village = request.match_info["village_code"]
-    rows = request.app[STORE].notice(_actor(request), village)
+    rows = await _db(request.app[STORE].notice, _actor(request), village)
     return render(request, "notice.html", village=village, rows=rows)
 
 
 async def asset_check_page(request: web.Request) -> web.StreamResponse:
     county = request.match_info["county_code"]
-    rows = request.app[STORE].asset_check(_actor(request), county)
+    rows = await _db(request.app[STORE].asset_check, _actor(request), county)
     if request.query.get("format") == "xlsx":
         return _xlsx_response(county, rows)
     return render(request, "asset_check.html", county=county, rows=rows)
@@ -616,7 +631,7 @@ def _xlsx_response(county: str, rows: list[dict[str, Any]]) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "schema": request.app[STORE].db.schema_version()})
+    return web.json_response({"ok": True, "schema": await _db(request.app[STORE].db.schema_version)})
 
 
 # ---- API --------------------------------------------------------------------------------------------
@@ -661,10 +676,10 @@ async def api_login(request: web.Request) -> web.Response:
         username, password = str(body["username"]), str(body["password"])
     except (ValueError, KeyError, TypeError):
         return api_error(400, "bad_request", '请求体须为 JSON：{"username": "...", "password": "..."}')
-    token = request.app[STORE].login(username, password)
+    token = await _db(request.app[STORE].login, username, password)
     if token is None:
         return api_error(401, "bad_credentials", "账号或密码不正确，或账号已停用，或连续输错5次被锁定15分钟")
-    actor = request.app[STORE].actor(token)
+    actor = await _db(request.app[STORE].actor, token)
     assert actor is not None
     return web.json_response(
         {"token": token, "username": actor.username, "role": actor.role.value, "scope": actor.scope}
@@ -672,7 +687,7 @@ async def api_login(request: web.Request) -> web.Response:
 
 
 async def api_logout(request: web.Request) -> web.Response:
-    request.app[STORE].logout(request[TOKEN])
+    await _db(request.app[STORE].logout, request[TOKEN])
     return web.json_response({"ok": True})
 
 
@@ -682,13 +697,13 @@ async def api_me(request: web.Request) -> web.Response:
 
 
 async def api_clues(request: web.Request) -> web.Response:
-    return web.json_response({"clues": [clue_json(c) for c in _list(request)]}, dumps=_dumps)
+    return web.json_response({"clues": [clue_json(c) for c in await _list(request)]}, dumps=_dumps)
 
 
 async def api_clue(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    clue = store.clue(_actor(request), request.match_info["clue_id"])
-    out = clue_json(clue) | {"detail": clue.detail, "steps": store.steps(clue["clue_id"])}
+    clue = await _db(store.clue, _actor(request), request.match_info["clue_id"])
+    out = clue_json(clue) | {"detail": clue.detail, "steps": await _db(store.steps, clue["clue_id"])}
     out["allowed_actions"] = _allowed_actions(_actor(request), clue)
     return web.json_response(out, dumps=_dumps)
 
@@ -703,26 +718,29 @@ async def api_act(request: web.Request) -> web.Response:
         return api_error(400, "bad_request", '请求体须为 JSON 对象，例如 {"action": "visit", "note": "..."}')
     try:
         req = Request.from_mapping(body)
-        t = store.act(_actor(request), request.match_info["clue_id"], req)
+        t = await _db(store.act, _actor(request), request.match_info["clue_id"], req)
     except WorkflowError as exc:
         request.app[METRICS].refused.labels(exc.code).inc()
         return api_error(exc.status, exc.code, exc.zh)
     request.app[METRICS].steps.labels(t.step, _actor(request).role.value).inc()
     request.app[WAKEUP].set()
-    clue = store.clue(_actor(request), request.match_info["clue_id"])
+    clue = await _db(store.clue, _actor(request), request.match_info["clue_id"])
     return web.json_response(clue_json(clue), dumps=_dumps)
 
 
 async def api_notice(request: web.Request) -> web.Response:
     village = request.match_info["village_code"]
     return web.json_response(
-        {"village_code": village, "households": request.app[STORE].notice(_actor(request), village)}
+        {
+            "village_code": village,
+            "households": await _db(request.app[STORE].notice, _actor(request), village),
+        }
     )
 
 
 async def api_asset_check(request: web.Request) -> web.StreamResponse:
     county = request.match_info["county_code"]
-    rows = request.app[STORE].asset_check(_actor(request), county)
+    rows = await _db(request.app[STORE].asset_check, _actor(request), county)
     if request.query.get("format") == "xlsx":
         return _xlsx_response(county, rows)
     return web.json_response({"county_code": county, "households": rows}, dumps=_dumps)
