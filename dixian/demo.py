@@ -174,6 +174,18 @@ def alerts_table(st: EmbeddedResult) -> Table:
     return t
 
 
+def _command() -> str:
+    """How to call the CLI from where the user is: `dixian` when it is on PATH (venv activated),
+    otherwise the path it was started from (e.g. .venv/bin/dixian after `make demo`)."""
+    import shutil  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    argv0 = Path(sys.argv[0])
+    if shutil.which("dixian") or argv0.name != "dixian":
+        return "dixian"
+    return str(argv0)
+
+
 def print_demo(result: DemoResult, console: Console) -> None:
     t = Table(title="部门数据导入 / department feeds", show_lines=False)
     for col in (
@@ -215,7 +227,8 @@ def print_demo(result: DemoResult, console: Console) -> None:
     console.print(f"  published topics:      {local}")
     console.print(f"  feeds as delivered:    {result.out_dir / 'feeds'}")
     console.print(f"  data-quality counters: {result.out_dir / 'ingest' / 'quality.sqlite'}")
-    console.print("  the same month through Kafka and real workers: dixian demo --kafka")
+    cmd = _command()
+    console.print(f"  the same month through Kafka and real workers: {cmd} demo --kafka")
     q = result.queue
     console.print(
         f"村级自查队列 / village queue: {q.clues} clues and {q.households} households in {q.store_url};"
@@ -224,7 +237,7 @@ def print_demo(result: DemoResult, console: Console) -> None:
     )
     console.print(
         f"  open it:  DIXIAN_DATA_DIR={result.out_dir} DIXIAN_CLOCK_DATE={q.clock_date} "
-        f"dixian screening serve --local {local}   (or: dixian demo --serve)",
+        f"{cmd} screening serve --local {local}   (or: {cmd} demo --serve)",
         soft_wrap=True,
     )
     console.print("  accounts: " + ", ".join(f"{u} ({r} {s})" for u, r, s in q.accounts))
