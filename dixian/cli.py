@@ -367,7 +367,10 @@ def _token_store(settings: Settings) -> Any:
 def tokens_add(
     ctx: typer.Context,
     dept: Annotated[str, typer.Argument(help="The department this token may publish for")],
-    label: Annotated[str, typer.Option(help="Who holds it, e.g. '医保局信息科'")] = "",
+    label: Annotated[
+        str,
+        typer.Option(envvar="DIXIAN_TOKEN_LABEL", show_envvar=True, help="Who holds it, e.g. '医保局信息科'"),
+    ] = "",
 ) -> None:
     """Issue a token; it is shown once and stored only as a hash."""
     from dixian.contract import Dept  # noqa: PLC0415
@@ -669,8 +672,12 @@ def screening_serve(
             help="Publish screening steps to this local topic directory instead of Kafka (embedded)",
         ),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address (default: DIXIAN_SCREENING_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: DIXIAN_SCREENING_PORT)")] = None,
+    host: Annotated[
+        str | None, typer.Option(envvar="DIXIAN_SCREENING_HOST", show_envvar=True, help="Bind address")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(envvar="DIXIAN_SCREENING_PORT", show_envvar=True, help="Port")
+    ] = None,
 ) -> None:
     """Serve the officers' web page (Chinese) and the /api/v1 API of the village queue."""
     from screening.runner import serve  # noqa: PLC0415
@@ -701,13 +708,34 @@ def _password(prompt: bool, stdin: bool) -> str:
 def users_add(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Account name (no personal ID numbers)")],
-    role: Annotated[str, typer.Option(help="village | township | county | operator")],
-    scope: Annotated[
-        str, typer.Option(help="Area code: village 12 digits, township 9, county 6, operator 4 (city)")
+    role: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_USER_ROLE", show_envvar=True, help="village | township | county | operator"
+        ),
     ],
-    name: Annotated[str, typer.Option(help="Display name, e.g. '阳朔县白沙镇 张干部'")] = "",
+    scope: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_USER_SCOPE",
+            show_envvar=True,
+            help="Area code: village 12 digits, township 9, county 6, operator 4 (city)",
+        ),
+    ],
+    name: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_USER_NAME", show_envvar=True, help="Display name, e.g. '阳朔县白沙镇 张干部'"
+        ),
+    ] = "",
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+        bool,
+        typer.Option(
+            "--password-stdin",
+            envvar="DIXIAN_PASSWORD_STDIN",
+            show_envvar=True,
+            help="Read the password from standard input",
+        ),
     ] = False,
 ) -> None:
     """Create an account; the password is stored only as a scrypt hash."""
@@ -744,7 +772,9 @@ def users_list(ctx: typer.Context) -> None:
 def users_passwd(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument()],
-    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", envvar="DIXIAN_PASSWORD_STDIN", show_envvar=True)
+    ] = False,
 ) -> None:
     """Set a new password (ends the account's sessions)."""
     from screening.runner import store_for  # noqa: PLC0415
@@ -760,7 +790,10 @@ def users_passwd(
 def users_disable(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument()],
-    enable: Annotated[bool, typer.Option("--enable", help="Re-enable instead")] = False,
+    enable: Annotated[
+        bool,
+        typer.Option("--enable", envvar="DIXIAN_USER_ENABLE", show_envvar=True, help="Re-enable instead"),
+    ] = False,
 ) -> None:
     """Disable an account (ends its sessions) or, with --enable, re-enable it."""
     from screening.runner import store_for  # noqa: PLC0415
@@ -776,11 +809,21 @@ def users_disable(
 @report_app.command("monthly")
 def report_monthly(
     ctx: typer.Context,
-    month: Annotated[str, typer.Option(help="Month YYYY-MM")],
+    month: Annotated[str, typer.Option(envvar="DIXIAN_REPORT_MONTH", show_envvar=True, help="Month YYYY-MM")],
     county: Annotated[
-        str | None, typer.Option(help="One county's 6-digit code (default: the whole city)")
+        str | None,
+        typer.Option(
+            envvar="DIXIAN_REPORT_COUNTY",
+            show_envvar=True,
+            help="One county's 6-digit code (default: the whole city)",
+        ),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Output directory (default: DATA_DIR/reports)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="DIXIAN_REPORT_OUT", show_envvar=True, help="Output directory (default: DATA_DIR/reports)"
+        ),
+    ] = None,
 ) -> None:
     """Feeds, early warning, screening, monitoring objects, data quality, department feedback (Chinese)."""
     import re  # noqa: PLC0415
@@ -804,8 +847,16 @@ def report_monthly(
 @report_app.command("quarterly")
 def report_quarterly(
     ctx: typer.Context,
-    quarter: Annotated[str, typer.Option(help="Quarter YYYYQn, e.g. 2022Q2")],
-    out: Annotated[Path | None, typer.Option(help="Output directory (default: DATA_DIR/reports)")] = None,
+    quarter: Annotated[
+        str,
+        typer.Option(envvar="DIXIAN_REPORT_QUARTER", show_envvar=True, help="Quarter YYYYQn, e.g. 2022Q2"),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="DIXIAN_REPORT_OUT", show_envvar=True, help="Output directory (default: DATA_DIR/reports)"
+        ),
+    ] = None,
 ) -> None:
     """Counties ranked by timeliness, data quality and elimination accuracy; red and black lists."""
     import re  # noqa: PLC0415
@@ -833,13 +884,37 @@ def _cli_actor() -> Any:
 @campaign_app.command("create")
 def campaign_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="Campaign name, e.g. '2022年防返贫集中排查'")],
-    scope: Annotated[list[str], typer.Option(help="City (4503) or county codes; repeat for several")],
-    date_from: Annotated[str, typer.Option("--from", help="First day YYYY-MM-DD")],
-    date_to: Annotated[str, typer.Option("--to", help="Last day YYYY-MM-DD (visit deadline)")],
+    name: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_CAMPAIGN_NAME", show_envvar=True, help="Campaign name, e.g. '2022年防返贫集中排查'"
+        ),
+    ],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            envvar="DIXIAN_CAMPAIGN_SCOPE",
+            show_envvar=True,
+            help="City (4503) or county codes; repeat for several",
+        ),
+    ],
+    date_from: Annotated[
+        str,
+        typer.Option("--from", envvar="DIXIAN_CAMPAIGN_FROM", show_envvar=True, help="First day YYYY-MM-DD"),
+    ],
+    date_to: Annotated[
+        str,
+        typer.Option(
+            "--to", envvar="DIXIAN_CAMPAIGN_TO", show_envvar=True, help="Last day YYYY-MM-DD (visit deadline)"
+        ),
+    ],
     kinds: Annotated[
         str,
-        typer.Option(help="Household kinds covered: ordinary, formerly_poor, monitored (comma separated)"),
+        typer.Option(
+            envvar="DIXIAN_CAMPAIGN_KINDS",
+            show_envvar=True,
+            help="Household kinds covered: ordinary, formerly_poor, monitored (comma separated)",
+        ),
     ] = "ordinary,formerly_poor,monitored",
 ) -> None:
     """Create a campaign: one visit item per household of the ledger in scope, in the village queues."""
@@ -889,7 +964,9 @@ def campaign_list(ctx: typer.Context) -> None:
 def campaign_summary(
     ctx: typer.Context,
     campaign_id: Annotated[str, typer.Argument()],
-    out: Annotated[Path, typer.Option(help="XLSX file to write")] = Path("campaign-summary.xlsx"),
+    out: Annotated[
+        Path, typer.Option(envvar="DIXIAN_CAMPAIGN_OUT", show_envvar=True, help="XLSX file to write")
+    ] = Path("campaign-summary.xlsx"),
 ) -> None:
     """Coverage by county, township and village, and the look-back list, as a workbook."""
     from screening.campaigns import coverage, summary_xlsx  # noqa: PLC0415
