@@ -95,7 +95,8 @@ class Database:
                 self._pg.close()
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
+        """psycopg placeholders are %s, so a literal % (a LIKE pattern in the SQL text) is doubled."""
+        return sql.replace("%", "%%").replace("?", "%s") if self.dialect == "postgresql" else sql
 
     def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns the number of rows it changed."""

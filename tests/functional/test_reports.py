@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tests.screening_helpers import (
     china,
     household,
     open_test_store,
+    store_url,
 )
 
 OFFICER_A = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
@@ -55,10 +57,17 @@ def _feed(
     )
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> tuple[Sources, Clock, Store]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sources, Clock, Store]]:
+    """The same store contents on SQLite and on the real PostgreSQL: reports must read both alike."""
     clock = Clock(china(2022, 6, 30, 20))
-    store = open_test_store(f"sqlite:///{tmp_path / 'store.sqlite'}", clock)
+    for url in store_url(request.param, tmp_path):
+        store = open_test_store(url, clock)
+        yield _fill(store, clock, tmp_path), clock, store
+        store.db.close()
+
+
+def _fill(store: Store, clock: Clock, tmp_path: Path) -> Sources:
     store.upsert_households(
         [
             household(1),  # ordinary, fine
@@ -96,7 +105,7 @@ def world(tmp_path: Path) -> tuple[Sources, Clock, Store]:
     for cid in (cid1, cid2):
         store.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
         store.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
-    return Sources(store, tmp_path / "quality.sqlite"), clock, store
+    return Sources(store, tmp_path / "quality.sqlite")
 
 
 def test_monthly_figures_reconcile_with_their_sources(world: tuple[Sources, Clock, Store]) -> None:
