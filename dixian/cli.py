@@ -806,6 +806,14 @@ def users_disable(
 
 
 # ---- reports -------------------------------------------------------------------------------------------
+ReportOutOption = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="DIXIAN_REPORT_OUT", show_envvar=True, help="Output directory (default: DATA_DIR/reports)"
+    ),
+]
+
+
 @report_app.command("monthly")
 def report_monthly(
     ctx: typer.Context,
@@ -818,12 +826,7 @@ def report_monthly(
             help="One county's 6-digit code (default: the whole city)",
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="DIXIAN_REPORT_OUT", show_envvar=True, help="Output directory (default: DATA_DIR/reports)"
-        ),
-    ] = None,
+    out: ReportOutOption = None,
 ) -> None:
     """Feeds, early warning, screening, monitoring objects, data quality, department feedback (Chinese)."""
     import re  # noqa: PLC0415
@@ -851,12 +854,7 @@ def report_quarterly(
         str,
         typer.Option(envvar="DIXIAN_REPORT_QUARTER", show_envvar=True, help="Quarter YYYYQn, e.g. 2022Q2"),
     ],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="DIXIAN_REPORT_OUT", show_envvar=True, help="Output directory (default: DATA_DIR/reports)"
-        ),
-    ] = None,
+    out: ReportOutOption = None,
 ) -> None:
     """Counties ranked by timeliness, data quality and elimination accuracy; red and black lists."""
     import re  # noqa: PLC0415

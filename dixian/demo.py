@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -98,17 +99,13 @@ def run_demo(
     return DemoResult(out, summaries, stream, time.perf_counter() - t0, queue)
 
 
-def demo_clock(month: str) -> date:
-    """The demo pretends it is the first day after the month: the month's clues have just arrived."""
-    y, m = (int(x) for x in month.split("-"))
-    return date(y + m // 12, m % 12 + 1, 1)
-
-
 def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> DemoQueue:
+    from reports.monthly import month_bounds  # noqa: PLC0415
     from screening.sink import sync_local  # noqa: PLC0415
     from screening.store import open_store  # noqa: PLC0415
 
-    clock = demo_clock(month)
+    # the demo pretends it is the first day after the month: the month's clues have just arrived
+    _, clock = month_bounds(month)
     settings = settings.model_copy(update={"clock_date": clock})
     store = open_store(settings.screening_url(), settings.now)
     try:
@@ -177,9 +174,6 @@ def alerts_table(st: EmbeddedResult) -> Table:
 def _command() -> str:
     """How to call the CLI from where the user is: `dixian` when it is on PATH (venv activated),
     otherwise the path it was started from (e.g. .venv/bin/dixian after `make demo`)."""
-    import shutil  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
     argv0 = Path(sys.argv[0])
     if shutil.which("dixian") or argv0.name != "dixian":
         return "dixian"

@@ -23,7 +23,7 @@ from dixian.contract.validate import REASON_ZH
 from dixian.geo import county_name
 from reports.model import Chart, Report, Table
 from rules.params import default_params
-from screening.store import Store
+from screening.store import SOURCE_ZH, Store
 from screening.workflow import OUTCOME_ZH, State
 
 CATEGORIES = ("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")
@@ -83,7 +83,8 @@ def _pct(part: float, whole: float) -> float | None:
 
 
 # ---- sections -------------------------------------------------------------------------------------
-def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, float]]:
+def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, float], dict[str, float]]:
+    """The delivery table, rejections by reason, the month's totals and accepted rows per department."""
     params = load_yaml("params.yaml")["feed_score"]
     totals, rejections = src.feeds(month)
     by_dept = {t["dept"]: t for t in totals}
@@ -159,7 +160,8 @@ def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, floa
         "accepted": feeds.total("accepted"),
         "rejected": feeds.total("rejected"),
     }
-    return feeds, reasons, received
+    accepted = {d: float(t["accepted"] or 0) for d, t in by_dept.items()}
+    return feeds, reasons, received, accepted
 
 
 def _clues(src: Sources, start: date, end: date, county: str | None) -> list[dict[str, Any]]:
@@ -172,14 +174,6 @@ def _clues(src: Sources, start: date, end: date, county: str | None) -> list[dic
         + " ORDER BY clue_id",
         [start.isoformat(), end.isoformat(), *params],
     )
-
-
-SOURCES_ZH = {
-    "department_warning": "部门预警",
-    "application": "农户申请",
-    "cadre": "干部排查",
-    "campaign": "集中排查",
-}
 
 
 def is_identification(c: dict[str, Any]) -> bool:
@@ -201,14 +195,14 @@ def sources_table(clues: list[dict[str, Any]], month: str) -> Table:
             k[c["outcome"]] += 1
     rows = [
         {
-            "source": SOURCES_ZH.get(src, src),
+            "source": SOURCE_ZH.get(src, src),
             "received": k["received"],
             "identification": k["identification"],
             "closed": k["closed"],
             **{o: k[o] for o in OUTCOMES},
         }
         for src, k in sorted(
-            acc.items(), key=lambda kv: list(SOURCES_ZH).index(kv[0]) if kv[0] in SOURCES_ZH else 9
+            acc.items(), key=lambda kv: list(SOURCE_ZH).index(kv[0]) if kv[0] in SOURCE_ZH else 9
         )
     ]
     return Table(
@@ -644,14 +638,11 @@ def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Tabl
 def monthly_report(src: Sources, month: str, today: date, county: str | None = None) -> Report:
     start, end = month_bounds(month)
     closed = today >= end
-    judged = min(today, end - timedelta(days=1)) if not closed else end - timedelta(days=1)
-    as_of = today  # overdue is judged on the day of generation for open months, at month end + deadlines
-    if closed:
-        as_of = end + timedelta(days=15)  # clues of a closed month are judged after their full 15 days
-    feeds, reasons, received = feeds_tables(src, month)
+    judged = min(today, end - timedelta(days=1))
+    # overdue: judged today for an open month; for a closed one once its last clues' 15 days are over
+    as_of = end + timedelta(days=15) if closed else today
+    feeds, reasons, received, evaluations = feeds_tables(src, month)
     clues = _clues(src, start, end, county)
-    totals, _ = src.feeds(month)
-    evaluations: dict[str, float] = {t["dept"]: float(t["accepted"] or 0) for t in totals}
     evaluations["*"] = float(sum(evaluations.values()))
     evaluations["household"] = evaluations["*"]
     warnings = [c for c in clues if c["source"] == "department_warning"]
@@ -669,7 +660,7 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
     p_start, p_end = month_bounds(prev)
     prev_all = _clues(src, p_start, p_end, county)
     prev_clues = [c for c in prev_all if c["source"] == "department_warning"]
-    _, _, prev_received = feeds_tables(src, prev)
+    _, _, prev_received, _ = feeds_tables(src, prev)
     prev_outcomes = Counter(c["outcome"] for c in prev_all)
     outcomes = Counter(c["outcome"] for c in clues)
     headline: list[tuple[str, Any, Any]] = [

@@ -37,6 +37,11 @@ class Campaign:
     items: int
 
 
+def item_id(campaign_id: str, household_id: str) -> str:
+    """The visit item of one household in one campaign (``create_campaign``'s SQL builds the same)."""
+    return f"camp-{campaign_id.removeprefix('cmp-')}-{household_id}"
+
+
 def _campaign(row: dict[str, Any]) -> Campaign:
     return Campaign(
         row["campaign_id"],

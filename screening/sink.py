@@ -75,7 +75,7 @@ def _apply(store: Store, topics: Topics, records: list[tuple[str, bytes]], stats
         counts = store.upsert_alerts(alerts)
     stats.inserted += counts.inserted
     stats.updated += counts.updated
-    stats.unchanged += counts.unchanged + (len(alerts) - counts.inserted - counts.updated - counts.unchanged)
+    stats.unchanged += counts.unchanged
     stats.batches += 1
 
 

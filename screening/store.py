@@ -41,7 +41,7 @@ LOCK_AFTER = 5  # wrong passwords in a row
 LOCK_MINUTES = 15
 PLAN_DAYS = 10  # an assistance plan within 10 days of inclusion
 CREATED_SOURCES = {"application": "农户申请", "cadre": "干部排查"}
-SOURCE_ZH = {"department_warning": "部门预警", "campaign": "集中排查", **CREATED_SOURCES}
+SOURCE_ZH = {"department_warning": "部门预警", **CREATED_SOURCES, "campaign": "集中排查"}
 # What each role has to act on; everything else in scope is readable.
 TODO_STATES: dict[Role, tuple[State, ...]] = {
     Role.VILLAGE: (State.NEW, State.VISITED, State.PROPOSED, State.NOTICE),
@@ -104,12 +104,15 @@ class Store:
         """One transaction: new alerts become clues in state ``new``; a higher revision of a known
         alert refreshes its content (hits, evidence, deadlines) and leaves its workflow alone."""
         latest: dict[str, Alert] = {}
+        received = 0
         for a in alerts:
+            received += 1
             if a.alert_id not in latest or a.revision > latest[a.alert_id].revision:
                 latest[a.alert_id] = a
         if not latest:
             return UpsertCounts()
-        ins = upd = same = 0
+        ins = upd = 0
+        same = received - len(latest)  # repeats inside the batch: older or equal revisions
         ts = self._ts()
         with self.db.transaction():
             known: dict[str, int] = {}
@@ -359,23 +362,9 @@ class Store:
                 household_kind=row["household_kind"],
             )
             t = decide(facts, request, actor.role, now.date(), now)
-            seq = int(row["steps"]) + 1
-            cols = {"state": t.to_state.value, "steps": seq, "updated_at": now.isoformat(timespec="seconds")}
-            cols.update(t.updates)
-            assignments = ", ".join(f"{k} = ?" for k in cols)
-            changed = self.db.execute(
-                f"UPDATE clues SET {assignments} WHERE clue_id = ? AND steps = ?",
-                (*cols.values(), clue_id, row["steps"]),
-            )
-            if changed != 1:
-                raise WorkflowError("concurrent_change", "该线索刚刚被其他人处理过，请刷新后再试")
-            self.db.execute(
-                "INSERT INTO steps (clue_id, seq, step, from_state, to_state, actor, role, at, note,"
-                " proposal, outcome, category, published) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)",
-                (
-                    clue_id, seq, t.step, row["state"], t.to_state.value, actor.username, actor.role.value,
-                    now.isoformat(timespec="seconds"), t.note, t.proposal, t.outcome, t.category,
-                ),
+            self._append_step(
+                actor, row, {"state": t.to_state.value, **t.updates}, t.step, t.to_state.value, t.note,
+                proposal=t.proposal, outcome=t.outcome, category=t.category,
             )  # fmt: skip
             if t.outcome == "included":  # an assistance plan is due within 10 days of inclusion
                 self.db.execute(
@@ -388,28 +377,49 @@ class Store:
                 )  # fmt: skip
         return t
 
+    def _append_step(
+        self,
+        actor: Actor,
+        row: Row,
+        cols: dict[str, Any],
+        step: str,
+        to_state: str,
+        note: str,
+        *,
+        proposal: str | None = None,
+        outcome: str | None = None,
+        category: str | None = None,
+    ) -> int:
+        """Set ``cols`` on the clue ``row`` and record the step, numbered after the clue's last one.
+
+        The update only applies if nobody recorded a step since ``row`` was read (optimistic check)."""
+        seq = int(row["steps"]) + 1
+        ts = self._ts()
+        cols = {**cols, "steps": seq, "updated_at": ts}
+        assignments = ", ".join(f"{k} = ?" for k in cols)
+        changed = self.db.execute(
+            f"UPDATE clues SET {assignments} WHERE clue_id = ? AND steps = ?",
+            (*cols.values(), row["clue_id"], row["steps"]),
+        )
+        if changed != 1:
+            raise WorkflowError("concurrent_change", "该线索刚刚被其他人处理过，请刷新后再试")
+        self.db.execute(
+            "INSERT INTO steps (clue_id, seq, step, from_state, to_state, actor, role, at, note,"
+            " proposal, outcome, category, published) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)",
+            (
+                row["clue_id"], seq, step, row["state"], to_state, actor.username, actor.role.value, ts, note,
+                proposal, outcome, category,
+            ),
+        )  # fmt: skip
+        return seq
+
     def record_step(
         self, actor: Actor, clue_id: str, step: str, note: str, state: str, proposal: str | None = None
     ) -> int:
         """A step that does not move the clue (opening it, a plan measure): recorded and published."""
-        row = self.db.one("SELECT steps FROM clues WHERE clue_id = ?", (clue_id,))
+        row = self.db.one("SELECT clue_id, steps, state FROM clues WHERE clue_id = ?", (clue_id,))
         assert row is not None
-        seq = int(row["steps"]) + 1
-        ts = self._ts()
-        if (
-            self.db.execute(
-                "UPDATE clues SET steps = ?, updated_at = ? WHERE clue_id = ? AND steps = ?",
-                (seq, ts, clue_id, row["steps"]),
-            )
-            != 1
-        ):
-            raise WorkflowError("concurrent_change", "该线索刚刚被其他人处理过，请刷新后再试")
-        self.db.execute(
-            "INSERT INTO steps (clue_id, seq, step, from_state, to_state, actor, role, at, note, proposal,"
-            " outcome, category, published) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,0)",
-            (clue_id, seq, step, state, state, actor.username, actor.role.value, ts, note, proposal),
-        )
-        return seq
+        return self._append_step(actor, row, {}, step, state, note, proposal=proposal)
 
     def create_clue(
         self, actor: Actor, household_id: str, source: str, note: str, *, authorisation_signed: bool = False
@@ -527,10 +537,6 @@ class Store:
             for r in rows
             if not (r["dibao"] or r["tekun"])
         ]  # fmt: skip
-
-    def counts(self) -> dict[str, int]:
-        rows = self.db.query("SELECT state, COUNT(*) AS n FROM clues GROUP BY state")
-        return {r["state"]: int(r["n"]) for r in rows}
 
 
 def open_store(url: str, now: Callable[[], datetime] = now_china, visit_days: int = 5) -> Store:

@@ -26,7 +26,7 @@ from connectors.sinks import Sink
 from dixian.contract import DEPT_ZH, Dept
 from dixian.contract.events import EVENT_TYPE_ZH
 from dixian.topics import Topics
-from rules.describe import FIELD_ZH
+from rules.describe import FIELD_ZH, SEVERITY_ZH
 from screening import auth, openapi
 from screening.auth import Actor, ScopeError
 from screening.campaigns import (
@@ -51,7 +51,6 @@ from screening.workflow import (
     OUTCOME_ZH,
     PROPOSAL_ZH,
     ROLE_ZH,
-    SEVERITY_ZH,
     STATE_ZH,
     Action,
     Proposal,

@@ -371,7 +371,6 @@ def deadline(
 
 
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
 
 
 def urgency_key(dl: Deadline, severity: str, clue_date: date) -> tuple[int, int, int, str]:

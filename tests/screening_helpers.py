@@ -21,12 +21,20 @@ import pytest
 from dixian.contract import Household
 from dixian.contract.alerts import Alert, TriggeringEvent
 from dixian.contract.events import CHINA_TZ
+from screening.auth import Actor
 from screening.store import Store, open_store
+from screening.workflow import Role
 from tests.helpers import resident_id
 
 VILLAGE_A = "450321101201"
 VILLAGE_B = "450321101202"  # same township as A
 VILLAGE_C = "450323102201"  # another county
+
+OFFICER_A = Actor("cun-a", "村干部A", Role.VILLAGE, VILLAGE_A)
+OFFICER_B = Actor("cun-b", "村干部B", Role.VILLAGE, VILLAGE_B)
+TOWNSHIP_A = Actor("zhen", "乡镇审核", Role.TOWNSHIP, VILLAGE_A[:9])
+COUNTY_A = Actor("xian", "县级审定", Role.COUNTY, VILLAGE_A[:6])
+CITY = Actor("ops", "运维", Role.OPERATOR, "4503")
 
 
 class Clock:

@@ -13,7 +13,7 @@ from dixian.config import Settings
 from dixian.contract.alerts import Conclusion
 from dixian.topics import Topics
 from screening.auth import Actor
-from screening.campaigns import create_campaign
+from screening.campaigns import create_campaign, item_id
 from screening.store import open_store
 from screening.workflow import Role
 from tests.screening_helpers import VILLAGE_A, chromium, household, serve_queue, ui_conclude_and_review
@@ -43,7 +43,7 @@ def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Pa
         ["monitored"],
     )
     assert c.items == 1  # household 8 is an ordinary household, not in this campaign
-    item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(7).household_id}"
+    item = item_id(c.campaign_id, household(7).household_id)
     store.db.close()
     local = tmp_path / "local"
     env = {"DIXIAN_SCREENING_DB": db_url, "DIXIAN_CLOCK_DATE": "2022-09-05"}

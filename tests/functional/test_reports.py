@@ -14,11 +14,14 @@ from connectors.stores import QualityCounters
 from reports.monthly import Sources, monthly_report
 from reports.quarterly import quarterly_report
 from reports.render import html_page, workbook_bytes
-from screening.auth import Actor
 from screening.store import Store
-from screening.workflow import Request, Role
+from screening.workflow import Request
 from tests.screening_helpers import (
+    CITY,
+    COUNTY_A,
+    OFFICER_A,
     ORDINARY_FORM,
+    TOWNSHIP_A,
     VILLAGE_A,
     VILLAGE_C,
     Clock,
@@ -28,10 +31,6 @@ from tests.screening_helpers import (
     open_test_store,
     store_url,
 )
-
-OFFICER_A = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
-TOWNSHIP_A = Actor("zhen-a", "", Role.TOWNSHIP, VILLAGE_A[:9])
-COUNTY_A = Actor("xian-a", "", Role.COUNTY, VILLAGE_A[:6])
 
 
 def _feed(
@@ -192,7 +191,7 @@ def test_quarterly_bulletin_ranks_counties_and_lists(world: tuple[Sources, Clock
 
 
 def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, Clock, Store]) -> None:
-    from screening.campaigns import create_campaign  # noqa: PLC0415
+    from screening.campaigns import create_campaign, item_id  # noqa: PLC0415
     from screening.plans import add_measure  # noqa: PLC0415
 
     src, clock, store = world
@@ -200,14 +199,14 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
     store.create_clue(OFFICER_A, household(3).household_id, "application", "户主住院，申请纳入")
     c = create_campaign(
         store,
-        Actor("city", "", Role.OPERATOR, "4503"),
+        CITY,
         "8月排查",
         ["4503"],
         date(2022, 8, 1),
         date(2022, 8, 31),
         ["ordinary"],
     )
-    item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(1).household_id}"
+    item = item_id(c.campaign_id, household(1).household_id)
     store.act(
         OFFICER_A,
         item,

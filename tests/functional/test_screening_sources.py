@@ -9,14 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from screening.auth import Actor, ScopeError
-from screening.campaigns import coverage, create_campaign, lookback
+from screening.auth import ScopeError
+from screening.campaigns import coverage, create_campaign, item_id, lookback
 from screening.plans import add_measure, plan_for, plans
 from screening.store import Store
-from screening.workflow import Request, Role, State, WorkflowError
+from screening.workflow import Request, State, WorkflowError
 from tests.screening_helpers import (
+    CITY,
+    COUNTY_A,
     MONITORED_FORM,
+    OFFICER_A,
+    OFFICER_B,
     ORDINARY_FORM,
+    TOWNSHIP_A,
     VILLAGE_A,
     VILLAGE_B,
     VILLAGE_C,
@@ -27,12 +32,6 @@ from tests.screening_helpers import (
     open_test_store,
     store_url,
 )
-
-CITY = Actor("city", "", Role.OPERATOR, "4503")
-COUNTY_A = Actor("xian-a", "", Role.COUNTY, VILLAGE_A[:6])
-TOWNSHIP_A = Actor("zhen-a", "", Role.TOWNSHIP, VILLAGE_A[:9])
-OFFICER_A = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
-OFFICER_B = Actor("cun-b", "", Role.VILLAGE, VILLAGE_B)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -122,7 +121,7 @@ def test_visits_move_coverage_and_counties_add_up(world: tuple[Store, Clock]) ->
         date(2022, 9, 30),
         ["ordinary", "formerly_poor", "monitored"],
     )
-    item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(1).household_id}"
+    item = item_id(c.campaign_id, household(1).household_id)
     with pytest.raises(WorkflowError, match="form_incomplete"):
         store.act(OFFICER_A, item, Request("visit", form={"persons_confirmed": "yes"}))
     store.act(OFFICER_A, item, Request("visit", form=ORDINARY_FORM))
@@ -142,7 +141,7 @@ def test_visits_move_coverage_and_counties_add_up(world: tuple[Store, Clock]) ->
 def test_monitored_household_visit_proposes_elimination_into_review(world: tuple[Store, Clock]) -> None:
     store, _ = world
     c = create_campaign(store, CITY, "排查", ["4503"], date(2022, 9, 1), date(2022, 9, 30), ["monitored"])
-    item = f"camp-{c.campaign_id.removeprefix('cmp-')}-{household(3).household_id}"
+    item = item_id(c.campaign_id, household(3).household_id)
     with pytest.raises(WorkflowError, match="form_invalid"):
         store.act(OFFICER_A, item, Request("visit", form=MONITORED_FORM | {"elimination_assessment": "随便"}))
     store.act(OFFICER_A, item, Request("visit", form=MONITORED_FORM))
@@ -190,9 +189,7 @@ def test_inclusion_opens_a_plan_due_in_10_days_with_flags(world: tuple[Store, Cl
     clock.advance(days=5)
     store.act(OFFICER_A, cid, Request("notice_end", decision="approve"))
     store.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
-    store.act(
-        Actor("xian", "", Role.COUNTY, VILLAGE_A[:6]), cid, Request("county_decide", decision="approve")
-    )
+    store.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
     got = plan_for(store, OFFICER_A, cid)
     assert got is not None
     plan, measures = got
@@ -222,10 +219,13 @@ def test_lookback_lists_returned_and_contradicted_items(world: tuple[Store, Cloc
     c = create_campaign(
         store, CITY, "排查", ["4503"], date(2022, 9, 1), date(2022, 9, 30), ["ordinary", "monitored"]
     )
-    pre = f"camp-{c.campaign_id.removeprefix('cmp-')}-"
-    store.act(OFFICER_A, pre + household(1).household_id, Request("visit", form=ORDINARY_FORM))
-    store.act(OFFICER_A, pre + household(1).household_id, Request("conclude", proposal="no_risk"))
-    item3 = pre + household(3).household_id
+    store.act(
+        OFFICER_A, item_id(c.campaign_id, household(1).household_id), Request("visit", form=ORDINARY_FORM)
+    )
+    store.act(
+        OFFICER_A, item_id(c.campaign_id, household(1).household_id), Request("conclude", proposal="no_risk")
+    )
+    item3 = item_id(c.campaign_id, household(3).household_id)
     store.act(OFFICER_A, item3, Request("visit", form=MONITORED_FORM))
     store.act(OFFICER_A, item3, Request("conclude", proposal="eliminate", note="收入稳定"))
     store.act(OFFICER_A, item3, Request("village_review", decision="return", note="收入证明不全"))

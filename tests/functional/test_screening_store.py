@@ -11,6 +11,10 @@ from screening.auth import Actor, ScopeError
 from screening.store import NotFound, Store
 from screening.workflow import Request, Role, State, WorkflowError
 from tests.screening_helpers import (
+    CITY,
+    COUNTY_A,
+    OFFICER_A,
+    TOWNSHIP_A,
     VILLAGE_A,
     VILLAGE_B,
     VILLAGE_C,
@@ -21,12 +25,6 @@ from tests.screening_helpers import (
     open_test_store,
     store_url,
 )
-
-OFFICER_A = Actor("cun-a", "村干部A", Role.VILLAGE, VILLAGE_A)
-OFFICER_B = Actor("cun-b", "村干部B", Role.VILLAGE, VILLAGE_B)
-TOWNSHIP = Actor("zhen", "乡镇审核", Role.TOWNSHIP, VILLAGE_A[:9])
-COUNTY = Actor("xian", "县级审定", Role.COUNTY, VILLAGE_A[:6])
-OPERATOR = Actor("ops", "运维", Role.OPERATOR, "4503")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -81,8 +79,8 @@ def test_full_path_records_every_step_and_publishes_each_once(store: Store) -> N
     store.upsert_alerts([alert(1)])
     cid = alert(1).alert_id
     _walk_to_township(store, cid)
-    store.act(TOWNSHIP, cid, Request("township_review", decision="approve"))
-    store.act(COUNTY, cid, Request("county_decide", decision="approve", note="同意排除"))
+    store.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
+    store.act(COUNTY_A, cid, Request("county_decide", decision="approve", note="同意排除"))
     c = store.clue(OFFICER_A, cid)
     assert c.state == State.CLOSED
     assert c["outcome"] == "excluded"
@@ -120,8 +118,8 @@ def test_inclusion_goes_through_a_five_day_notice(store_and_clock: tuple[Store, 
     assert "5 天" in exc.value.zh
     clock.advance(days=1)
     store.act(OFFICER_A, cid, Request("notice_end", decision="approve"))
-    store.act(TOWNSHIP, cid, Request("township_review", decision="approve"))
-    store.act(COUNTY, cid, Request("county_decide", decision="approve"))
+    store.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
+    store.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
     c = store.clue(OFFICER_A, cid)
     assert c["outcome"] == "included"
     assert c["category"] == "边缘易致贫户"
@@ -133,19 +131,19 @@ def test_inclusion_goes_through_a_five_day_notice(store_and_clock: tuple[Store, 
     [
         (OFFICER_A, Request("conclude", proposal="no_risk", note="x"), "out_of_order"),
         (OFFICER_A, Request("visit", note=""), "note_required"),
-        (TOWNSHIP, Request("visit", note="越权走访"), "wrong_role"),
+        (TOWNSHIP_A, Request("visit", note="越权走访"), "wrong_role"),
         (OFFICER_A, Request("fly"), "unknown_action"),
     ],
 )
 def test_refused_actions_change_nothing(store: Store, actor: Actor, request_: Request, code: str) -> None:
     store.upsert_alerts([alert(1)])
     cid = alert(1).alert_id
-    before = store.clue(OPERATOR, cid).row
+    before = store.clue(CITY, cid).row
     with pytest.raises(WorkflowError) as exc:
         store.act(actor, cid, request_)
     assert exc.value.code == code
     assert any("\u4e00" <= ch <= "\u9fff" for ch in exc.value.zh)  # the officer reads Chinese
-    assert store.clue(OPERATOR, cid).row == before
+    assert store.clue(CITY, cid).row == before
     assert store.steps(cid) == []
     assert store.pending_conclusions() == []
 
@@ -177,8 +175,8 @@ def test_scope_is_enforced_on_reads_and_writes(store: Store) -> None:
     with pytest.raises(NotFound):
         store.clue(OFFICER_A, "alrt-nope")
     assert {c["village_code"] for c in store.queue(OFFICER_A)} == {VILLAGE_A}
-    assert {c["village_code"] for c in store.queue(TOWNSHIP)} == {VILLAGE_A, VILLAGE_B}
-    assert {c["village_code"] for c in store.queue(OPERATOR)} == {VILLAGE_A, VILLAGE_B, VILLAGE_C}
+    assert {c["village_code"] for c in store.queue(TOWNSHIP_A)} == {VILLAGE_A, VILLAGE_B}
+    assert {c["village_code"] for c in store.queue(CITY)} == {VILLAGE_A, VILLAGE_B, VILLAGE_C}
     assert store.steps(b) == []
 
 
@@ -214,7 +212,7 @@ def test_notice_shows_no_health_detail_and_asset_check_skips_dibao(store: Store)
     assert "因病" not in text
     assert "450321********" not in text
     assert "不予公示" in text
-    assert [r["household_id"] for r in store.asset_check(COUNTY, VILLAGE_A[:6])] == [alert(1).household_id]
+    assert [r["household_id"] for r in store.asset_check(COUNTY_A, VILLAGE_A[:6])] == [alert(1).household_id]
     with pytest.raises(ScopeError):
         store.asset_check(OFFICER_A, VILLAGE_A[:6])
 
