@@ -36,6 +36,7 @@ OUTCOME_SHORT = {
     "eliminated": "风险消除",
     "rolled_back": "回退消除",
 }
+DEPARTMENTS = frozenset(d.value for d in Dept)
 DEPT_LABEL = {d.value: DEPT_ZH[d] for d in Dept} | {"village": "村级台账", "household": "多部门综合"}
 
 
@@ -160,7 +161,8 @@ def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, floa
         "accepted": feeds.total("accepted"),
         "rejected": feeds.total("rejected"),
     }
-    accepted = {d: float(t["accepted"] or 0) for d, t in by_dept.items()}
+    # department events only: the roster's rows are not evaluated by the rules
+    accepted = {d.value: float(by_dept[d.value]["accepted"] or 0) for d in Dept if d.value in by_dept}
     return feeds, reasons, received, accepted
 
 
@@ -605,11 +607,11 @@ def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Tabl
         start, end = month_bounds(m)
         r = src.store.db.one(
             "SELECT COUNT(*) AS alerts, COALESCE(SUM(hits), 0) AS hits FROM clues"
-            " WHERE clue_date >= ? AND clue_date < ?" + area,
+            " WHERE source = 'department_warning' AND clue_date >= ? AND clue_date < ?" + area,
             [start.isoformat(), end.isoformat(), *params],
         )
         totals, _ = src.feeds(m)
-        accepted = sum(t["accepted"] or 0 for t in totals)
+        accepted = sum(t["accepted"] or 0 for t in totals if t["dept"] in DEPARTMENTS)
         alerts, hits = int(r["alerts"]) if r else 0, int(r["hits"]) if r else 0
         rows.append(
             {

@@ -89,6 +89,7 @@ def _fill(store: Store, clock: Clock, tmp_path: Path) -> Sources:
     _feed(q, "r1", "medical_insurance", "2022-06", 100, 4, late=2)
     _feed(q, "r2", "water", "2022-06", 50, 0)
     _feed(q, "r0", "medical_insurance", "2022-05", 80, 8)
+    _feed(q, "r9", "roster", "2022-06", 1000, 0)  # the roster's rows are not events the rules evaluate
     q.close()
     # one clue all the way to inclusion within the month, one excluded
     cid1, cid2 = alert(1).alert_id, alert(2).alert_id
@@ -129,6 +130,9 @@ def test_monthly_figures_reconcile_with_their_sources(world: tuple[Sources, Cloc
     a = next(x for x in county.rows if x["code"] == VILLAGE_A[:6])
     assert (a["included"], a["excluded"], a["decided_in_15"], a["open"]) == (1, 1, 2, 1)
     assert r.table("预警规则").total("alerts") == 4
+    june = r.table("命中率趋势").rows[-1]
+    assert (june["month"], june["accepted"], june["alerts"]) == ("2022-06", 95 + 49, 4)
+    assert {x["evaluations"] for x in r.table("预警规则").rows} <= {0, 95, 49, 95 + 49}
     assert r.table("部门反馈").total("included") == 1
     mom = {x["item"]: x for x in r.table("环比").rows}
     assert (mom["部门数据接收行数"]["this"], mom["部门数据接收行数"]["prev"]) == (150, 80)
