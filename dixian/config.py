@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dixian.contract.events import CHINA_TZ, now_china
+
 # Values that must never reach production: refused unless environment == "development".
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "dev-secret"})
 
@@ -70,8 +72,6 @@ class Settings(BaseSettings):
 
     def now(self) -> datetime:
         """The current China time, on ``clock_date`` if one is set (time of day keeps running)."""
-        from dixian.contract.events import CHINA_TZ, now_china  # noqa: PLC0415
-
         real = now_china()
         if self.clock_date is None:
             return real
