@@ -113,6 +113,7 @@ class RuleEngine:
         self._ids = itertools.count(1)
         self.catalogue = catalogue
         self._rules: dict[str, _RuleInfo] = {}
+        self._keys: frozenset[str] = frozenset()
         self._install(catalogue)
 
     def _install(self, catalogue: Catalogue) -> None:
@@ -129,6 +130,12 @@ class RuleEngine:
         self._handle = handle
         self.catalogue = catalogue
         self._rules = {r.id: _info(r) for r in active}
+        # the fact keys some rule in force reads: facts carry only these
+        self._keys = frozenset(
+            {"id", "event_type"}
+            | {key for info in self._rules.values() for _, key in info.evidence}
+            | {"p_" + p for info in self._rules.values() for p in info.params}
+        )
         self.event_types = frozenset(t for r in active for t in r.rule.event_types)
         if old is not None:
             _delete(old)
@@ -183,7 +190,7 @@ class RuleEngine:
         if not self.listens_to(event.event_type_name):
             return []
         params = self.catalogue.params.resolve(region or event.village_code, on or event.occurred_at)
-        fact = build_fact(event, household, member, params, 0)
+        fact = build_fact(event, household, member, params, 0, self._keys)
         hits = []
         for rule_id in self.fire(fact):
             info = self._rules[rule_id]

@@ -110,29 +110,62 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """(attribute, fact key) pairs to copy into a fact, for one event class and key set."""
+
+    event_type: str
+    event: tuple[tuple[str, str], ...]
+    household: tuple[tuple[str, str], ...]
+    member: tuple[tuple[str, str], ...]
+
+
+_SHAPES: dict[tuple[type[EventBase], frozenset[str] | None], _Shape] = {}
+
+
+def _shape(cls: type[EventBase], keys: frozenset[str] | None) -> _Shape:
+    shape = _SHAPES.get((cls, keys))
+    if shape is None:
+
+        def wanted(key: str) -> bool:
+            return keys is None or key in keys
+
+        shape = _SHAPES[(cls, keys)] = _Shape(
+            cls.model_fields["event_type"].default,
+            tuple((n, "e_" + n) for n in cls.model_fields if n not in _ENVELOPE_SKIP and wanted("e_" + n)),
+            tuple((f.name, "hh_" + f.name) for f in fields(HouseholdContext) if wanted("hh_" + f.name)),
+            tuple((f.name, "m_" + f.name) for f in fields(MemberContext) if wanted("m_" + f.name)),
+        )
+    return shape
+
+
 def build_fact(
     event: EventBase,
     household: HouseholdContext,
     member: MemberContext | None,
     params: dict[str, float],
     fact_id: int,
+    keys: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    fact: dict[str, Any] = {"id": fact_id, "event_type": type(event).model_fields["event_type"].default}
-    for name in type(event).model_fields:
-        if name in _ENVELOPE_SKIP:
-            continue
+    """The fact for one event; with ``keys``, only those keys (the ones the rules in force read:
+    a comparison on an absent key is false either way, so the outcome is the same)."""
+    shape = _shape(type(event), keys)
+    fact: dict[str, Any] = {"id": fact_id, "event_type": shape.event_type}
+    for name, key in shape.event:
         value = getattr(event, name)
         if value is not None:
-            fact["e_" + name] = _plain(value)
-    for f in fields(HouseholdContext):
-        value = getattr(household, f.name)
+            fact[key] = _plain(value)
+    for name, key in shape.household:
+        value = getattr(household, name)
         if value is not None:  # unknown stays absent, and a comparison on it is false
-            fact["hh_" + f.name] = value
+            fact[key] = value
     if member is not None:
-        for f in fields(MemberContext):
-            fact["m_" + f.name] = getattr(member, f.name)
+        for name, key in shape.member:
+            fact[key] = getattr(member, name)
     for name, value in params.items():
-        fact["p_" + name] = value
+        key = "p_" + name
+        if keys is None or key in keys:
+            fact[key] = value
     return fact
 
 

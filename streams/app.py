@@ -35,6 +35,8 @@ from streams.core import (
     HouseholdState,
     apply_conclusion,
     apply_roster,
+    decode_state,
+    encode_state,
     intake,
     intake_conclusion,
     intake_roster,
@@ -131,10 +133,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     def load(key: bytes) -> HouseholdState | None:
         raw = table.get(key)
-        return HouseholdState.model_validate_json(raw) if raw else None
+        return decode_state(key.decode(), raw) if raw else None
 
     def store(key: bytes, state: HouseholdState) -> None:
-        table[key] = state.model_dump_json().encode()
+        table[key] = encode_state(state)
 
     async def on_department_record(msg: Any, value: bytes, dept: Dept) -> None:
         metrics.events_consumed.labels(dept.value).inc()

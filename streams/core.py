@@ -6,13 +6,13 @@ context it yields. No Faust, no Kafka, no clock: both runners get the same state
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from dixian.contract import ContractError, Dept, DeptEvent, Household, Problem, parse_event
 from dixian.contract.alerts import Alert, Conclusion, TriggeringEvent
@@ -39,25 +39,35 @@ T = TypeVar("T")
 ROLLING_DAYS = 365
 
 
-class MemberProfile(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class MemberProfile:
     can_work: bool = True
     disabled: bool = False
     ill: bool = False
 
+    def flags(self) -> int:
+        return self.can_work | self.disabled << 1 | self.ill << 2
 
-class HouseholdProfile(BaseModel):
+    @staticmethod
+    def from_flags(flags: int) -> MemberProfile:
+        return _MEMBER_BY_FLAGS[flags & 7]
+
+
+_MEMBER_BY_FLAGS = tuple(MemberProfile(bool(f & 1), bool(f & 2), bool(f & 4)) for f in range(8))
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdProfile:
     """The roster's view of a household (national monitoring system export)."""
 
-    model_config = ConfigDict(frozen=True)
     type: str
+    income_pc: float
     category: str = ""
     status: str = MonitoringStatus.NOT_MONITORED.value
-    income_pc: float
     dibao: bool = False
     tekun: bool = False
     risk_types: tuple[str, ...] = ()
-    members: dict[str, MemberProfile] = Field(default_factory=dict)
+    members: Mapping[str, MemberProfile] = field(default_factory=dict)
 
     @classmethod
     def from_household(cls, h: Household) -> HouseholdProfile:
@@ -70,24 +80,28 @@ class HouseholdProfile(BaseModel):
             tekun=h.tekun,
             risk_types=tuple(h.risk_types),
             members={
-                m.member_id: MemberProfile(can_work=m.can_work, disabled=m.disabled, ill=m.seriously_ill)
+                m.member_id: MemberProfile.from_flags(m.can_work | m.disabled << 1 | m.seriously_ill << 2)
                 for m in h.members
             },
         )
 
 
-class MedicalCost(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class MedicalCost:
     on: date
     member_id: str | None
     out_of_pocket: Decimal
     event_id: str
 
 
-class HouseholdState(BaseModel):
-    """What the stream processor remembers about one household between events."""
+@dataclass(frozen=True, slots=True)
+class HouseholdState:
+    """What the stream processor remembers about one household between events.
 
-    model_config = ConfigDict(frozen=True)
+    Stored in the worker's table as the compact encoding of ``encode_state`` (a JSON array, no
+    field names: a roster-only household is ~150 bytes). Alerts stay in their published JSON form
+    (``alert_docs``) and are turned into ``Alert`` objects only when a hit or a redelivery needs
+    them, so the common event — one that raises nothing — never pays for them."""
 
     household_id: str
     village_code: str
@@ -96,8 +110,8 @@ class HouseholdState(BaseModel):
     last_event_at: date | None = None
     # event ids already applied: makes redelivery after a crash a no-op (at-least-once input).
     recent_event_ids: tuple[str, ...] = ()
-    medical_costs: tuple[MedicalCost, ...] = Field(default=(), description="rolling 12 months")
-    job_losses: tuple[date, ...] = Field(default=(), description="rolling 12 months")
+    medical_costs: tuple[MedicalCost, ...] = ()  # rolling 12 months
+    job_losses: tuple[date, ...] = ()  # rolling 12 months
     ill_members: tuple[str, ...] = ()  # from 卫健 serious-illness events
     disabled_members: tuple[str, ...] = ()  # from 残联 certificates
     assistance: tuple[str, ...] = ()  # kinds currently granted by 民政 (dibao, tekun, temporary)
@@ -105,8 +119,12 @@ class HouseholdState(BaseModel):
     status_override: str | None = None
     category_override: str | None = None
     conclusions_seen: tuple[str, ...] = ()
-    # the latest revision of each alert whose suppression window is recent
-    alerts: tuple[Alert, ...] = ()
+    # the latest revision of each alert whose suppression window is recent, as published (JSON)
+    alert_docs: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        return tuple(Alert.model_validate(d) for d in self.alert_docs)
 
     def out_of_pocket_12m(self, as_of: date, member_id: str | None = None) -> Decimal:
         since = as_of - timedelta(days=ROLLING_DAYS)
@@ -120,6 +138,113 @@ class HouseholdState(BaseModel):
         )
 
 
+STATE_FORMAT = 1  # the first element of every encoded state; bump when the layout changes
+
+
+class StateFormatError(ValueError):
+    """A table value this code cannot read (another format version, or corrupt)."""
+
+
+def encode_state(s: HouseholdState) -> bytes:
+    """The table value of a household: a JSON array in field order, without the household id
+    (the table key)."""
+    p = s.profile
+    profile = (
+        None
+        if p is None
+        else [
+            p.type,
+            p.category,
+            p.status,
+            p.income_pc,
+            p.dibao | p.tekun << 1,
+            p.risk_types,
+            [[m, mp.flags()] for m, mp in p.members.items()],
+        ]
+    )
+    return orjson.dumps(
+        [
+            STATE_FORMAT,
+            s.village_code,
+            profile,
+            s.events_seen,
+            s.last_event_at,
+            s.recent_event_ids,
+            [[c.on, c.member_id, str(c.out_of_pocket), c.event_id] for c in s.medical_costs],
+            s.job_losses,
+            s.ill_members,
+            s.disabled_members,
+            s.assistance,
+            s.status_override,
+            s.category_override,
+            s.conclusions_seen,
+            s.alert_docs,
+        ]
+    )
+
+
+_day = date.fromisoformat
+
+
+def decode_state(household_id: str, raw: bytes) -> HouseholdState:
+    try:
+        row = orjson.loads(raw)
+        if not isinstance(row, list) or not row or row[0] != STATE_FORMAT:
+            raise StateFormatError(f"not a household state of format {STATE_FORMAT}")
+        (
+            _,
+            village,
+            p,
+            seen,
+            last,
+            recent,
+            costs,
+            jobs,
+            ill,
+            disabled,
+            assist,
+            status,
+            category,
+            concl,
+            docs,
+        ) = row
+        profile = (
+            None
+            if p is None
+            else HouseholdProfile(
+                type=p[0],
+                category=p[1],
+                status=p[2],
+                income_pc=p[3],
+                dibao=bool(p[4] & 1),
+                tekun=bool(p[4] & 2),
+                risk_types=tuple(p[5]),
+                members={m: _MEMBER_BY_FLAGS[f & 7] for m, f in p[6]},
+            )
+        )
+        return HouseholdState(
+            household_id=household_id,
+            village_code=village,
+            profile=profile,
+            events_seen=seen,
+            last_event_at=_day(last) if last else None,
+            recent_event_ids=tuple(recent),
+            medical_costs=tuple(MedicalCost(_day(on), m, Decimal(v), e) for on, m, v, e in costs),
+            job_losses=tuple(_day(d) for d in jobs),
+            ill_members=tuple(ill),
+            disabled_members=tuple(disabled),
+            assistance=tuple(assist),
+            status_override=status,
+            category_override=category,
+            conclusions_seen=tuple(concl),
+            alert_docs=tuple(docs),
+        )
+    except StateFormatError:
+        raise
+    except (orjson.JSONDecodeError, ValueError, TypeError, IndexError, KeyError) as exc:
+        raise StateFormatError(f"unreadable household state for {household_id}: {exc}") from exc
+
+
 def _add(items: tuple[str, ...], item: str | None) -> tuple[str, ...]:
     return items if item is None or item in items else (*items, item)
 
@@ -131,13 +256,12 @@ def apply_roster(state: HouseholdState | None, household: Household) -> Househol
             household_id=household.household_id, village_code=household.village_code, profile=profile
         )
     # a fresh export from the national system supersedes earlier screening decisions
-    return state.model_copy(
-        update={
-            "profile": profile,
-            "village_code": household.village_code,
-            "status_override": None,
-            "category_override": None,
-        }
+    return replace(
+        state,
+        profile=profile,
+        village_code=household.village_code,
+        status_override=None,
+        category_override=None,
     )
 
 
@@ -176,7 +300,7 @@ def apply_event(state: HouseholdState | None, event: DeptEvent) -> tuple[Househo
         update["assistance"] = _add(state.assistance, event.kind)
     elif isinstance(event, AssistanceEnded):
         update["assistance"] = tuple(k for k in state.assistance if k != event.kind)
-    return state.model_copy(update=update), True
+    return replace(state, **update), True
 
 
 def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdContext, MemberContext | None]:
@@ -296,7 +420,7 @@ def apply_conclusion(state: HouseholdState | None, c: Conclusion) -> tuple[House
         update["status_override"] = status
     if c.category is not None and c.outcome is not None:
         update["category_override"] = c.category
-    return state.model_copy(update=update), True
+    return replace(state, **update), True
 
 
 # ---- alerts -------------------------------------------------------------------------------------------
@@ -344,7 +468,11 @@ def _order(t: TriggeringEvent) -> tuple[date, str]:
 
 
 def _alert_for(
-    hit: RuleHit, event: DeptEvent, state: HouseholdState, live: LiveCatalogue, deadlines: Deadlines
+    hit: RuleHit,
+    event: DeptEvent,
+    open_docs: Mapping[str, dict[str, Any]],
+    live: LiveCatalogue,
+    deadlines: Deadlines,
 ) -> tuple[Alert, bool]:
     """The new alert for ``hit``, or the open alert it updates (flag True when suppressed).
 
@@ -355,7 +483,9 @@ def _alert_for(
     assert compiled is not None
     rule = compiled.rule
     start, end = window_of(event.occurred_at, rule.suppression_days)
-    open_alert = next((a for a in state.alerts if a.rule_id == rule.id and a.window_start == start), None)
+    alert_id = Alert.make_id(event.household_id, rule.id, start)
+    doc = open_docs.get(alert_id)
+    open_alert = Alert.model_validate(doc) if doc is not None else None
     trig = _triggering(event)
     clue_day = event.reported_at.date()
     visit_by = clue_day + timedelta(days=deadlines.visit_days)
@@ -386,7 +516,7 @@ def _alert_for(
             f"因自然灾害({DISASTER_SUBTYPES_ZH.get(str(getattr(event, 'disaster_type', '')), '其他灾害')})"
         )
     return Alert(
-        alert_id=Alert.make_id(event.household_id, rule.id, start),
+        alert_id=alert_id,
         revision=1,
         household_id=event.household_id,
         village_code=event.village_code,
@@ -431,24 +561,23 @@ def process_event(
         return EventOutcome(new_state, True)
     alerts: list[Alert] = []
     suppressed = 0
-    kept = {
-        a.alert_id: a
-        for a in new_state.alerts
-        if a.window_end > event.occurred_at - timedelta(days=ROLLING_DAYS)
-    }
+    horizon = (event.occurred_at - timedelta(days=ROLLING_DAYS)).isoformat()  # ISO dates sort as text
+    kept = {d["alert_id"]: d for d in new_state.alert_docs if d["window_end"] > horizon}
     for hit in hits:
-        alert, was_open = _alert_for(
-            hit, event, new_state.model_copy(update={"alerts": tuple(kept.values())}), live, deadlines
-        )
+        alert, was_open = _alert_for(hit, event, kept, live, deadlines)
         suppressed += was_open
-        kept[alert.alert_id] = alert
+        kept[alert.alert_id] = alert.model_dump(mode="json")
         alerts.append(alert)
     return EventOutcome(
-        new_state.model_copy(update={"alerts": tuple(kept.values())}), True, hits, tuple(alerts), suppressed
+        replace(new_state, alert_docs=tuple(kept.values())), True, hits, tuple(alerts), suppressed
     )
 
 
 def touched_by(state: HouseholdState, event_id: str) -> list[Alert]:
     """The current revision of every alert an (already applied) event contributed to: what a
     redelivered event re-sends, in case its first sending was lost in a crash."""
-    return [a for a in state.alerts if any(t.event_id == event_id for t in a.triggering_events)]
+    return [
+        Alert.model_validate(d)
+        for d in state.alert_docs
+        if any(t["event_id"] == event_id for t in d["triggering_events"])
+    ]

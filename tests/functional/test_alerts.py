@@ -137,3 +137,61 @@ def test_redelivered_event_can_resend_the_alerts_it_touched(live: LiveCatalogue)
     (resent,) = touched_by(state, first.event_id)
     assert resent.revision == 2  # the current revision, which also carries the later hit
     assert touched_by(state, "no-such-event") == []
+
+
+def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
+    """The worker's table holds ``encode_state``: every field must come back as it was."""
+    import orjson  # noqa: PLC0415
+
+    from dixian.contract import Household  # noqa: PLC0415
+    from streams.core import StateFormatError, apply_roster, decode_state, encode_state  # noqa: PLC0415
+    from tests.helpers import resident_id  # noqa: PLC0415
+
+    roster = Household.model_validate(
+        {
+            "household_id": HOUSEHOLD,
+            "village_code": VILLAGE,
+            "household_type": "脱贫户",
+            "per_capita_income": "7300.50",
+            "dibao": True,
+            "risk_types": ["因病"],
+            "members": [
+                {"member_id": resident_id(seq="123"), "relation": "户主", "seriously_ill": True},
+                {
+                    "member_id": resident_id(seq="456"),
+                    "relation": "子女",
+                    "can_work": False,
+                    "disabled": True,
+                },
+            ],
+        }
+    )
+    state = apply_roster(None, roster)
+    for e in (_housing(1, "2022-06-03"), _housing(2, "2022-06-20", "C")):
+        state = process_event(state, e, live).state
+    state, _ = apply_conclusion(
+        state,
+        Conclusion(
+            conclusion_id="clue-1#1",
+            household_id=HOUSEHOLD,
+            village_code=VILLAGE,
+            alert_id=None,
+            step="county_decide",
+            outcome="included",
+            category="边缘易致贫户",
+            decided_at="2022-06-25T10:00:00+08:00",  # type: ignore[arg-type]
+            decided_by="county-reviewer",
+        ),
+    )
+    assert state.alert_docs
+    assert state.profile is not None
+    assert state.status_override
+    raw = encode_state(state)
+    assert decode_state(HOUSEHOLD, raw) == state
+    bare = encode_state(apply_roster(None, roster))
+    assert HOUSEHOLD.encode() not in bare  # the key is not repeated in the value
+    assert len(bare) < 200  # a roster-only household stays small
+    with pytest.raises(StateFormatError):
+        decode_state(HOUSEHOLD, orjson.dumps([99, "x"]))
+    with pytest.raises(StateFormatError):
+        decode_state(HOUSEHOLD, b"{not json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from connectors.kafka import crecords_loaded
 from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.topics import Topics
+from streams.core import decode_state
 from tests.helpers import HOUSEHOLD, settlement
 
 pytestmark = pytest.mark.integration
@@ -95,9 +97,9 @@ def test_worker_process_turns_department_records_into_state_and_dead_letters(
     assert codes == ["not_json", "ownership_conflict"]
     states = asyncio.run(_consume(settings.kafka_bootstrap, [changelog], want=1))
     assert [m.key for m in states] == [HOUSEHOLD.encode()]
-    state = orjson.loads(states[-1].value)
-    assert state["events_seen"] == 1
-    assert state["medical_costs"][0]["out_of_pocket"] == "8200.00"
+    state = decode_state(HOUSEHOLD, states[-1].value)
+    assert state.events_seen == 1
+    assert state.medical_costs[0].out_of_pocket == Decimal("8200.00")
 
     metrics = (
         urllib.request.urlopen(f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).read().decode()
