@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from typing import Any
 
 import faust
@@ -67,6 +68,42 @@ def processing_error(channel: str, value: bytes, exc: Exception) -> DeadLetter:
     )
 
 
+class Batch:
+    """What one take_events batch changes: household states (read from the table once, written
+    back once) and metric increments (applied once per label set)."""
+
+    __slots__ = ("_counts", "_dirty", "_states", "_table")
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._states: dict[bytes, HouseholdState | None] = {}
+        self._dirty: dict[bytes, HouseholdState] = {}
+        self._counts: Counter[tuple[Any, tuple[str, ...]]] = Counter()
+
+    def load(self, key: bytes) -> HouseholdState | None:
+        if key in self._states:
+            return self._states[key]
+        raw = self._table.get(key)
+        state = decode_state(key.decode(), raw) if raw else None
+        self._states[key] = state
+        return state
+
+    def store(self, key: bytes, state: HouseholdState) -> None:
+        self._states[key] = state
+        self._dirty[key] = state
+
+    def count(self, metric: Any, *labels: str) -> None:
+        self._counts[(metric, labels)] += 1
+
+    def flush(self) -> None:
+        for key, state in self._dirty.items():
+            self._table[key] = encode_state(state)
+        for (metric, labels), n in self._counts.items():
+            (metric.labels(*labels) if labels else metric).inc(n)
+        self._dirty.clear()
+        self._counts.clear()
+
+
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     topics = Topics(settings)
     deadlines = Deadlines(visit_days=settings.visit_days)
@@ -114,16 +151,16 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     processed: dict[tuple[str, int], int] = {}
 
-    async def send_dead_letter(letter: DeadLetter) -> None:
-        metrics.dead_letters.labels(letter.dept, letter.code).inc()
+    async def send_dead_letter(letter: DeadLetter, batch: Batch) -> None:
+        batch.count(metrics.dead_letters, letter.dept, letter.code)
         await dead_letter_topic.send(key=letter.dept.encode(), value=letter.model_dump_json().encode())
 
-    async def failed(channel: str, value: bytes, exc: Exception) -> None:
+    async def failed(channel: str, value: bytes, exc: Exception, batch: Batch) -> None:
         """A record the core could not process (a bug) becomes a dead letter with the error: if the
         exception escaped, Faust would restart the agent past the record and it would be lost
         without a trace."""
         log.exception("processing a %s record failed; sent to the dead-letter topic", channel)
-        await send_dead_letter(processing_error(channel, value, exc))
+        await send_dead_letter(processing_error(channel, value, exc), batch)
 
     async def publish(alert: Alert) -> None:
         # force: sent now, not held back until the offset commit (which flushes it in any case)
@@ -131,19 +168,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             key=alert.village_code.encode(), value=alert.model_dump_json().encode(), force=True
         )
 
-    def load(key: bytes) -> HouseholdState | None:
-        raw = table.get(key)
-        return decode_state(key.decode(), raw) if raw else None
-
-    def store(key: bytes, state: HouseholdState) -> None:
-        table[key] = encode_state(state)
-
-    async def on_department_record(msg: Any, value: bytes, dept: Dept) -> None:
-        metrics.events_consumed.labels(dept.value).inc()
+    async def on_department_record(msg: Any, value: bytes, dept: Dept, batch: Batch) -> None:
+        batch.count(metrics.events_consumed, dept.value)
         result = intake(value, dept)
         if result.value is None:
             assert result.dead_letter is not None
-            await send_dead_letter(result.dead_letter)
+            await send_dead_letter(result.dead_letter, batch)
             return
         event = result.value
         key = event.household_id.encode()
@@ -164,79 +194,86 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
                     dept=dept.value,
                     raw=value.decode("utf-8", "replace"),
                     at=now_china(),
-                )
+                ),
+                batch,
             )
             return
         try:
-            outcome = process_event(load(key), event, live, deadlines)
+            outcome = process_event(batch.load(key), event, live, deadlines)
         except Exception as exc:  # a bug in the core: see failed()
-            await failed(dept.value, value, exc)
+            await failed(dept.value, value, exc, batch)
             return
         if not outcome.applied:
-            metrics.redeliveries.labels(dept.value).inc()
+            batch.count(metrics.redeliveries, dept.value)
             for alert in touched_by(outcome.state, event.event_id):
                 await publish(alert)
             return
-        metrics.events_applied.labels(dept.value).inc()
-        metrics.evaluations.labels(live.version).inc()
+        batch.count(metrics.events_applied, dept.value)
+        batch.count(metrics.evaluations, live.version)
         for hit in outcome.hits:
-            metrics.rule_hits.labels(hit.rule_id, str(hit.version)).inc()
+            batch.count(metrics.rule_hits, hit.rule_id, str(hit.version))
         for a in outcome.alerts:
             await publish(a)
-            counter = metrics.alerts_emitted if a.revision == 1 else metrics.alerts_suppressed
-            counter.labels(a.rule_id).inc()
-        store(key, outcome.state)
+            batch.count(metrics.alerts_emitted if a.revision == 1 else metrics.alerts_suppressed, a.rule_id)
+        batch.store(key, outcome.state)
 
-    async def on_roster(value: bytes) -> None:
+    async def on_roster(value: bytes, batch: Batch) -> None:
         result = intake_roster(value)
         if result.value is None:
             assert result.dead_letter is not None
-            await send_dead_letter(result.dead_letter)
+            await send_dead_letter(result.dead_letter, batch)
             return
         key = result.value.household_id.encode()
         try:
-            state = apply_roster(load(key), result.value)
+            state = apply_roster(batch.load(key), result.value)
         except Exception as exc:  # a bug in the core: see failed()
-            await failed("roster", value, exc)
+            await failed("roster", value, exc, batch)
             return
-        store(key, state)
-        metrics.roster_records.inc()
+        batch.store(key, state)
+        batch.count(metrics.roster_records)
 
-    async def on_conclusion(value: bytes) -> None:
+    async def on_conclusion(value: bytes, batch: Batch) -> None:
         result = intake_conclusion(value)
         if result.value is None:
             assert result.dead_letter is not None
-            await send_dead_letter(result.dead_letter)
+            await send_dead_letter(result.dead_letter, batch)
             return
         c = result.value
         key = c.household_id.encode()
         try:
-            state, applied = apply_conclusion(load(key), c)
+            state, applied = apply_conclusion(batch.load(key), c)
         except Exception as exc:  # a bug in the core: see failed()
-            await failed("conclusions", value, exc)
+            await failed("conclusions", value, exc, batch)
             return
         if applied:
-            store(key, state)
-            metrics.conclusions.labels(c.outcome or c.step).inc()
+            batch.store(key, state)
+            batch.count(metrics.conclusions, c.outcome or c.step)
 
     @app.agent(inputs, name=AGENT, concurrency=1)
     async def household_events(stream: Any) -> None:
         await catalogue_ready.wait()  # the published catalogue, not the shipped one, decides
-        # Batches of up to 500 records or 5 ms amortise Faust's per-iteration cost; records are
-        # still handled one by one, in partition order.
-        async for batch in stream.take_events(500, within=0.005):
-            for record in batch:
+        # Batches of up to 500 records or 5 ms amortise Faust's per-iteration cost. Records are
+        # handled one by one, in partition order; each household's state is read once and written
+        # once per batch (one changelog record), after the batch's alerts were handed to the
+        # producer. Faust acknowledges the batch's records only after this body, and flushes the
+        # producer before it commits their offsets.
+        async for records in stream.take_events(500, within=0.005):
+            batch = Batch(table)
+            for record in records:
                 msg = record.message
                 value = record.value
                 if msg.topic in dept_by_topic:
-                    await on_department_record(msg, value, dept_by_topic[msg.topic])
+                    await on_department_record(msg, value, dept_by_topic[msg.topic], batch)
                 elif msg.topic == topics.households:
-                    await on_roster(value)
+                    await on_roster(value, batch)
                 else:
-                    await on_conclusion(value)
+                    await on_conclusion(value, batch)
                 processed[(msg.topic, msg.partition)] = msg.offset
+            batch.flush()
+            now = time.time()
+            for record in records:
                 # Faust gives the broker timestamp in seconds (its aiokafka driver divides by 1000)
-                metrics.latency.observe(max(0.0, time.time() - msg.timestamp))
+                metrics.latency.observe(max(0.0, now - record.message.timestamp))
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_catalogue() -> None:
