@@ -195,3 +195,25 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
         decode_state(HOUSEHOLD, orjson.dumps([99, "x"]))
     with pytest.raises(StateFormatError):
         decode_state(HOUSEHOLD, b"{not json")
+
+
+def test_encoded_states_hold_no_more_memory_than_their_length() -> None:
+    """The table keeps every encoded state: 1,000 roster households must take ~their bytes, not
+    orjson's 4 KiB buffer each (1M households would need 4 GB)."""
+    import tracemalloc  # noqa: PLC0415
+
+    from streams.core import HouseholdProfile, encode_state  # noqa: PLC0415
+
+    state = HouseholdState(
+        household_id=HOUSEHOLD,
+        village_code=VILLAGE,
+        profile=HouseholdProfile(type="一般农户", income_pc=9000.0),
+    )
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [encode_state(state) for _ in range(1000)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 1000 * (len(kept[0]) + 200)
