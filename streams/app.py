@@ -138,7 +138,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         *dept_by_topic, topics.households, topics.conclusions, key_serializer="raw", value_serializer="raw"
     )
     dead_letter_topic = app.topic(topics.dead_letter, key_serializer="raw", value_serializer="raw")
-    alerts_topic = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
     # use_partitioner: a write goes to the partition of its key (the household id, hashed as every
     # producer of the input topics hashes it), not to that of "the current event": batches are safe.
     table = app.Table(
@@ -163,9 +162,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         await send_dead_letter(processing_error(channel, value, exc), batch)
 
     async def publish(alert: Alert) -> None:
-        # force: sent now, not held back until the offset commit (which flushes it in any case)
-        await alerts_topic.send(
-            key=alert.village_code.encode(), value=alert.model_dump_json().encode(), force=True
+        # Straight to the producer: Faust's Topic.send adds a future message and sensor callbacks
+        # per record. Delivery is as with Topic.send: Faust flushes this producer before it
+        # commits the offsets of the batch.
+        await app.producer.send(
+            topics.alerts, alert.village_code.encode(), alert.model_dump_json().encode(), None, None, None
         )
 
     async def on_department_record(msg: Any, value: bytes, dept: Dept, batch: Batch) -> None:
