@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from connectors.kafka import idempotent_producer
+from dixian.contract.deadletter import DeadLetter
 
 Record = tuple[bytes, bytes]  # (key, value)
 
@@ -134,3 +135,24 @@ class LocalSink:
         for fh in self._files.values():
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def replace_local_letters(directory: Path, topic: str, letters: list[DeadLetter], channels: set[str]) -> None:
+    """Embedded default: put a stage's dead letters in the local dead-letter topic file, replacing
+    those an earlier run of the same stage wrote (source "stream" on one of ``channels``). A stage
+    that reprocesses its inputs from scratch then never reports a refusal twice; the letters of other
+    stages (file / HTTP ingestion) stay as they are."""
+    path = directory / f"{topic}.jsonl"
+    kept: list[bytes] = []
+    if path.exists():
+        for line in path.read_bytes().splitlines():
+            value = orjson.loads(line)["value"]
+            if not (value.get("source") == "stream" and value.get("dept") in channels):
+                kept.append(line)
+    fresh = [
+        orjson.dumps({"key": d.dept, "value": orjson.Fragment(d.model_dump_json().encode())}) for d in letters
+    ]
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_bytes(b"".join(line + b"\n" for line in (*kept, *fresh)))
+    tmp.replace(path)

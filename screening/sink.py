@@ -21,7 +21,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from connectors.sinks import KafkaSink, Sink, read_local
+from connectors.sinks import KafkaSink, Sink, read_local, replace_local_letters
 from dixian.config import Settings
 from dixian.contract import Household
 from dixian.contract.alerts import Alert
@@ -91,6 +91,11 @@ def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
                 batch = []
     _apply(store, topics, batch, stats)
     stats.dead_letters = len(stats.letters)
+    # Refused alert records go to the local dead-letter file with their reason; refused roster
+    # records are the very ones the stream stage already put there (same intake), so only counted.
+    replace_local_letters(
+        local_dir, topics.dead_letter, [x for x in stats.letters if x.dept == "alerts"], {"alerts"}
+    )
     return stats
 
 

@@ -1,6 +1,7 @@
 """The embedded runner: the whole stream pipeline in one process, no Kafka. It reads the local topic
 files written by ``LocalSink`` and calls the same ``streams.core`` functions as the Faust agent, so
-the two cannot drift; alerts go to ``alerts.jsonl`` beside the inputs.
+the two cannot drift; alerts go to ``alerts.jsonl`` beside the inputs, refused records (with the
+reason) to the local dead-letter topic file, as the worker sends them to the dead-letter topic.
 
 Order: the roster first (as it is loaded before the monthly feeds), then each department's events in
 the order the department published them, then screening conclusions. Within a household and a
@@ -14,9 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.sinks import LocalSink, read_local
+from connectors.sinks import LocalSink, read_local, replace_local_letters
 from dixian.contract import Dept
 from dixian.contract.alerts import Alert
+from dixian.contract.deadletter import DeadLetter
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import (
@@ -55,12 +57,18 @@ def run_embedded(
     live = live or LiveCatalogue()
     result = EmbeddedResult(catalogue_version=live.version)
     out: list[tuple[bytes, bytes]] = []
+    letters: list[DeadLetter] = []
+
+    def refuse(letter: DeadLetter | None) -> None:
+        assert letter is not None
+        result.dead_letters[letter.code] += 1
+        letters.append(letter)
+
     try:
         for _, raw in read_local(local_dir / f"{topics.households}.jsonl"):
             roster = intake_roster(raw)
             if roster.value is None:
-                assert roster.dead_letter is not None
-                result.dead_letters[roster.dead_letter.code] += 1
+                refuse(roster.dead_letter)
                 continue
             hh = roster.value
             result.households[hh.household_id] = apply_roster(result.households.get(hh.household_id), hh)
@@ -69,8 +77,7 @@ def run_embedded(
                 result.consumed[dept.value] += 1
                 got = intake(raw, dept)
                 if got.value is None:
-                    assert got.dead_letter is not None
-                    result.dead_letters[got.dead_letter.code] += 1
+                    refuse(got.dead_letter)
                     continue
                 hid = got.value.household_id
                 outcome = process_event(result.households.get(hid), got.value, live, deadlines)
@@ -88,14 +95,15 @@ def run_embedded(
         for _, raw in read_local(local_dir / f"{topics.conclusions}.jsonl"):
             conclusion = intake_conclusion(raw)
             if conclusion.value is None:
-                assert conclusion.dead_letter is not None
-                result.dead_letters[conclusion.dead_letter.code] += 1
+                refuse(conclusion.dead_letter)
                 continue
             c = conclusion.value
             result.households[c.household_id], _ = apply_conclusion(result.households.get(c.household_id), c)
     finally:
         if own:
             live.close()
+    channels = {d.value for d in Dept} | {"roster", "conclusions"}
+    replace_local_letters(local_dir, topics.dead_letter, letters, channels)
     alerts_path = local_dir / f"{topics.alerts}.jsonl"
     alerts_path.unlink(missing_ok=True)  # a run publishes the alerts of its inputs, from scratch
 
