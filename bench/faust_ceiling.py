@@ -2,7 +2,8 @@
 
     python bench/faust_ceiling.py --records 200000 [--latency-rate 1000 --latency-seconds 10]
 
-1. Produces ``--records`` small records (300 bytes, keyed, 4 partitions) to a fresh topic.
+1. Produces ``--records`` small records (300 bytes, keyed) to ``--topics`` fresh topics of 4
+   partitions each (the worker reads 12: ten departments, the roster and the conclusions).
 2. Starts a Faust worker process whose agent consumes them the way the dixian worker does
    (``take_events(500, within=0.005)``, at-least-once, same consumer settings) and does nothing else;
    prints events/s from the first batch to the last record, and the worker's CPU seconds.
@@ -27,7 +28,7 @@ BOOTSTRAP = os.environ.get("DIXIAN_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 VALUE = b'{"x":"' + b"1" * 290 + b'"}'
 
 
-async def _produce(topic: str, n: int, rate: float | None = None) -> None:
+async def _produce(topics: list[str], n: int, rate: float | None = None) -> None:
     from aiokafka import AIOKafkaProducer  # noqa: PLC0415
 
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5 if rate else 20)
@@ -39,17 +40,17 @@ async def _produce(topic: str, n: int, rate: float | None = None) -> None:
                 due = t0 + i / rate
                 if (wait := due - time.perf_counter()) > 0:
                     await asyncio.sleep(wait)
-            await producer.send(topic, key=str(i).encode(), value=VALUE)
+            await producer.send(topics[i % len(topics)], key=str(i).encode(), value=VALUE)
         await producer.flush()
     finally:
         await producer.stop()
 
 
-def worker(topic: str, records: int, latency_records: int) -> None:
+def worker(topics: list[str], records: int, latency_records: int) -> None:
     import faust  # noqa: PLC0415
 
     app = faust.App(
-        f"ceiling-{topic}",
+        f"ceiling-{topics[0]}",
         broker=f"kafka://{BOOTSTRAP}",
         store="memory://",
         topic_partitions=4,
@@ -61,7 +62,7 @@ def worker(topic: str, records: int, latency_records: int) -> None:
         web_enabled=False,
         loghandlers=[],
     )
-    source = app.topic(topic, key_serializer="raw", value_serializer="raw")
+    source = app.topic(*topics, key_serializer="raw", value_serializer="raw")
     seen = {"n": 0}
     started: dict[str, float] = {}
     delays: list[float] = []
@@ -94,28 +95,30 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--latency-rate", type=float, default=1000.0)
     ap.add_argument("--latency-seconds", type=float, default=10.0)
+    ap.add_argument("--topics", type=int, default=1, help="spread the records over this many topics")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker[0], int(args.worker[1]), int(args.worker[2]))
+        worker(args.worker[0].split(","), int(args.worker[1]), int(args.worker[2]))
         return
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: PLC0415
 
-    topic = f"ceiling-{uuid.uuid4().hex[:6]}"
+    run = uuid.uuid4().hex[:6]
+    topics = [f"ceiling-{run}-{i}" for i in range(args.topics)]
 
     async def create() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
         await admin.start()
         try:
-            await admin.create_topics([NewTopic(topic, 4, 1)])
+            await admin.create_topics([NewTopic(t, 4, 1) for t in topics])
         finally:
             await admin.close()
 
     asyncio.run(create())
-    asyncio.run(_produce(topic, args.records))
+    asyncio.run(_produce(topics, args.records))
     latency_records = int(args.latency_rate * args.latency_seconds)
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker", topic, str(args.records), str(latency_records)],
+        [sys.executable, __file__, "--worker", ",".join(topics), str(args.records), str(latency_records)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -125,7 +128,7 @@ def main() -> None:
         if "RESULT drain" in line:
             rate, cpu = line.split("RESULT drain")[1].split()
             print(f"Faust agent doing nothing: {float(rate):,.0f} records/s, worker CPU {cpu} cores")
-            asyncio.run(_produce(topic, latency_records, rate=args.latency_rate))
+            asyncio.run(_produce(topics, latency_records, rate=args.latency_rate))
         elif "RESULT latency" in line:
             p50, p99 = line.split("RESULT latency")[1].split()
             print(f"latency at {args.latency_rate:,.0f} records/s: p50 {p50} ms, p99 {p99} ms")

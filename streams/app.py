@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -104,6 +105,26 @@ class Batch:
         self._counts.clear()
 
 
+async def read_published_catalogue(bootstrap: str, topic: str, offer: Callable[[bytes], None]) -> int:
+    """Offer every record of the compacted control topic, from its beginning to the end it has now
+    (no consumer group: every worker reads all of it); the end offset, where following resumes."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    tp = TopicPartition(topic, 0)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end: int = (await consumer.end_offsets([tp]))[tp]
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000)
+            for msg in batch.get(tp, []):
+                if msg.value is not None and msg.offset < end:
+                    offer(msg.value)
+        return end
+    finally:
+        await consumer.stop()
+
+
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     topics = Topics(settings)
     deadlines = Deadlines(visit_days=settings.visit_days)
@@ -129,7 +150,24 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     metrics = PipelineMetrics(registry or CollectorRegistry())
     live = LiveCatalogue()
     metrics.catalogue.info({"version": live.version, "source": live.catalogue.source})
-    catalogue_ready = asyncio.Event()
+
+    def offer_catalogue(raw: bytes) -> None:
+        offer = live.offer(raw)
+        if offer.accepted:
+            metrics.catalogue.info({"version": live.version, "source": live.catalogue.source})
+            log.info("rule catalogue %s in force (%s)", live.version, offer.reason or "switched")
+        else:
+            metrics.catalogue_rejected.inc()
+            log.error(
+                "published catalogue %s refused, keeping %s: %s", offer.version, live.version, offer.reason
+            )
+
+    # The published catalogue, not the shipped one, decides from the first event on: the control
+    # topic is read to its end before the Faust app exists. (Not in the agent: records Faust hands to
+    # an agent that has not started iterating its stream yet are lost — measured, see bench/README.)
+    control_end = asyncio.run(
+        read_published_catalogue(settings.kafka_bootstrap, topics.rules_control, offer_catalogue)
+    )
     app.dixian_metrics = metrics  # type: ignore[attr-defined]
     app.dixian_live = live  # type: ignore[attr-defined]
 
@@ -252,7 +290,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     @app.agent(inputs, name=AGENT, concurrency=1)
     async def household_events(stream: Any) -> None:
-        await catalogue_ready.wait()  # the published catalogue, not the shipped one, decides
         # Batches of up to 500 records or 5 ms amortise Faust's per-iteration cost. Records are
         # handled one by one, in partition order; each household's state is read once and written
         # once per batch (one changelog record), after the batch's alerts were handed to the
@@ -278,37 +315,18 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_catalogue() -> None:
-        """Every worker reads the whole compacted control topic itself (no consumer group), first to
-        its end before any event is processed, then follows it."""
+        """Catalogues published after the worker started (see ``read_published_catalogue``)."""
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
         tp = TopicPartition(topics.rules_control, 0)
         await consumer.start()
         try:
             consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            if end == 0:
-                catalogue_ready.set()
+            consumer.seek(tp, control_end)
             while True:
                 batch = await consumer.getmany(tp, timeout_ms=1000)
                 for msg in batch.get(tp, []):
                     if msg.value is not None:
-                        offer = live.offer(msg.value)
-                        if offer.accepted:
-                            metrics.catalogue.info({"version": live.version, "source": live.catalogue.source})
-                            log.info(
-                                "rule catalogue %s in force (%s)", live.version, offer.reason or "switched"
-                            )
-                        else:
-                            metrics.catalogue_rejected.inc()
-                            log.error(
-                                "published catalogue %s refused, keeping %s: %s",
-                                offer.version,
-                                live.version,
-                                offer.reason,
-                            )
-                    if msg.offset + 1 >= end:
-                        catalogue_ready.set()
+                        offer_catalogue(msg.value)
         finally:
             await consumer.stop()
 
