@@ -20,6 +20,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from typing import Any
@@ -53,6 +54,7 @@ def worker(topics: list[str], records: int, latency_records: int) -> None:
         f"ceiling-{topics[0]}",
         broker=f"kafka://{BOOTSTRAP}",
         store="memory://",
+        datadir=tempfile.mkdtemp(prefix="faust-ceiling-"),
         topic_partitions=4,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",

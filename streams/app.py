@@ -128,10 +128,13 @@ async def read_published_catalogue(bootstrap: str, topic: str, offer: Callable[[
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
     topics = Topics(settings)
     deadlines = Deadlines(visit_days=settings.visit_days)
+    faust_dir = settings.data_dir / "faust"  # not <app id>-data in the working directory
+    faust_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.worker_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        datadir=str(faust_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         topic_allow_declare=True,
