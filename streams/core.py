@@ -99,7 +99,7 @@ class HouseholdState:
     """What the stream processor remembers about one household between events.
 
     Stored in the worker's table as the compact encoding of ``encode_state`` (a JSON array, no
-    field names: a roster-only household is ~150 bytes). Alerts stay in their published JSON form
+    field names: a roster-only household is ~170 bytes). Alerts stay in their published JSON form
     (``alert_docs``) and are turned into ``Alert`` objects only when a hit or a redelivery needs
     them, so the common event — one that raises nothing — never pays for them."""
 
@@ -121,10 +121,6 @@ class HouseholdState:
     conclusions_seen: tuple[str, ...] = ()
     # the latest revision of each alert whose suppression window is recent, as published (JSON)
     alert_docs: tuple[dict[str, Any], ...] = ()
-
-    @property
-    def alerts(self) -> tuple[Alert, ...]:
-        return tuple(Alert.model_validate(d) for d in self.alert_docs)
 
     def out_of_pocket_12m(self, as_of: date, member_id: str | None = None) -> Decimal:
         since = as_of - timedelta(days=ROLLING_DAYS)
@@ -162,31 +158,26 @@ def encode_state(s: HouseholdState) -> bytes:
             [[m, mp.flags()] for m, mp in p.members.items()],
         ]
     )
+    row = [
+        STATE_FORMAT,
+        s.village_code,
+        profile,
+        s.events_seen,
+        s.last_event_at,
+        s.recent_event_ids,
+        [[c.on, c.member_id, str(c.out_of_pocket), c.event_id] for c in s.medical_costs],
+        s.job_losses,
+        s.ill_members,
+        s.disabled_members,
+        s.assistance,
+        s.status_override,
+        s.category_override,
+        s.conclusions_seen,
+        s.alert_docs,
+    ]
     # Copied: orjson returns its bytes in a 4 KiB allocation whatever their length (measured with
     # tracemalloc, orjson 3.13), and the table keeps every value: 1M households would hold 4 GB.
-    return bytes(memoryview(_encode_row(s, profile)))
-
-
-def _encode_row(s: HouseholdState, profile: list[Any] | None) -> bytes:
-    return orjson.dumps(
-        [
-            STATE_FORMAT,
-            s.village_code,
-            profile,
-            s.events_seen,
-            s.last_event_at,
-            s.recent_event_ids,
-            [[c.on, c.member_id, str(c.out_of_pocket), c.event_id] for c in s.medical_costs],
-            s.job_losses,
-            s.ill_members,
-            s.disabled_members,
-            s.assistance,
-            s.status_override,
-            s.category_override,
-            s.conclusions_seen,
-            s.alert_docs,
-        ]
-    )
+    return bytes(memoryview(orjson.dumps(row)))
 
 
 _day = date.fromisoformat
@@ -225,7 +216,7 @@ def decode_state(household_id: str, raw: bytes) -> HouseholdState:
                 dibao=bool(p[4] & 1),
                 tekun=bool(p[4] & 2),
                 risk_types=tuple(p[5]),
-                members={m: _MEMBER_BY_FLAGS[f & 7] for m, f in p[6]},
+                members={m: MemberProfile.from_flags(f) for m, f in p[6]},
             )
         )
         return HouseholdState(
