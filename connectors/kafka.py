@@ -154,8 +154,12 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
     return sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
-    """Every record of a topic, from the beginning to the end it has now (no consumer group)."""
+async def read_topic_to_end(
+    bootstrap: str, topic: str
+) -> tuple[list[tuple[bytes | None, bytes | None]], dict[TopicPartition, int]]:
+    """Every record of a topic, from the beginning to the end offsets it has now, and those end
+    offsets (no consumer group). A partition is done when the consumer's position reaches its end,
+    which also holds when compaction removed the last offsets before it."""
     ends = await end_offsets(bootstrap, [topic])
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -166,11 +170,17 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, byt
         await consumer.seek_to_beginning(*parts)
         remaining = {tp for tp, end in ends.items() if end > 0}
         while remaining:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
             for tp, msgs in batch.items():
-                out.extend((m.key, m.value) for m in msgs)
-                if msgs and msgs[-1].offset + 1 >= ends[tp]:
+                out.extend((m.key, m.value) for m in msgs if m.offset < ends[tp])
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
         await consumer.stop()
-    return out
+    return out, ends
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of a topic, from the beginning to the end it has now (no consumer group)."""
+    return (await read_topic_to_end(bootstrap, topic))[0]

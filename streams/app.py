@@ -25,6 +25,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from connectors.kafka import read_topic_to_end
 from dixian.config import Settings
 from dixian.contract import Dept, Problem
 from dixian.contract.alerts import Alert
@@ -108,21 +109,11 @@ class Batch:
 async def read_published_catalogue(bootstrap: str, topic: str, offer: Callable[[bytes], None]) -> int:
     """Offer every record of the compacted control topic, from its beginning to the end it has now
     (no consumer group: every worker reads all of it); the end offset, where following resumes."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    tp = TopicPartition(topic, 0)
-    await consumer.start()
-    try:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end: int = (await consumer.end_offsets([tp]))[tp]
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            for msg in batch.get(tp, []):
-                if msg.value is not None and msg.offset < end:
-                    offer(msg.value)
-        return end
-    finally:
-        await consumer.stop()
+    records, ends = await read_topic_to_end(bootstrap, topic)
+    for _, value in records:
+        if value is not None:
+            offer(value)
+    return ends.get(TopicPartition(topic, 0), 0)
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> faust.App:
