@@ -130,6 +130,14 @@ def api_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status, dumps=_dumps)
 
 
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object; ValueError (not JSON) or TypeError (not an object)."""
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise TypeError
+    return body
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
 
@@ -457,9 +465,7 @@ async def plans_page(request: web.Request) -> web.Response:
 
 async def api_create_clue(request: web.Request) -> web.Response:
     try:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise TypeError
+        body = await _json_object(request)
         clue_id, created = await _db(
             request.app[STORE].create_clue,
             _actor(request),
@@ -481,9 +487,7 @@ async def api_create_clue(request: web.Request) -> web.Response:
 
 async def api_add_measure(request: web.Request) -> web.Response:
     try:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise TypeError
+        body = await _json_object(request)
         seq = await _db(
             add_measure,
             request.app[STORE],
@@ -513,9 +517,7 @@ async def api_campaigns(request: web.Request) -> web.Response:
 
 async def api_create_campaign(request: web.Request) -> web.Response:
     try:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise TypeError
+        body = await _json_object(request)
         c = await _db(
             create_campaign,
             request.app[STORE],
@@ -553,8 +555,8 @@ async def api_apply(request: web.Request) -> web.Response:
     if _rate_limited(request.remote or "?"):
         return api_error(429, "rate_limited", "提交过于频繁，请稍后再试")
     try:
-        body = await request.json()
-        if not isinstance(body, dict) or body.get("consent") is not True:
+        body = await _json_object(request)
+        if body.get("consent") is not True:
             raise TypeError
         clue_id = await _db(
             submit_application,
@@ -710,9 +712,7 @@ async def api_clue(request: web.Request) -> web.Response:
 async def api_act(request: web.Request) -> web.Response:
     store = request.app[STORE]
     try:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise TypeError
+        body = await _json_object(request)
     except (ValueError, TypeError):
         return api_error(400, "bad_request", '请求体须为 JSON 对象，例如 {"action": "visit", "note": "..."}')
     try:
