@@ -24,10 +24,11 @@ from connectors.readers import open_source
 from connectors.sinks import LocalSink, read_local
 from dixian.config import Settings
 from dixian.contract import Dept
+from dixian.contract.wire import Accepted, decode_event, decode_household
 from dixian.simulate import simulate
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
-from streams.core import apply_roster, decode_state, encode_state, intake, intake_roster, process_event
+from streams.core import apply_roster, decode_state, encode_state, process_event
 
 
 def main() -> None:
@@ -50,9 +51,9 @@ def main() -> None:
     asyncio.run(roster())
     table: dict[bytes, bytes] = {}
     for _, raw in read_local(tmp / "local" / f"{Topics(settings).households}.jsonl"):
-        household = intake_roster(raw).value
-        assert household is not None
-        table[household.household_id.encode()] = encode_state(apply_roster(None, household))
+        household = decode_household(raw)
+        assert isinstance(household, Accepted)
+        table[household.value.household_id.encode()] = encode_state(apply_roster(None, household.value))
     records: list[tuple[Dept, bytes]] = []
     for feed in manifest["feeds"]:  # type: ignore[attr-defined]
         dept = Dept(feed["dept"])
@@ -66,8 +67,9 @@ def main() -> None:
     alerts = 0
     t0 = time.perf_counter()
     for dept, raw in records:
-        event = intake(raw, dept).value
-        assert event is not None
+        decoded = decode_event(raw, dept)
+        assert isinstance(decoded, Accepted)
+        event = decoded.value
         key = event.household_id.encode()
         stored = table.get(key)
         outcome = process_event(decode_state(event.household_id, stored) if stored else None, event, live)

@@ -16,9 +16,8 @@ import time
 import uuid
 from pathlib import Path
 
-from connectors.ingest import Ingester
+from connectors.ingest import Ingester, tune_gc_for_bulk_work
 from connectors.kafka import crecords_loaded, ensure_topics
-from connectors.runner import tune_gc_for_bulk_work
 from connectors.sinks import KafkaSink
 from dixian.config import Settings
 from dixian.contract import Dept

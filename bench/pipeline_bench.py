@@ -24,9 +24,8 @@ from pathlib import Path
 
 import orjson
 
-from connectors.ingest import Ingester
+from connectors.ingest import Ingester, tune_gc_for_bulk_work
 from connectors.kafka import ensure_topics, group_lag, read_topic
-from connectors.runner import tune_gc_for_bulk_work
 from connectors.sinks import KafkaSink
 from dixian.config import Settings
 from dixian.contract import Dept

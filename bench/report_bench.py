@@ -25,13 +25,14 @@ from connectors.stores import QualityCounters
 from dixian.contract import Dept, Household
 from dixian.contract.alerts import Alert, TriggeringEvent
 from dixian.contract.events import CHINA_TZ
+from dixian.contract.vocabulary import Role
 from dixian.simulate import build_city
 from reports.monthly import Sources, monthly_report
 from reports.render import write
 from rules.catalogue import load_catalogue
 from screening.auth import Actor
 from screening.store import Store, open_store
-from screening.workflow import Request, Role
+from screening.workflow import Request
 
 
 def peak_rss_mib() -> float:
@@ -76,9 +77,9 @@ def build(directory: Path, households: int, clue_share: float) -> None:
             )
         )
         if len(batch) == 20_000:
-            store.upsert_households(batch)
+            store.ledger.upsert(batch)
             batch = []
-    store.upsert_households(batch)
+    store.ledger.upsert(batch)
     print(f"ledger: {households:,} households loaded in {time.perf_counter() - t0:.0f}s", flush=True)
 
     rng = random.Random(11)
@@ -126,7 +127,7 @@ def build(directory: Path, households: int, clue_share: float) -> None:
             )
         )
     for i in range(0, len(alerts), 5000):
-        store.upsert_alerts(alerts[i : i + 5000])
+        store.clues.upsert_alerts(alerts[i : i + 5000])
     worked = alerts[: len(alerts) // 10]
     steps = [
         ("visit", {"note": "入户核实"}),
@@ -144,7 +145,7 @@ def build(directory: Path, households: int, clue_share: float) -> None:
             role = {"township_review": Role.TOWNSHIP, "county_decide": Role.COUNTY}.get(action, Role.VILLAGE)
             if action == "notice_end":
                 clock[0] += timedelta(days=5)
-            store.act(
+            store.clues.act(
                 Actor("bench", "", role, a.village_code[: {Role.VILLAGE: 12, Role.TOWNSHIP: 9}.get(role, 6)]),
                 a.alert_id,
                 Request(action, **fields),

@@ -7,6 +7,7 @@ published earlier, or twice in this file). ``IngestSummary.reconciles`` checks t
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import re
@@ -88,6 +89,12 @@ class IngestSummary:
         }
 
 
+def tune_gc_for_bulk_work() -> None:
+    """Ingestion allocates millions of short-lived, acyclic objects; the default generation-0
+    threshold (700) spends ~15% of the time in the cycle collector for nothing."""
+    gc.set_threshold(50_000, 20, 100)
+
+
 def raw_text(record: Any) -> str:
     """The record as JSON text for a dead letter, whatever it holds (huge ints, odd types)."""
     try:
@@ -149,7 +156,7 @@ class Ingester:
         # Batches stay in flight up to this many events before we wait for acknowledgements.
         self.flush_every = max(batch_size, 50_000)
         self._unacked: list[str] = []
-        state = settings.data_dir / "ingest"
+        state = settings.ingest_dir
         self.seen = SeenEvents(state / "seen.sqlite")
         self.quality = QualityCounters(state / "quality.sqlite")
         self.snapshots = SnapshotStore(state / "snapshots.sqlite")
@@ -485,4 +492,12 @@ class Ingester:
         return summary
 
 
-__all__ = ["FileFormatError", "IngestSummary", "Ingester", "MappingError", "build_event", "current_month"]
+__all__ = [
+    "FileFormatError",
+    "IngestSummary",
+    "Ingester",
+    "MappingError",
+    "build_event",
+    "current_month",
+    "tune_gc_for_bulk_work",
+]

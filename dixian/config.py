@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dixian.contract.deadlines import VISIT_DAYS, VISIT_DAYS_RANGE
 from dixian.contract.events import CHINA_TZ, now_china
 
 # Values that must never reach production: refused unless environment == "development".
@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="local state: ingest dedup index, stores, reports")
     cache_dir: Path = Field(Path.home() / ".cache" / "dixian", description="downloaded jars")
     worker_id: str = Field("dixian", description="Faust app id = consumer group of the workers")
-    web_port: int = Field(6066, ge=0, le=65535, description="worker web/metrics port (0 = no web)")
+    web_port: int = Field(6066, ge=0, le=65535, description="worker's Faust web port (0 = no web server)")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="worker's Prometheus /metrics port (0 = off)")
     session_timeout_s: float = Field(
         60.0, ge=6, le=300, description="a worker silent this long is dead: its partitions move to the others"
     )
@@ -48,7 +49,15 @@ class Settings(BaseSettings):
         False,
         description="mark session cookies Secure (HTTPS only); always on when environment=production",
     )
-    visit_days: int = Field(5, ge=2, le=5, description="home visit deadline in days after a clue (2-5)")
+    push_host: str = Field("127.0.0.1", description="address of the department push endpoint")
+    push_port: int = Field(8701, ge=1, le=65535, description="port of the department push endpoint")
+    push_max_body: int = Field(8 * 1024 * 1024, ge=1024, description="largest push request body, bytes")
+    visit_days: int = Field(
+        VISIT_DAYS,
+        ge=VISIT_DAYS_RANGE[0],
+        le=VISIT_DAYS_RANGE[1],
+        description="home visit deadline in days after a clue (2-5)",
+    )
     clock_date: date | None = Field(
         None, description="pretend today is this date (demos and training on a past month); empty: real date"
     )
@@ -66,6 +75,33 @@ class Settings(BaseSettings):
                 "DIXIAN_INGEST_SECRET is a placeholder; set a real secret before running in production"
             )
         return self
+
+    def override(self, **values: Any) -> Settings:
+        """These settings with ``values`` (None: keep) in place, validated like the environment's."""
+        given = {k: v for k, v in values.items() if v is not None}
+        unknown = set(given) - set(type(self).model_fields)
+        if unknown:
+            raise ValueError(f"not settings: {', '.join(sorted(unknown))}")
+        return type(self).model_validate(self.model_dump() | given)
+
+    # Where each part keeps its local state, under data_dir.
+    @property
+    def ingest_dir(self) -> Path:
+        """Connectors: dedup index, data-quality counters, snapshots, push tokens."""
+        return self.data_dir / "ingest"
+
+    @property
+    def local_dir(self) -> Path:
+        """The embedded default's topic files (one JSON Lines file per topic)."""
+        return self.data_dir / "local"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def faust_dir(self) -> Path:
+        return self.data_dir / "faust"
 
     def screening_url(self) -> str:
         return self.screening_db or f"sqlite:///{self.data_dir / 'screening' / 'screening.sqlite'}"
@@ -95,8 +131,3 @@ class Settings(BaseSettings):
 def redact_url(url: str) -> str:
     """A connection URL without its password, for messages and logs."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

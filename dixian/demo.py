@@ -1,7 +1,7 @@
 """The main job on the embedded default: a simulated Guilin month, end to end, on one machine.
 
-simulate → ingest (validation, dead letters, dedup) → stream core (household state) → summary.
-Later stages (rules, alerts, village queue, monthly report) join as they land.
+simulate → ingest (validation, dead letters, dedup) → stream core (household state, rules, alerts)
+→ the village queue (clues, demo accounts, a look-back campaign) → the month's report.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from connectors.ingest import Ingester, IngestSummary
-from connectors.runner import tune_gc_for_bulk_work
+from connectors.ingest import Ingester, IngestSummary, tune_gc_for_bulk_work
 from connectors.sinks import LocalSink
 from dixian.config import Settings
-from dixian.contract import DEPT_ZH, Dept
-from dixian.geo import county_name
+from dixian.contract import Dept
+from dixian.contract.deadlines import Deadlines
+from dixian.contract.vocabulary import Role
+from dixian.geo import CITY_SCOPE, county_name
 from dixian.simulate import simulate
 from dixian.topics import Topics
-from streams.core import Deadlines
 from streams.embedded import EmbeddedResult, run_embedded
 
 
@@ -59,7 +59,7 @@ class DemoResult:
 async def _ingest_all(
     settings: Settings, sim_dir: Path, month: str, manifest: dict[str, object]
 ) -> list[IngestSummary]:
-    sink = LocalSink(settings.data_dir / "local")
+    sink = LocalSink(settings.local_dir)
     await sink.start()
     ingester = Ingester(settings, sink)
     try:
@@ -82,7 +82,7 @@ def run_demo(
     out = settings.data_dir / "demo"
     if out.exists():
         shutil.rmtree(out)  # a demo run starts from nothing, so its figures are reproducible
-    settings = settings.model_copy(update={"data_dir": out})
+    settings = settings.override(data_dir=out)
     sim_dir = out / "feeds"
     with console.status(f"模拟桂林市 {households} 户及 {month} 部门数据 / simulating Guilin ..."):
         manifest = simulate(sim_dir, households=households, month=month, seed=seed, malformed=malformed)
@@ -90,7 +90,7 @@ def run_demo(
         summaries = asyncio.run(_ingest_all(settings, sim_dir, month, manifest))
     with console.status("流处理 / running the stream core ..."):
         stream = run_embedded(
-            out / "local", Topics(settings), deadlines=Deadlines(visit_days=settings.visit_days)
+            settings.local_dir, Topics(settings), deadlines=Deadlines(visit_days=settings.visit_days)
         )
     with console.status(
         "载入村级自查队列, 生成月报 / loading the village queue, writing the monthly report ..."
@@ -101,15 +101,17 @@ def run_demo(
 
 def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> DemoQueue:
     from reports.monthly import month_bounds  # noqa: PLC0415
+    from screening.auth import Actor  # noqa: PLC0415
+    from screening.campaigns import create_campaign  # noqa: PLC0415
     from screening.sink import sync_local  # noqa: PLC0415
     from screening.store import open_store  # noqa: PLC0415
 
     # the demo pretends it is the first day after the month: the month's clues have just arrived
     _, clock = month_bounds(month)
-    settings = settings.model_copy(update={"clock_date": clock})
-    store = open_store(settings.screening_url(), settings.now)
+    settings = settings.override(clock_date=clock)
+    store = open_store(settings.screening_url(), settings.now, settings.visit_days)
     try:
-        stats = sync_local(store, settings.data_dir / "local", Topics(settings))
+        stats = sync_local(store, settings.local_dir, Topics(settings))
         busiest = Counter(a.village_code for a in stream.alerts.values()).most_common(1)
         village = busiest[0][0] if busiest else "450321101201"
         password = secrets.token_urlsafe(9)  # a fresh one per demo run, printed once
@@ -117,29 +119,25 @@ def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> D
             ("demo-village", "village", village),
             ("demo-township", "township", village[:9]),
             ("demo-county", "county", village[:6]),
-            ("demo-city", "operator", "4503"),
+            ("demo-city", "operator", CITY_SCOPE),
         ]
         for username, role, scope in accounts:
-            store.add_account(username, role, scope, password, f"演示 {username}")
+            store.accounts.add(username, role, scope, password, f"演示 {username}")
         # the month after: a look-back visit of every monitoring object (集中排查), in the same queues
-        from screening.auth import Actor  # noqa: PLC0415
-        from screening.campaigns import create_campaign  # noqa: PLC0415
-        from screening.workflow import Role  # noqa: PLC0415
-
         campaign = create_campaign(
             store,
-            Actor("demo-city", "演示", Role.OPERATOR, "4503"),
+            Actor("demo-city", "演示", Role.OPERATOR, CITY_SCOPE),
             f"{clock:%Y年%m月}监测对象回头看",
-            ["4503"],
+            [CITY_SCOPE],
             clock,
             clock + timedelta(days=29),
             ["monitored"],
         )
     finally:
         store.db.close()
-    from reports.runner import monthly  # noqa: PLC0415
+    from reports.publish import monthly  # noqa: PLC0415
 
-    _, xlsx, html = monthly(settings, month, None, settings.data_dir / "reports")
+    _, xlsx, html = monthly(settings, month, None, settings.reports_dir)
     return DemoQueue(
         settings.screening_url(),
         html,
@@ -193,7 +191,7 @@ def print_demo(result: DemoResult, console: Console) -> None:
     ):
         t.add_column(col, justify="right" if col[0] not in "部" else "left")
     for s in result.summaries:
-        name = "农户名单" if s.dept == "roster" else DEPT_ZH[Dept(s.dept)]
+        name = "农户名单" if s.dept == "roster" else Dept(s.dept).zh
         t.add_row(
             name,
             str(s.rows_read),
@@ -264,12 +262,8 @@ def run_demo_kafka(
             console.print("[red]Kafka 未能启动 / the broker did not start; see `dixian kafka status`[/]")
             return False
     run = _time.strftime("%Y%m%d%H%M%S")
-    ks = settings.model_copy(
-        update={
-            "topic_prefix": f"demo{run}.",
-            "worker_id": f"dixian-demo-{run}",
-            "data_dir": result.out_dir / "kafka",
-        }
+    ks = settings.override(
+        topic_prefix=f"demo{run}.", worker_id=f"dixian-demo-{run}", data_dir=result.out_dir / "kafka"
     )
     asyncio.run(ensure_topics(ks.kafka_bootstrap, Topics(ks).all()))
     procs = [start_worker(ks, f"w{i + 1}", result.out_dir / "logs", 9470 + i) for i in range(workers)]

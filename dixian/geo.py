@@ -4,6 +4,7 @@ from __future__ import annotations
 
 CITY_CODE = "450300"
 CITY_NAME = "桂林市"
+CITY_SCOPE = CITY_CODE[:4]  # the city as an area-code prefix (a city operator's scope)
 
 COUNTIES: dict[str, str] = {
     "450302": "秀峰区",

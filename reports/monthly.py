@@ -18,26 +18,20 @@ from typing import Any
 import yaml
 
 from connectors.stores import QualityCounters
-from dixian.contract import DEPT_ZH, Dept
+from dixian.contract import Dept
 from dixian.contract.validate import REASON_ZH
+from dixian.contract.vocabulary import ClueSource, ClueState, MonitoringCategory, Outcome, labels
 from dixian.geo import county_name
 from reports.model import Chart, Report, Table
 from rules.params import default_params
-from screening.store import SOURCE_ZH, Store
-from screening.workflow import OUTCOME_ZH, State
+from screening.store import Store
 
-CATEGORIES = ("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")
-OUTCOMES = ("included", "not_included", "already_monitored", "excluded", "eliminated", "rolled_back")
-OUTCOME_SHORT = {
-    "included": "纳入监测",
-    "not_included": "不予纳入",
-    "already_monitored": "已是监测对象",
-    "excluded": "排除",
-    "eliminated": "风险消除",
-    "rolled_back": "回退消除",
-}
+CATEGORIES = tuple(c.value for c in MonitoringCategory)
+OUTCOMES = tuple(o.value for o in Outcome)
+OUTCOME_ZH = labels(Outcome)
+SOURCE_ZH = labels(ClueSource)
 DEPARTMENTS = frozenset(d.value for d in Dept)
-DEPT_LABEL = {d.value: DEPT_ZH[d] for d in Dept} | {"village": "村级台账", "household": "多部门综合"}
+DEPT_LABEL = {d.value: d.zh for d in Dept} | {"village": "村级台账", "household": "多部门综合"}
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -95,7 +89,7 @@ def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, floa
         if t is None:
             rows.append(
                 {
-                    "dept": DEPT_ZH[d],
+                    "dept": d.zh,
                     "rows_read": 0,
                     "accepted": 0,
                     "rejected": 0,
@@ -116,7 +110,7 @@ def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, floa
             score -= params["late_weight"] * t["late"] / t["accepted"]
         rows.append(
             {
-                "dept": DEPT_ZH[d],
+                "dept": d.zh,
                 "rows_read": n,
                 "accepted": t["accepted"],
                 "rejected": t["rejected"],
@@ -191,7 +185,7 @@ def sources_table(clues: list[dict[str, Any]], month: str) -> Table:
         k["received"] += 1
         if is_identification(c):
             k["identification"] += 1
-        if c["state"] == State.CLOSED.value:
+        if c["state"] == ClueState.CLOSED.value:
             k["closed"] += 1
         if c["outcome"]:
             k[c["outcome"]] += 1
@@ -329,7 +323,7 @@ def _area_rows(
             k["decided_in_15"] += 1
         if (decided and decided > decide_by) or (not decided and today > decide_by):
             k["decide_overdue"] += 1
-        if c["state"] != State.CLOSED.value:
+        if c["state"] != ClueState.CLOSED.value:
             k["open"] += 1
         if c["outcome"]:
             k[c["outcome"]] += 1
@@ -471,7 +465,7 @@ def feedback_table(clues: list[dict[str, Any]], month: str) -> Table:
     for c in clues:
         k = acc[c["department"]]
         k["warnings"] += 1
-        if c["state"] == State.CLOSED.value:
+        if c["state"] == ClueState.CLOSED.value:
             k["decided"] += 1
         if c["outcome"] in ("included", "already_monitored", "rolled_back"):
             k["monitored"] += 1

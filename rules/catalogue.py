@@ -14,11 +14,14 @@ from pydantic import ValidationError
 
 from dixian.contract import MODEL_BY_TYPE
 from dixian.contract.samples import SAMPLE_PAYLOADS
+from dixian.contract.vocabulary import RuleState
 from rules.conditions import ConditionError, Node, check, params_used, parse
 from rules.facts import CONTEXT_SCHEMA, HouseholdContext, MemberContext, event_schema
 from rules.loader import LINES, LoadError, SourceError, line_of, load_yaml, strip_lines
 from rules.params import ParamTable, default_params, params_from_data
 from rules.schema import Example, Rule
+
+SHIPPED = Path(str(resources.files("rules").joinpath("catalogue")))  # the catalogue shipped with dixian
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Catalogue:
 
     @property
     def active(self) -> tuple[CompiledRule, ...]:
-        return tuple(r for r in self.rules if r.rule.state == "active")
+        return tuple(r for r in self.rules if r.rule.state == RuleState.ACTIVE)
 
     def get(self, rule_id: str) -> CompiledRule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -209,8 +212,7 @@ def load_catalogue(directory: Path | None = None, params: ParamTable | None = No
     Raises LoadError listing every problem with file and line."""
     params = params or default_params()
     if directory is None:
-        root = resources.files("rules").joinpath("catalogue")
-        paths = sorted(Path(str(p)) for p in root.iterdir() if str(p).endswith(".yaml"))
+        paths = sorted(SHIPPED.glob("*.yaml"))
         source = "rules/catalogue"
     else:
         paths = sorted(directory.glob("*.yaml"))

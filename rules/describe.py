@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dixian.contract import DEPT_ZH
 from rules.catalogue import Catalogue, CompiledRule
 from rules.conditions import All, AnyOf, Cmp, Node, Ref
 
-SEVERITY_ZH = {"high": "高", "medium": "中", "low": "低"}
-STATE_ZH = {"active": "启用", "paused": "暂停", "retired": "停用"}
 OP_ZH = {"eq": "为", "ne": "不为", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "属于"}
 FIELD_ZH = {
     "household.type": "户类型",
@@ -114,10 +111,10 @@ def describe_rule(rule: CompiledRule, catalogue: Catalogue) -> dict[str, str]:
     return {
         "编号 id": f"{r.id} v{r.version}",
         "名称 title": r.title,
-        "状态 state": STATE_ZH[r.state],
-        "数据来源部门 department": DEPT_ZH[r.department],
+        "状态 state": r.state.zh,
+        "数据来源部门 department": r.department.zh,
         "风险类型 risk": r.label + (f"({r.note})" if r.note else ""),
-        "预警等级 severity": SEVERITY_ZH[r.severity],
+        "预警等级 severity": r.severity.zh,
         "同户同规则抑制期 suppression": f"{r.suppression_days}天",
         "适用数据 event types": "、".join(r.event_types),
         "预警条件 condition": describe_condition(rule.condition, catalogue),

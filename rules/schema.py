@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dixian.contract import MODEL_BY_TYPE, Dept
 from dixian.contract.roster import RiskType
+from dixian.contract.vocabulary import DisasterSubtype, Guarantee, RuleState, Severity
 
 RISK_TYPES: tuple[str, ...] = get_args(RiskType)  # the official list, defined once in the contract
-DISASTER_SUBTYPES = ("flood", "geological", "drought", "biological", "meteorological", "earthquake", "other")
-DISASTER_SUBTYPES_ZH = {
-    "flood": "洪涝灾害",
-    "geological": "地质灾害",
-    "drought": "旱灾",
-    "biological": "生物灾害",
-    "meteorological": "气象灾害",
-    "earthquake": "地震灾害",
-    "other": "其他灾害",
-}
-GUARANTEES = ("housing", "water", "schooling", "insurance")
-GUARANTEES_ZH = {
-    "housing": "住房安全",
-    "water": "饮水安全",
-    "schooling": "义务教育",
-    "insurance": "基本医疗保险",
-}
 
 
 class Example(BaseModel):
@@ -49,7 +33,7 @@ class Rule(BaseModel):
 
     id: str = Field(pattern=r"^[A-Z]{2,3}-[A-Z0-9]+(-[A-Z0-9]+)*$")
     version: int = Field(ge=1)
-    state: Literal["active", "paused", "retired"]
+    state: RuleState
     title: str = Field(min_length=4)
     explanation: str = Field(min_length=4)
     department: Dept
@@ -58,8 +42,8 @@ class Rule(BaseModel):
         None  # 因自然灾害: a subtype, or "event.disaster_type" to take it from the event
     )
     note: str | None = None  # required with 其他
-    guarantee: Literal["housing", "water", "schooling", "insurance"] | None = None
-    severity: Literal["high", "medium", "low"]
+    guarantee: Guarantee | None = None
+    severity: Severity
     suppression_days: int = Field(ge=1, le=366)
     event_types: list[str] = Field(min_length=1)
     parameters: list[str] = Field(default_factory=list)
@@ -78,16 +62,16 @@ class Rule(BaseModel):
     def _classification(self) -> Rule:
         if (self.risk_type is None) == (self.guarantee is None):
             raise ValueError(
-                f"a rule has exactly one of risk_type (official list) or guarantee ({', '.join(GUARANTEES)})"
+                f"a rule has exactly one of risk_type (official list) or guarantee ({', '.join(Guarantee)})"
             )
         if self.risk_type == "其他" and not self.note:
             raise ValueError("risk_type 其他 needs a note saying what the risk is")
         if self.risk_type == "因自然灾害":
             if not self.risk_subtype:
                 raise ValueError("risk_type 因自然灾害 needs risk_subtype (a subtype or event.disaster_type)")
-            if self.risk_subtype not in DISASTER_SUBTYPES and self.risk_subtype != "event.disaster_type":
+            if self.risk_subtype not in set(DisasterSubtype) and self.risk_subtype != "event.disaster_type":
                 raise ValueError(
-                    f"risk_subtype must be one of {', '.join(DISASTER_SUBTYPES)} or event.disaster_type"
+                    f"risk_subtype must be one of {', '.join(DisasterSubtype)} or event.disaster_type"
                 )
         elif self.risk_subtype:
             raise ValueError("risk_subtype only applies to 因自然灾害")
@@ -101,8 +85,8 @@ class Rule(BaseModel):
     def label(self) -> str:
         """The risk (or guarantee) in Chinese, as officers read it."""
         if self.guarantee:
-            return GUARANTEES_ZH[self.guarantee]
+            return self.guarantee.zh
         assert self.risk_type is not None
-        if self.risk_type == "因自然灾害" and self.risk_subtype in DISASTER_SUBTYPES_ZH:
-            return f"因自然灾害({DISASTER_SUBTYPES_ZH[self.risk_subtype]})"
+        if self.risk_type == "因自然灾害" and self.risk_subtype in set(DisasterSubtype):
+            return f"因自然灾害({DisasterSubtype(self.risk_subtype).zh})"
         return self.risk_type

@@ -15,18 +15,11 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from screening.workflow import ROLE_ZH, SCOPE_DIGITS, Role
+from dixian.contract.vocabulary import SCOPE_DIGITS, Role
+from screening.refusal import ScopeError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{2,39}")
-
-
-class ScopeError(PermissionError):
-    """Outside the account's area: refused, never shown as an empty result."""
-
-    def __init__(self, zh: str) -> None:
-        super().__init__(zh)
-        self.zh = zh
 
 
 @dataclass(frozen=True)
@@ -41,14 +34,12 @@ class Actor:
 
     def check(self, village_code: str) -> None:
         if not self.covers(village_code):
-            raise ScopeError(
-                f"无权访问：村 {village_code} 不在您的管辖范围（{ROLE_ZH[self.role]} {self.scope}）内"
-            )
+            raise ScopeError(f"无权访问：村 {village_code} 不在您的管辖范围（{self.role.zh} {self.scope}）内")
 
     def check_area(self, code: str) -> None:
         """A notice or list for an area (village or county code) must lie inside the scope."""
         if not code.startswith(self.scope):
-            raise ScopeError(f"无权访问：{code} 不在您的管辖范围（{ROLE_ZH[self.role]} {self.scope}）内")
+            raise ScopeError(f"无权访问：{code} 不在您的管辖范围（{self.role.zh} {self.scope}）内")
 
 
 def validate_account(username: str, role: str, scope: str) -> Role:

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from dixian.contract.deadlines import DECIDE_DAYS
+from dixian.contract.vocabulary import ClueState, HouseholdKind, Role
 from dixian.geo import county_name
 from screening.auth import Actor
-from screening.forms import KIND_ZH, KINDS
-from screening.store import NotFound, Store
-from screening.workflow import DECIDE_DAYS, Role, State, WorkflowError
+from screening.forms import KINDS
+from screening.refusal import NotFound, Refusal
+from screening.store import Store
 
 KIND_WHERE = {
     "ordinary": "(household_type = '一般农户' AND status = '未纳入')",
@@ -66,17 +68,17 @@ def create_campaign(
     """Create the campaign and one visit item per household in scope (idempotent: the same campaign
     created again adds nothing)."""
     if actor.role not in (Role.OPERATOR, Role.COUNTY):
-        raise WorkflowError("wrong_role", "集中排查由市级或县级账号发起", 403)
+        raise Refusal("wrong_role", "集中排查由市级或县级账号发起")
     if not 2 <= len(name.strip()) <= 80:
-        raise WorkflowError("name_required", "请填写排查活动名称（2–80字）", 400)
+        raise Refusal("name_required", "请填写排查活动名称（2–80字）")
     if not scope or any(not (s.isdigit() and len(s) in (4, 6)) for s in scope):
-        raise WorkflowError("bad_scope", "范围应为市（4位）或县（6位）代码", 400)
+        raise Refusal("bad_scope", "范围应为市（4位）或县（6位）代码")
     for s in scope:
         actor.check_area(s)
     if not kinds or any(k not in KINDS for k in kinds):
-        raise WorkflowError("bad_kinds", f"农户类型应为：{', '.join(KINDS)}", 400)
+        raise Refusal("bad_kinds", f"农户类型应为：{', '.join(KINDS)}")
     if period_to < period_from:
-        raise WorkflowError("bad_period", "排查结束日期早于开始日期", 400)
+        raise Refusal("bad_period", "排查结束日期早于开始日期")
     scope, kinds = sorted(set(scope)), [k for k in KINDS if k in kinds]
     basis = f"{name.strip()}|{','.join(scope)}|{period_from}|{period_to}|{','.join(kinds)}".encode()
     cid = "cmp-" + hashlib.blake2b(basis, digest_size=6).hexdigest()
@@ -209,7 +211,7 @@ def summary_xlsx(store: Store, actor: Actor, campaign_id: str) -> bytes:
     ws["A1"].font = Font(bold=True, size=14)
     ws.append(["编号", c.campaign_id])
     ws.append(["范围", "、".join(county_name(s) if len(s) == 6 else "桂林市" for s in c.scope)])
-    ws.append(["农户类型", "、".join(KIND_ZH[k] for k in c.kinds)])
+    ws.append(["农户类型", "、".join(HouseholdKind(k).zh for k in c.kinds)])
     ws.append(["时间", f"{c.period_from} 至 {c.period_to}"])
     ws.append(["入户任务", c.items])
     ws.append(["统计日", store.today().isoformat()])
@@ -239,7 +241,7 @@ def summary_xlsx(store: Store, actor: Actor, campaign_id: str) -> bytes:
                 r["reason"],
                 r["warning"],
                 r["clue_id"],
-                State(r["state"]).value,
+                ClueState(r["state"]).value,
             ]
         )
     buf = io.BytesIO()

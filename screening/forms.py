@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from screening.workflow import WorkflowError
+from dixian.contract.vocabulary import HouseholdKind
+from screening.refusal import Refusal
 
-KINDS = ("ordinary", "formerly_poor", "monitored")
-KIND_ZH = {"ordinary": "一般农户", "formerly_poor": "脱贫户（未纳入监测）", "monitored": "监测对象"}
+KINDS = tuple(HouseholdKind)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def measure_group(group_id: str) -> MeasureGroup:
     for g in measure_groups():
         if g.id == group_id:
             return g
-    raise WorkflowError("unknown_measure", f"未知的帮扶措施类别：{group_id or '（空）'}", 400)
+    raise Refusal("unknown_measure", f"未知的帮扶措施类别：{group_id or '（空）'}")
 
 
 def _bool(value: Any) -> bool | None:
@@ -90,7 +90,7 @@ def _bool(value: Any) -> bool | None:
 
 
 def check_answers(kind: str, answers: dict[str, Any]) -> dict[str, Any]:
-    """The answers, typed; a WorkflowError naming the first question that is missing or invalid."""
+    """The answers, typed; a Refusal naming the first question that is missing or invalid."""
     form = visit_form(kind)
     out: dict[str, Any] = {}
     for q in form.questions:
@@ -98,36 +98,36 @@ def check_answers(kind: str, answers: dict[str, Any]) -> dict[str, Any]:
         empty = raw in (None, "", [])
         if empty:
             if q.required:
-                raise WorkflowError("form_incomplete", f"走访表未填写：{q.label}", 400)
+                raise Refusal("form_incomplete", f"走访表未填写：{q.label}")
             continue
         if q.type == "bool":
             b = _bool(raw)
             if b is None:
-                raise WorkflowError("form_invalid", f"“{q.label}”请选择是或否", 400)
+                raise Refusal("form_invalid", f"“{q.label}”请选择是或否")
             out[q.id] = b
         elif q.type == "number":
             try:
                 n = float(str(raw))
             except ValueError:
-                raise WorkflowError("form_invalid", f"“{q.label}”应填写数字", 400) from None
+                raise Refusal("form_invalid", f"“{q.label}”应填写数字") from None
             if (q.min is not None and n < q.min) or (q.max is not None and n > q.max):
-                raise WorkflowError("form_invalid", f"“{q.label}”超出合理范围（{q.min:g}–{q.max:g}）", 400)
+                raise Refusal("form_invalid", f"“{q.label}”超出合理范围（{q.min:g}–{q.max:g}）")
             out[q.id] = n
         elif q.type == "choice":
             if str(raw) not in q.choices:
-                raise WorkflowError("form_invalid", f"“{q.label}”的选项无效：{raw}", 400)
+                raise Refusal("form_invalid", f"“{q.label}”的选项无效：{raw}")
             out[q.id] = str(raw)
         elif q.type == "multi":
             values = [str(v) for v in (raw if isinstance(raw, list) else [raw])]
             bad = [v for v in values if v not in q.choices]
             if bad:
-                raise WorkflowError("form_invalid", f"“{q.label}”的选项无效：{'、'.join(bad)}", 400)
+                raise Refusal("form_invalid", f"“{q.label}”的选项无效：{'、'.join(bad)}")
             if "无" in values and len(values) > 1:
-                raise WorkflowError("form_invalid", f"“{q.label}”选了“无”就不能再选其他项", 400)
+                raise Refusal("form_invalid", f"“{q.label}”选了“无”就不能再选其他项")
             out[q.id] = values
         else:
             text = str(raw).strip()
             if len(text) > 500:
-                raise WorkflowError("form_invalid", f"“{q.label}”不能超过500字", 400)
+                raise Refusal("form_invalid", f"“{q.label}”不能超过500字")
             out[q.id] = text
     return out

@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from dixian.contract.vocabulary import ClueState
 from screening.store import Store
-from screening.workflow import State
 
 
 class QueueCollector(Collector):
@@ -41,7 +41,7 @@ class QueueCollector(Collector):
             "SELECT county_code, SUM(CASE WHEN state = ? AND visit_by < ? THEN 1 ELSE 0 END) AS v,"
             " SUM(CASE WHEN decide_by < ? THEN 1 ELSE 0 END) AS d"
             " FROM clues WHERE state <> ? GROUP BY county_code",
-            (State.NEW.value, today, today, State.CLOSED.value),
+            (ClueState.NEW.value, today, today, ClueState.CLOSED.value),
         ):
             overdue.add_metric([r["county_code"], "visit"], int(r["v"] or 0))
             overdue.add_metric([r["county_code"], "decision"], int(r["d"] or 0))

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from dixian.contract.vocabulary import ClueState, Role, Step
 from screening.auth import Actor
 from screening.forms import measure_group
-from screening.store import NotFound, Store
-from screening.workflow import Role, State, WorkflowError
+from screening.refusal import NotFound, Refusal
+from screening.store import Store
 
 DEVELOPMENT_WITHIN_DAYS = 30
 
@@ -26,11 +27,11 @@ def add_measure(
     """Record a measure of the household's plan; published like every step. Returns its number."""
     g = measure_group(group)
     if actor.role != Role.VILLAGE:
-        raise WorkflowError("wrong_role", "帮扶措施由村级账号登记", 403)
+        raise Refusal("wrong_role", "帮扶措施由村级账号登记")
     if not 2 <= len(description.strip()) <= 300:
-        raise WorkflowError("description_required", "请填写帮扶措施内容（2–300字）", 400)
+        raise Refusal("description_required", "请填写帮扶措施内容（2–300字）")
     if end_on is not None and end_on < start_on:
-        raise WorkflowError("bad_period", "措施结束日期早于开始日期", 400)
+        raise Refusal("bad_period", "措施结束日期早于开始日期")
     with store.db.transaction():
         plan = store.db.one("SELECT * FROM plans WHERE clue_id = ?", (clue_id,))
         if plan is None:
@@ -53,8 +54,8 @@ def add_measure(
                 store.now().isoformat(timespec="seconds"),
             ),
         )
-        store.record_step(
-            actor, clue_id, "plan_measure", f"{g.label}：{description.strip()}", State.CLOSED.value
+        store.clues.record_step(
+            actor, clue_id, Step.PLAN_MEASURE, f"{g.label}：{description.strip()}", ClueState.CLOSED
         )
     return seq
 

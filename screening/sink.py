@@ -26,9 +26,9 @@ from dixian.config import Settings
 from dixian.contract import Household
 from dixian.contract.alerts import Alert
 from dixian.contract.deadletter import DeadLetter
+from dixian.contract.wire import Accepted, decode_alert, decode_household
 from dixian.topics import Topics
 from screening.store import Store
-from streams.core import intake_alert, intake_roster
 
 log = logging.getLogger("dixian.screening")
 
@@ -57,22 +57,20 @@ def _apply(store: Store, topics: Topics, records: list[tuple[str, bytes]], stats
     for topic, raw in records:
         if topic == topics.alerts:
             stats.alerts += 1
-            got_a = intake_alert(raw)
-            if got_a.value is not None:
+            got_a = decode_alert(raw)
+            if isinstance(got_a, Accepted):
                 alerts.append(got_a.value)
             else:
-                assert got_a.dead_letter is not None
-                stats.letters.append(got_a.dead_letter)
+                stats.letters.append(got_a.letter)
         else:
-            got_h = intake_roster(raw)
-            if got_h.value is not None:
+            got_h = decode_household(raw)
+            if isinstance(got_h, Accepted):
                 households.append(got_h.value)
             else:
-                assert got_h.dead_letter is not None
-                stats.letters.append(got_h.dead_letter)
+                stats.letters.append(got_h.letter)
     with store.db.transaction():
-        stats.households += store.upsert_households(households)
-        counts = store.upsert_alerts(alerts)
+        stats.households += store.ledger.upsert(households)
+        counts = store.clues.upsert_alerts(alerts)
     stats.inserted += counts.inserted
     stats.updated += counts.updated
     stats.unchanged += counts.unchanged
@@ -92,7 +90,7 @@ def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
     _apply(store, topics, batch, stats)
     stats.dead_letters = len(stats.letters)
     # Refused alert records go to the local dead-letter file with their reason; refused roster
-    # records are the very ones the stream stage already put there (same intake), so only counted.
+    # records are the very ones the stream stage already put there (same decoding), so only counted.
     replace_local_letters(
         local_dir, topics.dead_letter, [x for x in stats.letters if x.dept == "alerts"], {"alerts"}
     )
@@ -172,14 +170,14 @@ async def publish_pending(store: Store, sink: Sink, topics: Topics, limit: int =
     """Publish the steps not yet published (oldest first); returns how many went out."""
     total = 0
     while True:
-        pending = store.pending_conclusions(limit)
+        pending = store.clues.pending_conclusions(limit)
         if not pending:
             return total
         await sink.send(
             topics.conclusions, [(c.household_id.encode(), c.model_dump_json().encode()) for c in pending]
         )
         await sink.flush()  # acknowledged by the broker (or written to the local file) ...
-        store.mark_published(c.conclusion_id for c in pending)  # ... before they count as published
+        store.clues.mark_published(c.conclusion_id for c in pending)  # ... before they count as published
         total += len(pending)
         if len(pending) < limit:
             return total

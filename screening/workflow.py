@@ -14,118 +14,41 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-NOTICE_DAYS = 5  # public notice in the village for at least 5 days
-DECIDE_DAYS = 15  # clue to county decision at most 15 days
+from dixian.contract.deadlines import NOTICE_DAYS
+from dixian.contract.vocabulary import (
+    ClueSource,
+    ClueState,
+    Decision,
+    HouseholdType,
+    MonitoringCategory,
+    Outcome,
+    Proposal,
+    Role,
+    Severity,
+    Step,
+)
+from screening.refusal import Refusal
 
-
-class State(StrEnum):
-    NEW = "new"
-    VISITED = "visited"
-    PROPOSED = "proposed"
-    NOTICE = "notice"
-    TOWNSHIP = "township"
-    COUNTY = "county"
-    CLOSED = "closed"
-
-
-STATE_ZH = {
-    State.NEW: "待走访",
-    State.VISITED: "已走访，待结论",
-    State.PROPOSED: "待村级评议",
-    State.NOTICE: "公示中",
-    State.TOWNSHIP: "待乡镇审核",
-    State.COUNTY: "待县级审定",
-    State.CLOSED: "已办结",
-}
-
-
-class Role(StrEnum):
-    VILLAGE = "village"  # village officer (驻村工作队/村两委): one village
-    TOWNSHIP = "township"  # township reviewer: the villages of one township
-    COUNTY = "county"  # county approver: the townships of one county
-    OPERATOR = "operator"  # city operator: reads everything, decides nothing
-
-
-ROLE_ZH = {Role.VILLAGE: "村级", Role.TOWNSHIP: "乡镇", Role.COUNTY: "县级", Role.OPERATOR: "运维"}
-SCOPE_DIGITS = {Role.VILLAGE: 12, Role.TOWNSHIP: 9, Role.COUNTY: 6, Role.OPERATOR: 4}
-
-
-class Proposal(StrEnum):
-    INCLUDE = "include"
-    ALREADY_MONITORED = "already_monitored"
-    NO_RISK = "no_risk"
-    ELIMINATE = "eliminate"
-    ROLLBACK = "rollback"
-
-
-PROPOSAL_ZH = {
-    Proposal.INCLUDE: "拟纳入监测对象",
-    Proposal.ALREADY_MONITORED: "已是监测对象（记录新增风险）",
-    Proposal.NO_RISK: "无返贫致贫风险（排除）",
-    Proposal.ELIMINATE: "拟风险消除",
-    Proposal.ROLLBACK: "拟回退风险消除",
+# (state the clue must be in, role that may act) for each step an officer or reviewer takes
+ACTION_RULE: dict[Step, tuple[ClueState, Role]] = {
+    Step.VISIT: (ClueState.NEW, Role.VILLAGE),
+    Step.CONCLUDE: (ClueState.VISITED, Role.VILLAGE),
+    Step.VILLAGE_REVIEW: (ClueState.PROPOSED, Role.VILLAGE),
+    Step.NOTICE_END: (ClueState.NOTICE, Role.VILLAGE),
+    Step.TOWNSHIP_REVIEW: (ClueState.TOWNSHIP, Role.TOWNSHIP),
+    Step.COUNTY_DECIDE: (ClueState.COUNTY, Role.COUNTY),
 }
 NEEDS_NOTICE = frozenset({Proposal.INCLUDE, Proposal.ELIMINATE, Proposal.ROLLBACK})
 # county approval → the outcome the stream processor applies to household state
 APPROVED_OUTCOME = {
-    Proposal.INCLUDE: "included",
-    Proposal.ALREADY_MONITORED: "already_monitored",
-    Proposal.NO_RISK: "excluded",
-    Proposal.ELIMINATE: "eliminated",
-    Proposal.ROLLBACK: "rolled_back",
+    Proposal.INCLUDE: Outcome.INCLUDED,
+    Proposal.ALREADY_MONITORED: Outcome.ALREADY_MONITORED,
+    Proposal.NO_RISK: Outcome.EXCLUDED,
+    Proposal.ELIMINATE: Outcome.ELIMINATED,
+    Proposal.ROLLBACK: Outcome.ROLLED_BACK,
 }
-OUTCOME_ZH = {
-    "included": "纳入监测对象",
-    "not_included": "不予纳入",
-    "already_monitored": "已是监测对象，记录新增风险",
-    "excluded": "排除（无风险）",
-    "eliminated": "风险消除",
-    "rolled_back": "回退风险消除，恢复监测",
-}
-CATEGORIES = ("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")
-
-
-class Action(StrEnum):
-    VISIT = "visit"
-    CONCLUDE = "conclude"
-    VILLAGE_REVIEW = "village_review"
-    NOTICE_END = "notice_end"
-    TOWNSHIP_REVIEW = "township_review"
-    COUNTY_DECIDE = "county_decide"
-
-
-ACTION_ZH = {
-    Action.VISIT: "登记入户走访",
-    Action.CONCLUDE: "填写核实结论",
-    Action.VILLAGE_REVIEW: "村级民主评议",
-    Action.NOTICE_END: "结束公示",
-    Action.TOWNSHIP_REVIEW: "乡镇审核",
-    Action.COUNTY_DECIDE: "县级审定",
-}
-# (state the clue must be in, role that may act)
-ACTION_RULE: dict[Action, tuple[State, Role]] = {
-    Action.VISIT: (State.NEW, Role.VILLAGE),
-    Action.CONCLUDE: (State.VISITED, Role.VILLAGE),
-    Action.VILLAGE_REVIEW: (State.PROPOSED, Role.VILLAGE),
-    Action.NOTICE_END: (State.NOTICE, Role.VILLAGE),
-    Action.TOWNSHIP_REVIEW: (State.TOWNSHIP, Role.TOWNSHIP),
-    Action.COUNTY_DECIDE: (State.COUNTY, Role.COUNTY),
-}
-DECISIONS = ("approve", "reject", "return")
-DECISION_ZH = {"approve": "通过", "reject": "不予通过", "return": "退回重新核实"}
-
-
-class WorkflowError(ValueError):
-    """An action refused by the workflow; ``zh`` is what the officer reads. Nothing was changed."""
-
-    def __init__(self, code: str, zh: str, status: int = 409) -> None:
-        super().__init__(f"{code}: {zh}")
-        self.code = code
-        self.zh = zh
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -146,13 +69,13 @@ class Request:
         try:
             visited_on = date.fromisoformat(str(visited)) if visited else None
         except ValueError as exc:
-            raise WorkflowError("bad_date", f"走访日期格式不对：{visited}（应为 YYYY-MM-DD）", 400) from exc
+            raise Refusal("bad_date", f"走访日期格式不对：{visited}（应为 YYYY-MM-DD）") from exc
         note = data.get("note") or ""
         if not isinstance(note, str):
-            raise WorkflowError("bad_note", "说明必须是文字", 400)
+            raise Refusal("bad_note", "说明必须是文字")
         form = data.get("form")
         if form is not None and not isinstance(form, dict):
-            raise WorkflowError("bad_form", "走访表（form）应为对象", 400)
+            raise Refusal("bad_form", "走访表（form）应为对象")
         return cls(
             action=str(data.get("action") or ""),
             note=note.strip(),
@@ -168,79 +91,77 @@ class Request:
 class ClueFacts:
     """What the workflow needs to know of a clue."""
 
-    state: State
+    state: ClueState
     clue_date: date
     proposal: Proposal | None = None
     notice_from: date | None = None
     household_type: str | None = None  # 脱贫户 / 一般农户, if the roster has the household
     category: str | None = None  # proposed with an inclusion
-    source: str = "department_warning"
+    source: str = ClueSource.DEPARTMENT_WARNING
     household_kind: str | None = None  # campaign visits: which visit form applies
 
 
 @dataclass(frozen=True)
 class Transition:
-    step: str  # published as Conclusion.step: the action, or "return"
-    to_state: State
+    step: Step  # published as Conclusion.step: the action, or "return"
+    to_state: ClueState
     updates: dict[str, Any] = field(default_factory=dict)  # clue columns to set
-    proposal: str | None = None
-    outcome: str | None = None
+    proposal: Proposal | None = None
+    outcome: Outcome | None = None
     category: str | None = None
     note: str = ""
 
 
 def _need_note(req: Request, what: str) -> None:
     if len(req.note) < 2:
-        raise WorkflowError("note_required", f"{what}必须填写说明（理由）", 400)
+        raise Refusal("note_required", f"{what}必须填写说明（理由）")
     if len(req.note) > 500:
-        raise WorkflowError("note_too_long", "说明不能超过 500 字", 400)
+        raise Refusal("note_too_long", "说明不能超过 500 字")
 
 
 def _returned(req: Request) -> Transition:
     _need_note(req, "退回")
     return Transition(
-        "return",
-        State.VISITED,
+        Step.RETURN,
+        ClueState.VISITED,
         {"proposal": None, "category": None, "notice_from": None},
         note=req.note,
     )
 
 
 def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime) -> Transition:
-    """The transition ``req`` makes, or a ``WorkflowError`` saying in Chinese why it is refused."""
+    """The transition ``req`` makes, or a ``Refusal`` saying in Chinese why it is refused."""
     try:
-        action = Action(req.action)
+        action = Step(req.action)
+        if action not in ACTION_RULE:
+            raise ValueError(action)
     except ValueError:
-        raise WorkflowError("unknown_action", f"未知操作：{req.action or '（空）'}", 400) from None
+        raise Refusal("unknown_action", f"未知操作：{req.action or '（空）'}") from None
     if len(req.note) > 500:
-        raise WorkflowError("note_too_long", "说明不能超过 500 字", 400)
+        raise Refusal("note_too_long", "说明不能超过 500 字")
     need_state, need_role = ACTION_RULE[action]
     if role != need_role:
-        raise WorkflowError(
+        raise Refusal(
             "wrong_role",
-            f"“{ACTION_ZH[action]}”须由{ROLE_ZH[need_role]}账号办理，您是{ROLE_ZH[role]}账号",
-            403,
+            f"“{action.zh}”须由{need_role.zh}账号办理，您是{role.zh}账号",
         )
-    if clue.state == State.CLOSED:
-        raise WorkflowError("closed", "该线索已办结，不能再操作")
+    if clue.state == ClueState.CLOSED:
+        raise Refusal("closed", "该线索已办结，不能再操作")
     if clue.state != need_state:
-        raise WorkflowError(
+        raise Refusal(
             "out_of_order",
-            f"当前环节是“{STATE_ZH[clue.state]}”，不能办理“{ACTION_ZH[action]}”"
-            f"（须在“{STATE_ZH[need_state]}”环节）",
+            f"当前环节是“{clue.state.zh}”，不能办理“{action.zh}”（须在“{need_state.zh}”环节）",
         )
     decision = req.decision
-    if action not in (Action.VISIT, Action.CONCLUDE) and decision not in DECISIONS:
-        raise WorkflowError("decision_required", "请选择审核意见：通过、不予通过或退回", 400)
+    if action not in (Step.VISIT, Step.CONCLUDE) and decision not in set(Decision):
+        raise Refusal("decision_required", "请选择审核意见：通过、不予通过或退回")
 
-    if action == Action.VISIT:
+    if action == Step.VISIT:
         visited_on = req.visited_on or today
         if visited_on > today:
-            raise WorkflowError("visit_in_future", f"走访日期 {visited_on} 晚于今天，不能登记", 400)
+            raise Refusal("visit_in_future", f"走访日期 {visited_on} 晚于今天，不能登记")
         if visited_on < clue.clue_date:
-            raise WorkflowError(
-                "visit_before_clue", f"走访日期 {visited_on} 早于线索产生日期 {clue.clue_date}", 400
-            )
+            raise Refusal("visit_before_clue", f"走访日期 {visited_on} 早于线索产生日期 {clue.clue_date}")
         updates: dict[str, Any] = {"visited_on": visited_on.isoformat()}
         if clue.household_kind:
             from screening.forms import check_answers  # noqa: PLC0415
@@ -249,21 +170,21 @@ def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime
             updates["form_json"] = json.dumps(answers, ensure_ascii=False, sort_keys=True)
         else:
             _need_note(req, "入户走访")
-        return Transition("visit", State.VISITED, updates, note=req.note)
+        return Transition(Step.VISIT, ClueState.VISITED, updates, note=req.note)
 
-    if action == Action.CONCLUDE:
+    if action == Step.CONCLUDE:
         try:
             proposal = Proposal(req.proposal or "")
         except ValueError:
-            raise WorkflowError("proposal_required", "请选择核实结论", 400) from None
+            raise Refusal("proposal_required", "请选择核实结论") from None
         category = None
-        if proposal == Proposal.NO_RISK and clue.source == "campaign":
+        if proposal == Proposal.NO_RISK and clue.source == ClueSource.CAMPAIGN:
             # a campaign visit that found no risk is recorded and closed: the filled form is the reason
             return Transition(
-                "conclude",
-                State.CLOSED,
+                Step.CONCLUDE,
+                ClueState.CLOSED,
                 {"proposal": proposal.value, "concluded_at": now.isoformat(timespec="seconds")},
-                proposal=proposal.value,
+                proposal=proposal,
                 note=req.note,
             )
         if proposal == Proposal.NO_RISK:
@@ -271,68 +192,69 @@ def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime
         elif proposal == Proposal.ALREADY_MONITORED:
             _need_note(req, "记录新增风险")
         elif proposal == Proposal.INCLUDE:
-            if req.category not in CATEGORIES:
-                raise WorkflowError(
-                    "category_required", "拟纳入监测对象须选择类别：" + "、".join(CATEGORIES), 400
+            if req.category not in set(MonitoringCategory):
+                raise Refusal(
+                    "category_required", "拟纳入监测对象须选择类别：" + "、".join(MonitoringCategory)
                 )
-            if req.category == "脱贫不稳定户" and clue.household_type not in (None, "脱贫户"):
-                raise WorkflowError("category_mismatch", "只有脱贫户才能认定为脱贫不稳定户", 400)
+            if req.category == MonitoringCategory.UNSTABLE and clue.household_type not in (
+                None,
+                HouseholdType.FORMERLY_POOR,
+            ):
+                raise Refusal("category_mismatch", "只有脱贫户才能认定为脱贫不稳定户")
             category = req.category
         return Transition(
-            "conclude",
-            State.PROPOSED,
+            Step.CONCLUDE,
+            ClueState.PROPOSED,
             {
                 "proposal": proposal.value,
                 "category": category,
                 "concluded_at": now.isoformat(timespec="seconds"),
             },
-            proposal=proposal.value,
+            proposal=proposal,
             category=category,
             note=req.note,
         )
 
     assert clue.proposal is not None, "a clue past the conclusion has a proposal"
-    if decision == "return":
+    if decision == Decision.RETURN:
         return _returned(req)
-    if action == Action.VILLAGE_REVIEW:
-        if decision == "reject":
-            raise WorkflowError("reject_not_here", "村级评议不同意时请选择“退回重新核实”", 400)
+    if action == Step.VILLAGE_REVIEW:
+        if decision == Decision.REJECT:
+            raise Refusal("reject_not_here", "村级评议不同意时请选择“退回重新核实”")
         if clue.proposal in NEEDS_NOTICE:
             return Transition(
-                "village_review", State.NOTICE, {"notice_from": today.isoformat()}, note=req.note
+                Step.VILLAGE_REVIEW, ClueState.NOTICE, {"notice_from": today.isoformat()}, note=req.note
             )
-        return Transition("village_review", State.TOWNSHIP, note=req.note)
-    if action == Action.NOTICE_END:
-        if decision == "reject":
-            raise WorkflowError("reject_not_here", "公示有异议时请选择“退回重新核实”", 400)
+        return Transition(Step.VILLAGE_REVIEW, ClueState.TOWNSHIP, note=req.note)
+    if action == Step.NOTICE_END:
+        if decision == Decision.REJECT:
+            raise Refusal("reject_not_here", "公示有异议时请选择“退回重新核实”")
         assert clue.notice_from is not None
         ends = clue.notice_from + timedelta(days=NOTICE_DAYS)
         if today < ends:
-            raise WorkflowError(
+            raise Refusal(
                 "notice_too_short",
                 f"公示自 {clue.notice_from} 起不少于 {NOTICE_DAYS} 天，{ends} 起才能结束公示",
             )
-        return Transition("notice_end", State.TOWNSHIP, note=req.note)
-    if action == Action.TOWNSHIP_REVIEW:
-        if decision == "reject":
-            raise WorkflowError("reject_not_here", "乡镇审核不同意时请选择“退回重新核实”", 400)
-        return Transition("township_review", State.COUNTY, note=req.note)
+        return Transition(Step.NOTICE_END, ClueState.TOWNSHIP, note=req.note)
+    if action == Step.TOWNSHIP_REVIEW:
+        if decision == Decision.REJECT:
+            raise Refusal("reject_not_here", "乡镇审核不同意时请选择“退回重新核实”")
+        return Transition(Step.TOWNSHIP_REVIEW, ClueState.COUNTY, note=req.note)
     # county decision
-    if decision == "reject":
+    if decision == Decision.REJECT:
         if clue.proposal != Proposal.INCLUDE:
-            raise WorkflowError(
-                "reject_not_here", "只有拟纳入的线索可以“不予纳入”；其他情况请退回重新核实", 400
-            )
-        outcome = "not_included"
+            raise Refusal("reject_not_here", "只有拟纳入的线索可以“不予纳入”；其他情况请退回重新核实")
+        outcome = Outcome.NOT_INCLUDED
     else:
         outcome = APPROVED_OUTCOME[clue.proposal]
     return Transition(
-        "county_decide",
-        State.CLOSED,
+        Step.COUNTY_DECIDE,
+        ClueState.CLOSED,
         {"outcome": outcome, "decided_at": now.isoformat(timespec="seconds")},
-        proposal=clue.proposal.value,
+        proposal=clue.proposal,
         outcome=outcome,
-        category=clue.category if outcome == "included" else None,
+        category=clue.category if outcome == Outcome.INCLUDED else None,
         note=req.note,
     )
 
@@ -351,15 +273,17 @@ class Deadline:
 
 
 def deadline(
-    state: State, visit_by: date, decide_by: date, today: date, decided_on: date | None = None
+    state: ClueState, visit_by: date, decide_by: date, today: date, decided_on: date | None = None
 ) -> Deadline:
     """Where a clue stands against its deadlines on ``today`` (a day counts until it ends)."""
-    if state == State.CLOSED:
+    if state == ClueState.CLOSED:
         late = decided_on is not None and decided_on > decide_by
         return Deadline(False, False, 0, "已办结（超期）" if late else "已办结")
-    visit_overdue = state == State.NEW and today > visit_by
+    visit_overdue = state == ClueState.NEW and today > visit_by
     decide_overdue = today > decide_by
-    target, what = (visit_by, "走访") if state == State.NEW and not decide_overdue else (decide_by, "认定")
+    target, what = (
+        (visit_by, "走访") if state == ClueState.NEW and not decide_overdue else (decide_by, "认定")
+    )
     days = (target - today).days
     if days < 0:
         label = f"{what}已超期 {-days} 天"
@@ -370,7 +294,7 @@ def deadline(
     return Deadline(visit_overdue, decide_overdue, days, label)
 
 
-SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+SEVERITY_RANK = {s.value: rank for rank, s in enumerate(Severity)}
 
 
 def urgency_key(dl: Deadline, severity: str, clue_date: date) -> tuple[int, int, int, str]:

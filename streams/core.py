@@ -1,22 +1,22 @@
-"""The pure core of the stream processor, shared by the Faust agents, the embedded runner and
-`dixian rules backtest`: household state, how events and roster records change it, and the rule
-context it yields. No Faust, no Kafka, no clock: both runners get the same state from the same input.
+"""The pure core of the stream processor: household state, how events, roster records and screening
+conclusions change it, the rule context it yields, and the alerts its hits become. No Faust, no
+Kafka, no clock: driven by ``streams.driver`` for every host, it gives the same state from the same
+input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
-from dixian.contract import ContractError, Dept, DeptEvent, Household, Problem, parse_event
+from dixian.contract import DeptEvent, Household
 from dixian.contract.alerts import Alert, Conclusion, TriggeringEvent
-from dixian.contract.deadletter import DeadLetter
+from dixian.contract.deadlines import Deadlines
 from dixian.contract.events import (
     AssistanceEnded,
     AssistanceGranted,
@@ -25,17 +25,14 @@ from dixian.contract.events import (
     JobLost,
     MedicalSettlement,
     SeriousIllnessDiagnosed,
-    now_china,
 )
 from dixian.contract.ids import county_of, mask_resident_id, township_of
-from dixian.contract.roster import MonitoringStatus
-from dixian.contract.validate import problems_from
+from dixian.contract.vocabulary import DisasterSubtype, MonitoringStatus, Outcome
 from rules.engine import RuleHit
 from rules.facts import HouseholdContext, MemberContext, age_on
 from rules.live import LiveCatalogue
 
 RECENT_EVENTS_KEPT = 50
-T = TypeVar("T")
 ROLLING_DAYS = 365
 
 
@@ -345,61 +342,12 @@ def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdConte
     return household, member
 
 
-@dataclass(frozen=True, slots=True)
-class Intake(Generic[T]):
-    """The outcome of reading one record off an input topic: a valid value or a dead letter."""
-
-    value: T | None
-    dead_letter: DeadLetter | None
-
-
-def _decode(raw: bytes, channel: str, validate: Callable[[Mapping[str, Any]], T]) -> Intake[T]:
-    """Records are validated again on the stream: any producer with access can write to a topic."""
-    try:
-        data: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        problems = [Problem("(record)", "not_json", "不是有效的JSON", f"not valid JSON: {exc}")]
-    else:
-        if not isinstance(data, Mapping):
-            problems = [Problem("(record)", "not_object", "记录不是JSON对象", "record is not a JSON object")]
-        else:
-            try:
-                return Intake(validate(data), None)
-            except ContractError as exc:
-                problems = exc.problems
-            except ValidationError as exc:
-                problems = problems_from(exc)
-    text = raw.decode("utf-8", errors="replace")
-    letter = DeadLetter.from_problems(problems, source="stream", dept=channel, raw=text, at=now_china())
-    return Intake(None, letter)
-
-
-def intake(raw: bytes, dept: Dept) -> Intake[DeptEvent]:
-    """A record from ``dept.<dept>``."""
-    return _decode(raw, dept.value, lambda data: parse_event(data, dept=dept))
-
-
-def intake_roster(raw: bytes) -> Intake[Household]:
-    """A record from the households (roster) topic."""
-    return _decode(raw, "roster", Household.model_validate)
-
-
-def intake_conclusion(raw: bytes) -> Intake[Conclusion]:
-    """A record from the screening.conclusions topic."""
-    return _decode(raw, "conclusions", Conclusion.model_validate)
-
-
-def intake_alert(raw: bytes) -> Intake[Alert]:
-    """A record from the alerts topic (read by the screening queue's alert store)."""
-    return _decode(raw, "alerts", Alert.model_validate)
-
-
 # ---- screening conclusions ----------------------------------------------------------------------------
 _STATUS_AFTER = {
-    "included": MonitoringStatus.MONITORED.value,
-    "already_monitored": MonitoringStatus.MONITORED.value,
-    "rolled_back": MonitoringStatus.MONITORED.value,
-    "eliminated": MonitoringStatus.RISK_ELIMINATED.value,
+    Outcome.INCLUDED: MonitoringStatus.MONITORED.value,
+    Outcome.ALREADY_MONITORED: MonitoringStatus.MONITORED.value,
+    Outcome.ROLLED_BACK: MonitoringStatus.MONITORED.value,
+    Outcome.ELIMINATED: MonitoringStatus.RISK_ELIMINATED.value,
 }
 
 
@@ -421,12 +369,6 @@ def apply_conclusion(state: HouseholdState | None, c: Conclusion) -> tuple[House
 
 
 # ---- alerts -------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Deadlines:
-    visit_days: int = 5  # home visit within 2-5 days of the clue
-    decide_days: int = 15  # clue to county decision at most 15 days
-
-
 DEFAULT_DEADLINES = Deadlines()
 
 
@@ -507,11 +449,8 @@ def _alert_for(
         return open_alert.model_copy(update=update), True
     label = rule.label
     if rule.risk_subtype == "event.disaster_type":
-        from rules.schema import DISASTER_SUBTYPES_ZH  # noqa: PLC0415
-
-        label = (
-            f"因自然灾害({DISASTER_SUBTYPES_ZH.get(str(getattr(event, 'disaster_type', '')), '其他灾害')})"
-        )
+        subtype = DisasterSubtype(getattr(event, "disaster_type", DisasterSubtype.OTHER))
+        label = f"因自然灾害({subtype.zh})"
     return Alert(
         alert_id=alert_id,
         revision=1,

@@ -1,7 +1,8 @@
-"""The embedded runner: the whole stream pipeline in one process, no Kafka. It reads the local topic
-files written by ``LocalSink`` and calls the same ``streams.core`` functions as the Faust agent, so
-the two cannot drift; alerts go to ``alerts.jsonl`` beside the inputs, refused records (with the
-reason) to the local dead-letter topic file, as the worker sends them to the dead-letter topic.
+"""The embedded runner: the whole stream pipeline in one process, no Kafka. A host of the one driver
+(``streams.driver``), like the Faust worker: it reads the local topic files written by ``LocalSink``,
+keeps household state in memory, writes the alerts to ``alerts.jsonl`` beside the inputs and refused
+records (with the reason) to the local dead-letter topic file, as the worker sends them to the
+dead-letter topic.
 
 Order: the roster first (as it is loaded before the monthly feeds), then each department's events in
 the order the department published them, then screening conclusions. Within a household and a
@@ -12,26 +13,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from connectors.sinks import LocalSink, read_local, replace_local_letters
 from dixian.contract import Dept
 from dixian.contract.alerts import Alert
 from dixian.contract.deadletter import DeadLetter
+from dixian.contract.deadlines import Deadlines
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
-from streams.core import (
-    DEFAULT_DEADLINES,
-    Deadlines,
-    HouseholdState,
-    apply_conclusion,
-    apply_roster,
-    intake,
-    intake_conclusion,
-    intake_roster,
-    process_event,
-)
+from streams.core import HouseholdState
+from streams.driver import Driver, Effects, InputRecord
+
+BATCH = 5000
 
 
 @dataclass
@@ -46,59 +43,53 @@ class EmbeddedResult:
     alerts: dict[str, Alert] = field(default_factory=dict)  # latest revision per alert id
     catalogue_version: str = ""
 
+    def add(self, effects: Effects) -> None:
+        for (name, labels), n in effects.counts.items():
+            if name == "events_consumed":
+                self.consumed[labels[0]] += n
+            elif name == "events_applied":
+                self.applied[labels[0]] += n
+            elif name == "redeliveries":
+                self.redelivered[labels[0]] += n
+            elif name == "dead_letters":
+                self.dead_letters[labels[1]] += n
+            elif name == "rule_hits":
+                self.rule_hits[labels[0]] += n
+            elif name == "alerts_suppressed":
+                self.suppressed += n
+        for key, state in effects.states.items():
+            self.households[key.decode()] = state
+        for alert in effects.alerts:
+            self.alerts[alert.alert_id] = alert
+
+
+def local_records(local_dir: Path, topics: Topics) -> Iterator[InputRecord]:
+    """The embedded order of the local topic files: roster, each department, conclusions."""
+    names = [topics.households, *(topics.dept(d) for d in Dept), topics.conclusions]
+    for topic in names:
+        for key, value in read_local(local_dir / f"{topic}.jsonl"):
+            yield InputRecord(topic, key, value)
+
 
 def run_embedded(
     local_dir: Path,
     topics: Topics,
     live: LiveCatalogue | None = None,
-    deadlines: Deadlines = DEFAULT_DEADLINES,
+    deadlines: Deadlines | None = None,
 ) -> EmbeddedResult:
     own = live is None
     live = live or LiveCatalogue()
+    driver = Driver(topics, live, deadlines or Deadlines())
     result = EmbeddedResult(catalogue_version=live.version)
     out: list[tuple[bytes, bytes]] = []
     letters: list[DeadLetter] = []
-
-    def refuse(letter: DeadLetter | None) -> None:
-        assert letter is not None
-        result.dead_letters[letter.code] += 1
-        letters.append(letter)
-
+    records = local_records(local_dir, topics)
     try:
-        for _, raw in read_local(local_dir / f"{topics.households}.jsonl"):
-            roster = intake_roster(raw)
-            if roster.value is None:
-                refuse(roster.dead_letter)
-                continue
-            hh = roster.value
-            result.households[hh.household_id] = apply_roster(result.households.get(hh.household_id), hh)
-        for dept in Dept:
-            for _, raw in read_local(local_dir / f"{topics.dept(dept)}.jsonl"):
-                result.consumed[dept.value] += 1
-                got = intake(raw, dept)
-                if got.value is None:
-                    refuse(got.dead_letter)
-                    continue
-                hid = got.value.household_id
-                outcome = process_event(result.households.get(hid), got.value, live, deadlines)
-                result.households[hid] = outcome.state
-                if not outcome.applied:
-                    result.redelivered[dept.value] += 1
-                    continue
-                result.applied[dept.value] += 1
-                result.suppressed += outcome.suppressed
-                for hit in outcome.hits:
-                    result.rule_hits[hit.rule_id] += 1
-                for alert in outcome.alerts:
-                    result.alerts[alert.alert_id] = alert
-                    out.append((alert.village_code.encode(), alert.model_dump_json().encode()))
-        for _, raw in read_local(local_dir / f"{topics.conclusions}.jsonl"):
-            conclusion = intake_conclusion(raw)
-            if conclusion.value is None:
-                refuse(conclusion.dead_letter)
-                continue
-            c = conclusion.value
-            result.households[c.household_id], _ = apply_conclusion(result.households.get(c.household_id), c)
+        while batch := list(islice(records, BATCH)):
+            effects = driver.process(batch, lambda key: result.households.get(key.decode()))
+            result.add(effects)
+            out.extend((a.village_code.encode(), a.model_dump_json().encode()) for a in effects.alerts)
+            letters.extend(effects.dead_letters)
     finally:
         if own:
             live.close()

@@ -21,9 +21,9 @@ import pytest
 from dixian.contract import Household
 from dixian.contract.alerts import Alert, TriggeringEvent
 from dixian.contract.events import CHINA_TZ
+from dixian.contract.vocabulary import Role
 from screening.auth import Actor
 from screening.store import Store, open_store
-from screening.workflow import Role
 from tests.helpers import resident_id
 
 VILLAGE_A = "450321101201"

@@ -1,6 +1,6 @@
 """The event contract: department change events, the household roster, and who owns what."""
 
-from dixian.contract.departments import DEPT_ZH, Dept
+from dixian.contract.departments import Dept
 from dixian.contract.events import (
     DEPT_EVENT_ADAPTER,
     EVENT_MODELS,
@@ -9,12 +9,12 @@ from dixian.contract.events import (
     EventBase,
     event_identity,
 )
-from dixian.contract.roster import Household, HouseholdType, Member, MonitoringCategory, MonitoringStatus
+from dixian.contract.roster import Household, Member
 from dixian.contract.validate import ContractError, Problem, parse_event
+from dixian.contract.vocabulary import HouseholdType, MonitoringCategory, MonitoringStatus
 
 __all__ = [
     "DEPT_EVENT_ADAPTER",
-    "DEPT_ZH",
     "EVENT_MODELS",
     "MODEL_BY_TYPE",
     "ContractError",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dixian.contract.ids import HouseholdId, VillageCode
+from dixian.contract.vocabulary import MonitoringCategory, Outcome, Proposal, Severity, Step
 
 
 class TriggeringEvent(BaseModel):
@@ -47,7 +48,7 @@ class Alert(BaseModel):
     risk_type: str | None  # from the official list, or None for a three-guarantees flag
     risk_label: str  # as officers read it: 因病 / 因自然灾害(洪涝灾害) / 住房安全 …
     guarantee: str | None
-    severity: Literal["high", "medium", "low"]
+    severity: Severity
     window_start: date
     window_end: date  # exclusive: a hit on or after this date opens a new alert
     hits: int = Field(ge=1)
@@ -63,25 +64,9 @@ class Alert(BaseModel):
         return "alrt-" + hashlib.blake2b(basis, digest_size=10).hexdigest()
 
 
-Outcome = Literal["included", "already_monitored", "excluded", "eliminated", "rolled_back", "not_included"]
-
-# The steps of the identification workflow (识别认定) as the screening queue records them; every step is
-# published, and only a county decision carries an ``outcome`` that changes household state.
-Step = Literal[
-    "open",  # a clue recorded by an officer (household application, cadre screening)
-    "visit",
-    "conclude",
-    "village_review",
-    "notice_end",
-    "township_review",
-    "county_decide",
-    "return",
-    "plan_measure",  # an assistance measure added to an included household's plan
-]
-
-
 class Conclusion(BaseModel):
-    """One recorded step of the screening of a clue, published to ``screening.conclusions``.
+    """One recorded step of the screening of a clue (identification workflow, 识别认定), published to
+    ``screening.conclusions``; only a county decision carries an ``outcome`` that changes household state.
 
     ``conclusion_id`` is ``<clue id>#<step number>``: republishing after a crash is a no-op downstream.
     """
@@ -92,10 +77,10 @@ class Conclusion(BaseModel):
     household_id: HouseholdId
     village_code: VillageCode
     alert_id: str | None = None
-    step: Step = "county_decide"
-    proposal: str | None = None
-    outcome: Outcome | None = None
-    category: Literal["脱贫不稳定户", "边缘易致贫户", "突发严重困难户"] | None = None
+    step: Step = Step.COUNTY_DECIDE
+    proposal: Proposal | None = None
+    outcome: Outcome | None = None  # only a county decision carries one
+    category: MonitoringCategory | None = None
     decided_at: datetime
     decided_by: str = Field(min_length=1, max_length=80)  # an account name, never a person's ID
     note: str = Field("", max_length=500)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -11,24 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from dixian.contract.events import Yuan
 from dixian.contract.ids import HouseholdId, ResidentId, VillageCode
-
-
-class HouseholdType(StrEnum):
-    FORMERLY_POOR = "脱贫户"
-    ORDINARY = "一般农户"
-
-
-class MonitoringCategory(StrEnum):
-    UNSTABLE = "脱贫不稳定户"
-    MARGINAL = "边缘易致贫户"
-    SUDDEN_HARDSHIP = "突发严重困难户"
-
-
-class MonitoringStatus(StrEnum):
-    NOT_MONITORED = "未纳入"
-    MONITORED = "监测中"
-    RISK_ELIMINATED = "风险已消除"
-
+from dixian.contract.vocabulary import HouseholdType, MonitoringCategory, MonitoringStatus
 
 RiskType = Literal[
     "因病", "因学", "因残", "因自然灾害", "因意外事故", "因产业项目失败", "因务工就业不稳", "缺劳动力", "其他"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dixian.cli import app
-from rules import commands
+from rules.catalogue import SHIPPED
 
 runner = CliRunner()
 
@@ -16,7 +16,7 @@ runner = CliRunner()
 def test_backtest_reports_per_rule_difference(tmp_path: Path) -> None:
     assert runner.invoke(app, ["--data-dir", str(tmp_path), "demo", "--households", "3000"]).exit_code == 0
     candidate = tmp_path / "candidate"
-    shutil.copytree(Path(commands.__file__).parent / "catalogue", candidate)
+    shutil.copytree(SHIPPED, candidate)
     water = candidate / "water.yaml"
     text = water.read_text(encoding="utf-8")
     # pause WA-QUALITY in the candidate

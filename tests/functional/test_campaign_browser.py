@@ -11,11 +11,11 @@ from pathlib import Path
 from connectors.sinks import read_local
 from dixian.config import Settings
 from dixian.contract.alerts import Conclusion
+from dixian.contract.vocabulary import Role
 from dixian.topics import Topics
 from screening.auth import Actor
 from screening.campaigns import create_campaign, item_id
 from screening.store import open_store
-from screening.workflow import Role
 from tests.screening_helpers import VILLAGE_A, chromium, household, serve_queue, ui_conclude_and_review
 
 PASSWORD = "campaign-pass-1"
@@ -26,13 +26,13 @@ def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Pa
 
     db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     store = open_store(db_url)
-    store.upsert_households(
+    store.ledger.upsert(
         [
             household(7, kind="脱贫户", monitoring_category="脱贫不稳定户", monitoring_status="监测中"),
             household(8),
         ]
     )
-    store.add_account("cun-a", "village", VILLAGE_A, PASSWORD, "白沙村 干部")
+    store.accounts.add("cun-a", "village", VILLAGE_A, PASSWORD, "白沙村 干部")
     c = create_campaign(
         store,
         Actor("city", "", Role.OPERATOR, "4503"),

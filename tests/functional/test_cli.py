@@ -41,6 +41,17 @@ def test_every_option_of_every_command_reads_an_environment_variable() -> None:
         if param.param_type_name == "option" and not param.envvar and "--help" not in param.opts
     ]
     assert missing == []
+    # an option that sets a value of the settings has no default of its own: the settings are the one source
+    from dixian.config import Settings  # noqa: PLC0415
+
+    setting_vars = {f"DIXIAN_{name.upper()}" for name in Settings.model_fields}
+    second_defaults = [
+        f"{' '.join(path)} {param.opts[0]} = {param.default!r}"
+        for path, cmd in _commands(typer.main.get_command(app))
+        for param in cmd.params
+        if param.param_type_name == "option" and param.envvar in setting_vars and param.default is not None
+    ]
+    assert second_defaults == []
     result = runner.invoke(app, ["report", "monthly", "--help"], terminal_width=200)
     assert "DIXIAN_REPORT_MONTH" in result.output  # and --help says which
 
@@ -65,7 +76,7 @@ def test_demo_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
     monitored = store.db.one("SELECT COUNT(*) AS n FROM households WHERE status IN ('监测中', '风险已消除')")
     assert store.db.one("SELECT COUNT(*) AS n FROM clues WHERE source = 'campaign'") == monitored
     password = result.output.split("(this run only): ")[1].split()[0]
-    assert store.login("demo-village", password) is not None
+    assert store.accounts.login("demo-village", password) is not None
 
 
 def test_ingest_unreadable_file_exits_2_and_says_what_to_do(tmp_path: Path) -> None:
@@ -94,3 +105,18 @@ def test_ingest_local_summary(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "reconciles" in result.output
+
+
+def test_python_m_dixian_cli_runs_every_command_group(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    for group in (["report", "monthly"], ["campaign", "create"], ["rules", "check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "dixian.cli", *group, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Usage" in done.stdout

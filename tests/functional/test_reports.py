@@ -67,7 +67,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sour
 
 
 def _fill(store: Store, clock: Clock, tmp_path: Path) -> Sources:
-    store.upsert_households(
+    store.ledger.upsert(
         [
             household(1),  # ordinary, fine
             household(2, monitoring_category="边缘易致贫户", monitoring_status="监测中", risk_types=["因残"]),
@@ -82,7 +82,7 @@ def _fill(store: Store, clock: Clock, tmp_path: Path) -> Sources:
             ),
         ]
     )
-    store.upsert_alerts(
+    store.clues.upsert_alerts(
         [alert(1), alert(2), alert(3), alert(4, village=VILLAGE_C), alert(5, reported=date(2022, 5, 20))]
     )
     q = QualityCounters(tmp_path / "quality.sqlite")
@@ -94,17 +94,17 @@ def _fill(store: Store, clock: Clock, tmp_path: Path) -> Sources:
     # one clue all the way to inclusion within the month, one excluded
     cid1, cid2 = alert(1).alert_id, alert(2).alert_id
     clock.at = china(2022, 7, 1)
-    store.act(OFFICER_A, cid1, Request("visit", note="见到户主"))
-    store.act(OFFICER_A, cid1, Request("conclude", proposal="include", category="边缘易致贫户"))
-    store.act(OFFICER_A, cid1, Request("village_review", decision="approve"))
-    store.act(OFFICER_A, cid2, Request("visit", note="见到户主"))
-    store.act(OFFICER_A, cid2, Request("conclude", proposal="no_risk", note="医保报销后负担可承受"))
-    store.act(OFFICER_A, cid2, Request("village_review", decision="approve"))
+    store.clues.act(OFFICER_A, cid1, Request("visit", note="见到户主"))
+    store.clues.act(OFFICER_A, cid1, Request("conclude", proposal="include", category="边缘易致贫户"))
+    store.clues.act(OFFICER_A, cid1, Request("village_review", decision="approve"))
+    store.clues.act(OFFICER_A, cid2, Request("visit", note="见到户主"))
+    store.clues.act(OFFICER_A, cid2, Request("conclude", proposal="no_risk", note="医保报销后负担可承受"))
+    store.clues.act(OFFICER_A, cid2, Request("village_review", decision="approve"))
     clock.at = china(2022, 7, 6)
-    store.act(OFFICER_A, cid1, Request("notice_end", decision="approve"))
+    store.clues.act(OFFICER_A, cid1, Request("notice_end", decision="approve"))
     for cid in (cid1, cid2):
-        store.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
-        store.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
+        store.clues.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
+        store.clues.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
     return Sources(store, tmp_path / "quality.sqlite")
 
 
@@ -200,7 +200,7 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
 
     src, clock, store = world
     clock.at = china(2022, 8, 2)
-    store.create_clue(OFFICER_A, household(3).household_id, "application", "户主住院，申请纳入")
+    store.clues.create(OFFICER_A, household(3).household_id, "application", "户主住院，申请纳入")
     c = create_campaign(
         store,
         CITY,
@@ -211,12 +211,12 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
         ["ordinary"],
     )
     item = item_id(c.campaign_id, household(1).household_id)
-    store.act(
+    store.clues.act(
         OFFICER_A,
         item,
         Request("visit", form=ORDINARY_FORM),
     )
-    store.act(OFFICER_A, item, Request("conclude", proposal="no_risk"))
+    store.clues.act(OFFICER_A, item, Request("conclude", proposal="no_risk"))
     r = monthly_report(src, "2022-08", date(2022, 9, 20))
     sources = {x["source"]: x for x in r.table("线索来源").rows}
     assert (sources["农户申请"]["received"], sources["集中排查"]["received"]) == (1, 1)

@@ -17,9 +17,8 @@ from connectors.sinks import LocalSink, read_local
 from dixian.config import Settings
 from dixian.contract.alerts import Conclusion
 from dixian.topics import Topics
-from screening import openapi
 from screening.store import Store
-from screening.web import ROUTES, create_app
+from screening.web import ROUTES, create_app, openapi
 from tests.screening_helpers import VILLAGE_A, VILLAGE_B, Clock, alert, china, household, open_test_store
 
 PASSWORD = "village-pass-1"
@@ -28,11 +27,11 @@ PASSWORD = "village-pass-1"
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     s = open_test_store(f"sqlite:///{tmp_path / 'q.sqlite'}", Clock(china(2022, 7, 1)))
-    s.add_account("cun-a", "village", VILLAGE_A, PASSWORD, "白沙村 干部")
-    s.add_account("cun-b", "village", VILLAGE_B, PASSWORD)
-    s.add_account("xian", "county", VILLAGE_A[:6], PASSWORD)
-    s.upsert_households([household(1), household(2, village=VILLAGE_B)])
-    s.upsert_alerts([alert(1), alert(2, village=VILLAGE_B)])
+    s.accounts.add("cun-a", "village", VILLAGE_A, PASSWORD, "白沙村 干部")
+    s.accounts.add("cun-b", "village", VILLAGE_B, PASSWORD)
+    s.accounts.add("xian", "county", VILLAGE_A[:6], PASSWORD)
+    s.ledger.upsert([household(1), household(2, village=VILLAGE_B)])
+    s.clues.upsert_alerts([alert(1), alert(2, village=VILLAGE_B)])
     return s
 
 
@@ -117,7 +116,7 @@ async def test_officer_records_a_visit_on_the_page_and_it_is_published(
     r = await client.post(f"/clues/{cid}", data={"action": "visit", "note": "见到户主", "csrf": "forged"})
     assert r.status == 400
     assert "表单已过期" in await r.text()
-    assert store.steps(cid) == []
+    assert store.clues.steps(cid) == []
     r = await client.post(
         f"/clues/{cid}",
         data={
@@ -129,7 +128,7 @@ async def test_officer_records_a_visit_on_the_page_and_it_is_published(
     )
     assert r.status == 200
     assert "已办理" in await r.text()
-    assert [s["step"] for s in store.steps(cid)] == ["visit"]
+    assert [s["step"] for s in store.clues.steps(cid)] == ["visit"]
     out = tmp_path / "local" / f"{Topics(Settings()).conclusions}.jsonl"
     for _ in range(50):
         if out.exists() and out.stat().st_size:
@@ -137,7 +136,7 @@ async def test_officer_records_a_visit_on_the_page_and_it_is_published(
         await asyncio.sleep(0.1)
     published = [Conclusion.model_validate_json(v) for _, v in read_local(out)]
     assert [c.conclusion_id for c in published] == [f"{cid}#1"]
-    assert store.pending_conclusions() == []
+    assert store.clues.pending_conclusions() == []
 
 
 @pytest.mark.asyncio
@@ -167,7 +166,7 @@ async def test_invalid_actions_are_refused_in_chinese_and_change_nothing(
     r = await client.post(url, data=b"not json", headers=headers)
     assert r.status == 400
     assert "JSON" in (await r.json())["message"]
-    assert [s["step"] for s in store.steps(cid)] == ["visit"]
+    assert [s["step"] for s in store.clues.steps(cid)] == ["visit"]
 
 
 @pytest.mark.asyncio
@@ -183,13 +182,14 @@ async def test_openapi_describes_exactly_the_api_routes(client: TestClient) -> N
 
 @pytest.mark.asyncio
 async def test_asset_check_list_exports_as_xlsx(client: TestClient, store: Store) -> None:  # type: ignore[type-arg]
+    from dixian.contract.vocabulary import Role  # noqa: PLC0415
     from screening.auth import Actor  # noqa: PLC0415
-    from screening.workflow import Request, Role  # noqa: PLC0415
+    from screening.workflow import Request  # noqa: PLC0415
 
     officer = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
     cid = alert(1).alert_id
-    store.act(officer, cid, Request("visit", note="见到户主"))
-    store.act(officer, cid, Request("conclude", proposal="include", category="边缘易致贫户"))
+    store.clues.act(officer, cid, Request("visit", note="见到户主"))
+    store.clues.act(officer, cid, Request("conclude", proposal="include", category="边缘易致贫户"))
     headers = await _api_token(client, "xian")
     r = await client.get(f"/api/v1/counties/{VILLAGE_A[:6]}/asset-check?format=xlsx", headers=headers)
     assert r.status == 200

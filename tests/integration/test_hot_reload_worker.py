@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from connectors.sinks import KafkaSink
+from dixian.cli import catalogue as rules_cli
 from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.topics import Topics
-from rules import commands
-from rules.catalogue import load_catalogue
+from rules.catalogue import SHIPPED, load_catalogue
 from streams.kafka_run import input_topics, kafka_alerts, start_worker, wait_caught_up
 from tests.integration.conftest import free_port
 
@@ -72,7 +72,7 @@ def test_published_catalogue_switches_running_worker_and_invalid_one_is_ignored(
         # publish a catalogue with WA-RELIABILITY paused, written as rule files like an operator would
         directory = tmp_path / "candidate"
         directory.mkdir()
-        for src in Path(commands.__file__).parent.joinpath("catalogue").glob("*.yaml"):
+        for src in SHIPPED.glob("*.yaml"):
             text = src.read_text(encoding="utf-8")
             if src.name == "water.yaml":
                 data = yaml.safe_load(text)
@@ -80,7 +80,7 @@ def test_published_catalogue_switches_running_worker_and_invalid_one_is_ignored(
                 rule["state"] = "paused"
                 text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
             (directory / src.name).write_text(text, encoding="utf-8")
-        assert commands.publish(settings, directory, commands.out) == 0
+        assert rules_cli.publish(settings, directory, rules_cli.stdout) == 0
         candidate = load_catalogue(directory).version
         deadline = time.monotonic() + 30
         while f'version="{candidate}"' not in _metric(port, "dixian_catalogue_info"):

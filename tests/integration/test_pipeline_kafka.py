@@ -324,9 +324,10 @@ def test_worker_started_on_a_backlog_processes_all_of_it(settings: Settings, wor
     first.stop()
     _ingest(settings, KafkaSink(settings.kafka_bootstrap), feeds)
     # a published catalogue (the shipped one) makes the worker read and check it before the month
-    from rules import commands  # noqa: PLC0415
+    from dixian.cli import catalogue as rules_cli  # noqa: PLC0415
+    from rules.catalogue import SHIPPED  # noqa: PLC0415
 
-    assert commands.publish(settings, Path(commands.__file__).parent / "catalogue", commands.out) == 0
+    assert rules_cli.publish(settings, SHIPPED, rules_cli.stdout) == 0
     workers("month")
     wait_caught_up(settings, input_topics(settings), timeout=300)
 

@@ -14,10 +14,10 @@ import pytest
 from connectors.kafka import read_topic
 from connectors.sinks import KafkaSink
 from dixian.config import Settings
-from dixian.contract import DEPT_ZH, Dept
+from dixian.contract import Dept
 from dixian.simulate import simulate
 from dixian.topics import Topics
-from reports.runner import monthly
+from reports.publish import monthly
 from screening.sink import run_kafka_sink
 from screening.store import open_store
 from streams.kafka_run import input_topics, kafka_alerts, wait_caught_up
@@ -53,9 +53,9 @@ def test_report_totals_reconcile_with_topics_dead_letters_and_store(
     )
     for d in Dept:
         on_topic = len(asyncio.run(read_topic(settings.kafka_bootstrap, topics.dept(d))))
-        assert feeds[DEPT_ZH[d]]["accepted"] == on_topic, d
-        assert feeds[DEPT_ZH[d]]["rejected"] == letters[d.value], d
-        row = feeds[DEPT_ZH[d]]
+        assert feeds[d.zh]["accepted"] == on_topic, d
+        assert feeds[d.zh]["rejected"] == letters[d.value], d
+        row = feeds[d.zh]
         assert row["rows_read"] == row["accepted"] + row["rejected"] + row["duplicates"]
     assert sum(letters[d.value] for d in Dept) > 0  # the 5% malformed rows were there to be counted
 

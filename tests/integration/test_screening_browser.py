@@ -38,8 +38,8 @@ SCREENS = Path("var/test/screens")
 def web_server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
     db_url = f"sqlite:///{tmp_path / 'screening.sqlite'}"
     store = open_store(db_url)
-    store.add_account("cun-baisha", "village", VILLAGE, PASSWORD, "白沙村 李干部")
-    store.add_account("zhen-baisha", "township", TOWNSHIP, PASSWORD, "白沙镇 审核")
+    store.accounts.add("cun-baisha", "village", VILLAGE, PASSWORD, "白沙村 李干部")
+    store.accounts.add("zhen-baisha", "township", TOWNSHIP, PASSWORD, "白沙镇 审核")
     store.db.close()
     env = {
         "DIXIAN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -128,8 +128,8 @@ def test_officer_works_a_pipeline_clue_in_chromium(
         expect(page.locator("#state")).to_have_text("待县级审定")
         browser.close()
 
-    final = store.clue(store_actor_for_checks(), clue_id)
-    assert [s["step"] for s in store.steps(clue_id)] == [
+    final = store.clues.get(store_actor_for_checks(), clue_id)
+    assert [s["step"] for s in store.clues.steps(clue_id)] == [
         "visit",
         "conclude",
         "village_review",
@@ -138,7 +138,7 @@ def test_officer_works_a_pipeline_clue_in_chromium(
     assert final["proposal"] == "already_monitored"
     # every step went out, and the stream processor consumed them all
     deadline = time.monotonic() + 30
-    while store.pending_conclusions():
+    while store.clues.pending_conclusions():
         assert time.monotonic() < deadline, "steps left unpublished"
         time.sleep(0.3)
     wait_caught_up(settings, [topics.conclusions])
@@ -159,7 +159,7 @@ def conclusions_on_topic(settings: Settings) -> list[Conclusion]:
 
 
 def store_actor_for_checks():  # type: ignore[no-untyped-def]
+    from dixian.contract.vocabulary import Role  # noqa: PLC0415
     from screening.auth import Actor  # noqa: PLC0415
-    from screening.workflow import Role  # noqa: PLC0415
 
     return Actor("test", "test", Role.OPERATOR, "4503")

@@ -16,11 +16,12 @@ from connectors.kafka import read_topic
 from connectors.sinks import KafkaSink
 from dixian.config import Settings
 from dixian.contract.alerts import Alert, Conclusion
+from dixian.contract.vocabulary import Role
 from dixian.topics import Topics
 from screening.auth import Actor
 from screening.sink import publish_pending, run_kafka_sink
 from screening.store import open_store
-from screening.workflow import Request, Role
+from screening.workflow import Request
 from tests.screening_helpers import VILLAGE_A, alert, household
 
 pytestmark = [pytest.mark.integration]
@@ -104,8 +105,8 @@ def test_steps_reach_the_conclusions_topic_once_each(settings: Settings, tmp_pat
     asyncio.run(_run_sink_once(settings, store))
     officer = Actor("cun-a", "", Role.VILLAGE, VILLAGE_A)
     cid = alert(1).alert_id
-    store.act(officer, cid, Request("visit", note="见到户主"))
-    store.act(officer, cid, Request("conclude", proposal="already_monitored", note="新增因病风险"))
+    store.clues.act(officer, cid, Request("visit", note="见到户主"))
+    store.clues.act(officer, cid, Request("conclude", proposal="already_monitored", note="新增因病风险"))
 
     async def publish() -> int:
         sink = KafkaSink(settings.kafka_bootstrap)

@@ -3,10 +3,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
+import pytest
 
 from dixian.contract import Dept, parse_event
-from streams.core import apply_event, intake
-from tests.helpers import settlement
+from dixian.contract.wire import Accepted, Refused, decode_conclusion, decode_event, decode_household
+from streams.core import apply_event
+from tests.helpers import HOUSEHOLD, settlement
 
 
 def _ev(**kw: object):  # type: ignore[no-untyped-def]
@@ -34,40 +36,63 @@ def test_redelivered_event_is_not_applied_twice() -> None:
     assert s2 == s
 
 
-def test_intake_routes_garbage_and_valid_records() -> None:
-    ok = intake(orjson.dumps(settlement()), Dept.MEDICAL_INSURANCE)
-    assert ok.value is not None
-    assert ok.dead_letter is None
-    bad = intake(b"[1,2]", Dept.MEDICAL_INSURANCE)
-    assert bad.value is None
-    assert bad.dead_letter is not None
-    assert bad.dead_letter.code == "not_object"
-    assert bad.dead_letter.raw == "[1,2]"
-    not_utf8 = intake(b"\xff\xfe", Dept.WATER)
-    assert not_utf8.dead_letter is not None
-    assert not_utf8.dead_letter.code == "not_json"
+def test_decoding_routes_garbage_and_valid_records() -> None:
+    ok = decode_event(orjson.dumps(settlement()), Dept.MEDICAL_INSURANCE)
+    assert isinstance(ok, Accepted)
+    bad = decode_event(b"[1,2]", Dept.MEDICAL_INSURANCE)
+    assert isinstance(bad, Refused)
+    assert bad.letter.code == "not_object"
+    assert bad.letter.raw == "[1,2]"
+    not_utf8 = decode_event(b"\xff\xfe", Dept.WATER)
+    assert isinstance(not_utf8, Refused)
+    assert not_utf8.letter.code == "not_json"
 
 
 def test_refused_roster_and_conclusion_records_become_dead_letters() -> None:
-    from streams.core import intake_conclusion, intake_roster  # noqa: PLC0415
-
-    bad_roster = intake_roster(orjson.dumps({"household_id": "1", "members": []}))
-    assert bad_roster.value is None
-    assert bad_roster.dead_letter is not None
-    assert bad_roster.dead_letter.dept == "roster"
-    assert {p["field"] for p in bad_roster.dead_letter.problems} >= {"household_id", "village_code"}
-    bad_conclusion = intake_conclusion(b"{oops")
-    assert bad_conclusion.value is None
-    assert bad_conclusion.dead_letter is not None
-    assert bad_conclusion.dead_letter.code == "not_json"
-    assert bad_conclusion.dead_letter.dept == "conclusions"
+    bad_roster = decode_household(orjson.dumps({"household_id": "1", "members": []}))
+    assert isinstance(bad_roster, Refused)
+    assert bad_roster.letter.dept == "roster"
+    assert {p["field"] for p in bad_roster.letter.problems} >= {"household_id", "village_code"}
+    bad_conclusion = decode_conclusion(b"{oops")
+    assert isinstance(bad_conclusion, Refused)
+    assert bad_conclusion.letter.code == "not_json"
+    assert bad_conclusion.letter.dept == "conclusions"
 
 
 def test_a_processing_error_becomes_a_dead_letter_with_the_error() -> None:
-    from streams.app import processing_error  # noqa: PLC0415
+    from streams.driver import processing_error  # noqa: PLC0415
 
     letter = processing_error("water", b'{"event_id": "x"}', KeyError("hh_size"))
     assert (letter.code, letter.dept, letter.source) == ("processing_error", "water", "stream")
     assert "KeyError" in letter.reason_en
     assert "运维" in letter.reason_zh
     assert letter.raw == '{"event_id": "x"}'
+
+
+def test_the_driver_turns_a_failing_core_into_a_dead_letter_and_writes_no_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import streams.driver as driver_module  # noqa: PLC0415
+    from dixian.config import Settings  # noqa: PLC0415
+    from dixian.contract.deadlines import Deadlines  # noqa: PLC0415
+    from dixian.topics import Topics  # noqa: PLC0415
+    from rules.live import LiveCatalogue  # noqa: PLC0415
+
+    def broken(*_: object, **__: object) -> None:
+        raise KeyError("hh_size")
+
+    monkeypatch.setattr(driver_module, "process_event", broken)
+    topics = Topics(Settings())
+    live = LiveCatalogue()
+    try:
+        driver = driver_module.Driver(topics, live, Deadlines())
+        record = driver_module.InputRecord(
+            topics.dept(Dept.MEDICAL_INSURANCE), HOUSEHOLD.encode(), orjson.dumps(settlement())
+        )
+        effects = driver.process([record], lambda key: None)
+    finally:
+        live.close()
+    assert [x.code for x in effects.dead_letters] == ["processing_error"]
+    assert effects.states == {}
+    assert effects.alerts == []
+    assert effects.counts["dead_letters", ("medical_insurance", "processing_error")] == 1

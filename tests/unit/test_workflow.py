@@ -7,38 +7,31 @@ from datetime import date, datetime
 import pytest
 
 from dixian.contract.events import CHINA_TZ
-from screening.workflow import (
-    ACTION_RULE,
-    ClueFacts,
-    Proposal,
-    Request,
-    Role,
-    State,
-    WorkflowError,
-    deadline,
-    decide,
-)
+from dixian.contract.vocabulary import ClueState, Proposal, Role
+from screening.refusal import Refusal
+from screening.web.common import status_of
+from screening.workflow import ACTION_RULE, ClueFacts, Request, deadline, decide
 
 TODAY = date(2022, 7, 1)
 NOW = datetime(2022, 7, 1, 10, tzinfo=CHINA_TZ)
 
 
-def facts(state: State, proposal: Proposal | None = None, **kw: object) -> ClueFacts:
+def facts(state: ClueState, proposal: Proposal | None = None, **kw: object) -> ClueFacts:
     return ClueFacts(state=state, clue_date=date(2022, 6, 30), proposal=proposal, **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("proposal", "path"),
     [
-        (Proposal.INCLUDE, [State.NOTICE, State.TOWNSHIP, State.COUNTY, State.CLOSED]),
-        (Proposal.ELIMINATE, [State.NOTICE, State.TOWNSHIP, State.COUNTY, State.CLOSED]),
-        (Proposal.NO_RISK, [State.TOWNSHIP, State.COUNTY, State.CLOSED]),
-        (Proposal.ALREADY_MONITORED, [State.TOWNSHIP, State.COUNTY, State.CLOSED]),
+        (Proposal.INCLUDE, [ClueState.NOTICE, ClueState.TOWNSHIP, ClueState.COUNTY, ClueState.CLOSED]),
+        (Proposal.ELIMINATE, [ClueState.NOTICE, ClueState.TOWNSHIP, ClueState.COUNTY, ClueState.CLOSED]),
+        (Proposal.NO_RISK, [ClueState.TOWNSHIP, ClueState.COUNTY, ClueState.CLOSED]),
+        (Proposal.ALREADY_MONITORED, [ClueState.TOWNSHIP, ClueState.COUNTY, ClueState.CLOSED]),
     ],
 )
-def test_notice_only_for_status_changes(proposal: Proposal, path: list[State]) -> None:
+def test_notice_only_for_status_changes(proposal: Proposal, path: list[ClueState]) -> None:
     t = decide(
-        facts(State.PROPOSED, proposal),
+        facts(ClueState.PROPOSED, proposal),
         Request("village_review", decision="approve"),
         Role.VILLAGE,
         TODAY,
@@ -49,39 +42,43 @@ def test_notice_only_for_status_changes(proposal: Proposal, path: list[State]) -
 
 def test_every_action_is_refused_in_every_other_state() -> None:
     for action, (state, role) in ACTION_RULE.items():
-        for other in State:
+        for other in ClueState:
             if other == state:
                 continue
             req = Request(action.value, note="说明文字", proposal="no_risk", decision="approve")
-            with pytest.raises(WorkflowError) as exc:
+            with pytest.raises(Refusal) as exc:
                 decide(facts(other, Proposal.NO_RISK, notice_from=date(2022, 6, 1)), req, role, TODAY, NOW)
             assert exc.value.code in ("out_of_order", "closed")
 
 
 def test_wrong_role_is_named_in_chinese() -> None:
-    with pytest.raises(WorkflowError) as exc:
+    with pytest.raises(Refusal) as exc:
         decide(
-            facts(State.COUNTY, Proposal.INCLUDE),
+            facts(ClueState.COUNTY, Proposal.INCLUDE),
             Request("county_decide", decision="approve"),
             Role.TOWNSHIP,
             TODAY,
             NOW,
         )
-    assert exc.value.status == 403
+    assert status_of(exc.value) == 403
     assert "县级" in exc.value.zh
     assert "乡镇" in exc.value.zh
 
 
 def test_county_outcomes() -> None:
-    county = facts(State.COUNTY, Proposal.INCLUDE, category="边缘易致贫户")
+    county = facts(ClueState.COUNTY, Proposal.INCLUDE, category="边缘易致贫户")
     approve = decide(county, Request("county_decide", decision="approve"), Role.COUNTY, TODAY, NOW)
-    assert (approve.outcome, approve.category, approve.to_state) == ("included", "边缘易致贫户", State.CLOSED)
+    assert (approve.outcome, approve.category, approve.to_state) == (
+        "included",
+        "边缘易致贫户",
+        ClueState.CLOSED,
+    )
     reject = decide(county, Request("county_decide", decision="reject"), Role.COUNTY, TODAY, NOW)
     assert reject.outcome == "not_included"
     assert reject.category is None
-    with pytest.raises(WorkflowError, match="reject_not_here"):
+    with pytest.raises(Refusal, match="reject_not_here"):
         decide(
-            facts(State.COUNTY, Proposal.NO_RISK),
+            facts(ClueState.COUNTY, Proposal.NO_RISK),
             Request("county_decide", decision="reject"),
             Role.COUNTY,
             TODAY,
@@ -90,18 +87,18 @@ def test_county_outcomes() -> None:
     back = decide(
         county, Request("county_decide", decision="return", note="收入核算有误"), Role.COUNTY, TODAY, NOW
     )
-    assert back.to_state == State.VISITED
+    assert back.to_state == ClueState.VISITED
     assert back.step == "return"
     assert back.updates["proposal"] is None
-    with pytest.raises(WorkflowError, match="note_required"):
+    with pytest.raises(Refusal, match="note_required"):
         decide(county, Request("county_decide", decision="return"), Role.COUNTY, TODAY, NOW)
 
 
 def test_inclusion_needs_a_category_that_fits_the_household() -> None:
-    visited = facts(State.VISITED, household_type="一般农户")
-    with pytest.raises(WorkflowError, match="category_required"):
+    visited = facts(ClueState.VISITED, household_type="一般农户")
+    with pytest.raises(Refusal, match="category_required"):
         decide(visited, Request("conclude", proposal="include"), Role.VILLAGE, TODAY, NOW)
-    with pytest.raises(WorkflowError, match="category_mismatch"):
+    with pytest.raises(Refusal, match="category_mismatch"):
         decide(
             visited,
             Request("conclude", proposal="include", category="脱贫不稳定户"),
@@ -112,28 +109,30 @@ def test_inclusion_needs_a_category_that_fits_the_household() -> None:
 
 
 def test_visit_dates_are_checked() -> None:
-    new = facts(State.NEW)
-    with pytest.raises(WorkflowError, match="visit_in_future"):
+    new = facts(ClueState.NEW)
+    with pytest.raises(Refusal, match="visit_in_future"):
         decide(new, Request("visit", note="走访", visited_on=date(2022, 7, 2)), Role.VILLAGE, TODAY, NOW)
-    with pytest.raises(WorkflowError, match="visit_before_clue"):
+    with pytest.raises(Refusal, match="visit_before_clue"):
         decide(new, Request("visit", note="走访", visited_on=date(2022, 6, 1)), Role.VILLAGE, TODAY, NOW)
 
 
 def test_deadlines_turn_overdue_the_day_after() -> None:
     visit_by, decide_by = date(2022, 7, 5), date(2022, 7, 15)
-    assert deadline(State.NEW, visit_by, decide_by, date(2022, 7, 5)).label == "走访今天到期"
-    d = deadline(State.NEW, visit_by, decide_by, date(2022, 7, 6))
+    assert deadline(ClueState.NEW, visit_by, decide_by, date(2022, 7, 5)).label == "走访今天到期"
+    d = deadline(ClueState.NEW, visit_by, decide_by, date(2022, 7, 6))
     assert d.visit_overdue
     assert not d.decide_overdue
     assert d.label == "走访已超期 1 天"
-    d = deadline(State.TOWNSHIP, visit_by, decide_by, date(2022, 7, 15))
+    d = deadline(ClueState.TOWNSHIP, visit_by, decide_by, date(2022, 7, 15))
     assert not d.overdue
     assert d.label == "认定今天到期"
-    d = deadline(State.TOWNSHIP, visit_by, decide_by, date(2022, 7, 16))
+    d = deadline(ClueState.TOWNSHIP, visit_by, decide_by, date(2022, 7, 16))
     assert d.decide_overdue
     assert d.days_left == -1
     assert (
-        deadline(State.CLOSED, visit_by, decide_by, date(2022, 8, 1), date(2022, 7, 20)).label
+        deadline(ClueState.CLOSED, visit_by, decide_by, date(2022, 8, 1), date(2022, 7, 20)).label
         == "已办结（超期）"
     )
-    assert deadline(State.CLOSED, visit_by, decide_by, date(2022, 8, 1), date(2022, 7, 10)).label == "已办结"
+    assert (
+        deadline(ClueState.CLOSED, visit_by, decide_by, date(2022, 8, 1), date(2022, 7, 10)).label == "已办结"
+    )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from screening.workflow import CATEGORIES, DECISIONS, Action, Proposal, State
+from dixian.contract.vocabulary import ClueSource, ClueState, Decision, MonitoringCategory, Proposal, Severity
+from screening.workflow import ACTION_RULE
 
 _ERR = {"$ref": "#/components/schemas/Error"}
 
@@ -57,7 +58,7 @@ SPEC: dict[str, Any] = {
                     "clue_id": {"type": "string"},
                     "source": {
                         "type": "string",
-                        "enum": ["department_warning", "application", "cadre", "campaign"],
+                        "enum": [s.value for s in ClueSource],
                     },
                     "household_id": {"type": "string"},
                     "village_code": {"type": "string", "pattern": "^[0-9]{12}$"},
@@ -65,8 +66,8 @@ SPEC: dict[str, Any] = {
                     "title": {"type": "string"},
                     "explanation": {"type": "string"},
                     "risk_label": {"type": "string"},
-                    "severity": {"type": "string", "enum": ["high", "medium", "low"]},
-                    "state": {"type": "string", "enum": [s.value for s in State]},
+                    "severity": {"type": "string", "enum": [s.value for s in Severity]},
+                    "state": {"type": "string", "enum": [s.value for s in ClueState]},
                     "proposal": {"type": ["string", "null"], "enum": [*(p.value for p in Proposal), None]},
                     "outcome": {"type": ["string", "null"]},
                     "visit_by": {"type": "string", "format": "date"},
@@ -79,7 +80,7 @@ SPEC: dict[str, Any] = {
                 "type": "object",
                 "required": ["action"],
                 "properties": {
-                    "action": {"type": "string", "enum": [a.value for a in Action]},
+                    "action": {"type": "string", "enum": [a.value for a in ACTION_RULE]},
                     "note": {"type": "string", "maxLength": 500, "description": "走访情况、理由或审核意见"},
                     "visited_on": {"type": "string", "format": "date", "description": "visit: 走访日期"},
                     "proposal": {
@@ -89,10 +90,14 @@ SPEC: dict[str, Any] = {
                     },
                     "category": {
                         "type": "string",
-                        "enum": list(CATEGORIES),
+                        "enum": [c.value for c in MonitoringCategory],
                         "description": "conclude include",
                     },
-                    "decision": {"type": "string", "enum": list(DECISIONS), "description": "reviews"},
+                    "decision": {
+                        "type": "string",
+                        "enum": [d.value for d in Decision],
+                        "description": "reviews",
+                    },
                 },
             },
         },

@@ -1,4 +1,4 @@
-"""Behind ``dixian report …``: open the stored data, build the report, write XLSX + HTML."""
+"""Publishing a report: open the stored data, build the report, write XLSX + HTML."""
 
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ from screening.store import open_store
 
 
 def sources(settings: Settings) -> Sources:
-    return Sources(
-        open_store(settings.screening_url(), settings.now), settings.data_dir / "ingest" / "quality.sqlite"
-    )
+    return Sources(open_store(settings.screening_url(), settings.now), settings.ingest_dir / "quality.sqlite")
 
 
 def _stamp(report: Report, period_end_exclusive: datetime) -> datetime:
@@ -38,7 +36,7 @@ def monthly(
     _, end = month_bounds(month)
     stamp = _stamp(report, datetime.combine(end, time()))
     stem = f"monthly-{month}" + (f"-{county}" if county else "")
-    xlsx, html = write(report, out_dir or settings.data_dir / "reports", stem, stamp)
+    xlsx, html = write(report, out_dir or settings.reports_dir, stem, stamp)
     return report, xlsx, html
 
 
@@ -50,5 +48,5 @@ def quarterly(settings: Settings, quarter: str, out_dir: Path | None) -> tuple[R
         src.store.db.close()
     _, end = month_bounds(quarter_months(quarter)[-1])
     stamp = _stamp(report, datetime.combine(end, time()))
-    xlsx, html = write(report, out_dir or settings.data_dir / "reports", f"quarterly-{quarter}", stamp)
+    xlsx, html = write(report, out_dir or settings.reports_dir, f"quarterly-{quarter}", stamp)
     return report, xlsx, html

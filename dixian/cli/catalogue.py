@@ -1,5 +1,5 @@
-"""`dixian rules …`: check, test, explain, backtest, publish. Presentation lives here; the CLI
-parses options and calls these; each returns the process exit code."""
+"""``dixian rules …``: check, test, explain, backtest and publish the rule catalogue. Each command
+prints its result in Chinese and English and exits 0 when all is well."""
 
 from __future__ import annotations
 
@@ -7,25 +7,37 @@ import asyncio
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 import orjson
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connectors.kafka import read_topic
-from connectors.sinks import read_local
+from dixian.cli._shared import console, settings_of, stdout
 from dixian.config import Settings
-from dixian.contract import DEPT_ZH, Dept, Household
+from dixian.contract.deadlines import Deadlines
 from dixian.topics import Topics
 from rules.catalogue import Catalogue, load_catalogue
 from rules.describe import describe_rule
-from rules.engine import RuleEngine
 from rules.examples import run_examples
 from rules.loader import LoadError
-from streams.core import HouseholdState, apply_event, apply_roster, context_for, intake
 
-out = Console()
+rules_app = typer.Typer(
+    help="The early-warning rule catalogue: check, test, explain, backtest, publish.", no_args_is_help=True
+)
+
+
+CatalogueOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalogue",
+        envvar="DIXIAN_RULES_DIR",
+        show_envvar=True,
+        help="A catalogue directory of *.yaml rule files (default: the shipped rules/catalogue)",
+    ),
+]
 
 
 def _load(directory: Path | None, err: Console) -> Catalogue | None:
@@ -43,7 +55,7 @@ def check(directory: Path | None, err: Console) -> int:
     if catalogue is None:
         return 1
     depts = Counter(r.rule.department for r in catalogue.rules)
-    out.print(
+    stdout.print(
         f"✔ {catalogue.source}: {len(catalogue.rules)} rules ({len(catalogue.active)} active) over "
         f"{len(depts)} departments, {len(catalogue.params.params)} parameters; version {catalogue.version}"
     )
@@ -64,7 +76,7 @@ def test(directory: Path | None, err: Console) -> int:
             f"{'fired' if r.reference_fired else 'did not fire'}[/]",
             highlight=False,
         )
-    out.print(
+    stdout.print(
         f"{len(results) - len(failed)} passed, {len(failed)} failed "
         f"({len(catalogue.rules)} rules, each example through durable_rules and the reference evaluator)"
     )
@@ -85,7 +97,7 @@ def explain(rule_id: str, directory: Path | None, region: str, on: date | None, 
     t.add_column(overflow="fold")
     for label, text in describe_rule(rule, catalogue).items():
         t.add_row(label, text)
-    out.print(t)
+    stdout.print(t)
     for name in rule.rule.parameters:
         p = catalogue.params.params[name]
         pt = Table(
@@ -93,10 +105,10 @@ def explain(rule_id: str, directory: Path | None, region: str, on: date | None, 
         )
         for pv in sorted(p.values, key=lambda x: (x.region, x.valid_from)):
             pt.add_row(pv.region, pv.valid_from.isoformat(), f"{pv.value:g}", pv.source)
-        out.print(pt)
+        stdout.print(pt)
         if on is not None:
             chosen = catalogue.params.value(name, region, on)
-            out.print(
+            stdout.print(
                 f"  → {region} 于 {on}: {chosen.value:g} ({chosen.region} from {chosen.valid_from})"
                 if chosen
                 else f"  → {region} 于 {on}: 无取值 (no value: the rule cannot fire there)"
@@ -104,59 +116,41 @@ def explain(rule_id: str, directory: Path | None, region: str, on: date | None, 
     ex = Table("示例 example", "应触发 fires", title="示例 examples")
     for e in rule.rule.examples:
         ex.add_row(e.name, "是" if e.fires else "否")
-    out.print(ex)
+    stdout.print(ex)
     return 0
 
 
 # ---- backtest ------------------------------------------------------------------------------------------
 def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err: Console) -> int:
-    """Replay stored events through the active and the candidate catalogue; per-rule hit counts."""
+    """Replay stored inputs through the active and the candidate catalogue; per-rule hit counts."""
+    from streams.backtest import replay, stored_records  # noqa: PLC0415
+
     active = _load(None, err)
     cand = _load(candidate, err)
     if active is None or cand is None:
         return 1
     topics = Topics(settings)
-
-    def records(topic: str) -> list[bytes]:
-        if local_dir is not None:
-            return [v for _, v in read_local(local_dir / f"{topic}.jsonl")]
-        return [v for _, v in asyncio.run(read_topic(settings.kafka_bootstrap, topic)) if v is not None]
-
-    states: dict[str, HouseholdState] = {}
-    for raw in records(topics.households):
-        hh = Household.model_validate_json(raw)
-        states[hh.household_id] = apply_roster(states.get(hh.household_id), hh)
-    events = []
-    for dept in Dept:
-        for raw in records(topics.dept(dept)):
-            got = intake(raw, dept)
-            if got.value is not None:
-                events.append(got.value)
-    # Historical replay in event-time order: rolling aggregates see the past as it was.
-    events.sort(key=lambda e: (e.occurred_at, e.reported_at, e.event_id))
-    engines = {"active": RuleEngine(active), "candidate": RuleEngine(cand)}
-    hits: dict[str, Counter[str]] = {k: Counter() for k in engines}
-    evaluations = 0
+    records = stored_records(topics, local_dir=local_dir, bootstrap=settings.kafka_bootstrap)
+    deadlines = Deadlines(visit_days=settings.visit_days)
+    results = {}
     with Progress(
-        TextColumn("[bold]回测 backtest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        TextColumn("[bold]回测 backtest {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
     ) as bar:
-        task = bar.add_task("events", total=len(events))
-        for i, event in enumerate(events, start=1):
-            state, applied = apply_event(states.get(event.household_id), event)
-            states[event.household_id] = state
-            if not applied:
-                continue
-            household, member = context_for(state, event)
-            evaluations += 1
-            for name, engine in engines.items():
-                for h in engine.evaluate(event, household, member):
-                    hits[name][h.rule_id] += 1
-            if i % 2000 == 0:
-                bar.update(task, completed=i)
-        bar.update(task, completed=len(events))
-    for engine in engines.values():
-        engine.close()
-    _print_backtest(active, cand, hits, evaluations)
+        for name, catalogue in (("active", active), ("candidate", cand)):
+            task = bar.add_task(name, total=len(records))
+            results[name] = replay(
+                records,
+                topics,
+                catalogue,
+                deadlines,
+                lambda n, t=task: bar.advance(t, n),  # type: ignore[misc]
+            )
+    hits = {name: r.hits for name, r in results.items()}
+    _print_backtest(active, cand, hits, results["active"].evaluations)
     return 0
 
 
@@ -181,7 +175,7 @@ def _print_backtest(
         delta = c - a
         t.add_row(
             rid,
-            DEPT_ZH[r.rule.department],
+            r.rule.department.zh,
             str(a),
             str(c),
             f"[{'green' if delta == 0 else 'yellow'}]{delta:+d}[/]",
@@ -195,7 +189,7 @@ def _print_backtest(
         f"{sum(hits['candidate'].values()) - sum(hits['active'].values()):+d}",
         "",
     )
-    out.print(t)
+    stdout.print(t)
 
 
 # ---- publish -------------------------------------------------------------------------------------------
@@ -225,8 +219,76 @@ def publish(settings: Settings, directory: Path | None, err: Console) -> int:
             await producer.stop()
 
     asyncio.run(send())
-    out.print(
+    stdout.print(
         f"✔ published catalogue {catalogue.version} ({len(catalogue.active)} active rules) to "
         f"{Topics(settings).rules_control}; running workers switch between events"
     )
     return 0
+
+
+# ---- the commands -----------------------------------------------------------------------------------
+@rules_app.command("check")
+def rules_check(catalogue: CatalogueOption = None) -> None:
+    """Schema, unknown fields, condition type errors, duplicate ids, missing examples (file:line)."""
+    raise typer.Exit(check(catalogue, console))
+
+
+@rules_app.command("test")
+def rules_test(catalogue: CatalogueOption = None) -> None:
+    """Run every rule's examples through durable_rules and the reference evaluator."""
+    raise typer.Exit(test(catalogue, console))
+
+
+@rules_app.command("explain")
+def rules_explain(
+    rule_id: Annotated[str, typer.Argument(help="e.g. MI-OOP-POOR")],
+    catalogue: CatalogueOption = None,
+    region: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_RULES_REGION", show_envvar=True, help="Region code to resolve parameters for"
+        ),
+    ] = "450321",
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            envvar="DIXIAN_RULES_DATE",
+            show_envvar=True,
+            help="Resolve the parameters in force on this date (YYYY-MM-DD)",
+        ),
+    ] = None,
+) -> None:
+    """The rule in Chinese with its parameters by region and year."""
+    from datetime import date  # noqa: PLC0415
+
+    try:
+        when = date.fromisoformat(on) if on else None
+    except ValueError:
+        console.print(f"[red]--date 应为 YYYY-MM-DD / must be YYYY-MM-DD, got {on!r}[/]")
+        raise typer.Exit(2) from None
+    raise typer.Exit(explain(rule_id, catalogue, region, when, console))
+
+
+@rules_app.command("backtest")
+def rules_backtest(
+    ctx: typer.Context,
+    candidate: Annotated[Path, typer.Argument(help="The candidate catalogue directory")],
+    local: Annotated[
+        Path | None,
+        typer.Option(
+            "--local",
+            envvar="DIXIAN_BACKTEST_LOCAL",
+            show_envvar=True,
+            help="Replay local topic files (e.g. var/demo/local) instead of Kafka",
+        ),
+    ] = None,
+) -> None:
+    """Replay stored events against the active and a candidate catalogue; per-rule hit counts and Δ."""
+    raise typer.Exit(backtest(settings_of(ctx), candidate, local_dir=local, err=console))
+
+
+@rules_app.command("publish")
+def rules_publish(ctx: typer.Context, catalogue: CatalogueOption = None) -> None:
+    """Validate a catalogue and publish it on the control topic; workers switch without restart."""
+    raise typer.Exit(publish(settings_of(ctx), catalogue, console))

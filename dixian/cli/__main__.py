@@ -1,0 +1,5 @@
+"""``python -m dixian.cli``: the same command line as ``dixian``."""
+
+from dixian.cli import main
+
+main()

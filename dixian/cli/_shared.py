@@ -1,0 +1,51 @@
+"""What every command group of the CLI shares: the settings in force, the console, option helpers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from dixian.config import Settings
+
+console = Console(stderr=True)  # progress, messages and errors; results go to standard output
+stdout = Console()
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def override(ctx: typer.Context, **values: Any) -> Settings:
+    """The settings in force with a command's options in place (None: not given), validated like the
+    environment's, so an option can never pass a value the setting refuses."""
+    try:
+        return settings_of(ctx).override(**values)
+    except (ValidationError, ValueError) as exc:
+        fail(f"配置错误 / configuration error: {exc}")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    console.print(f"[red]{message}[/]", highlight=False)
+    raise typer.Exit(code)
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def env_help(field: str, text: str) -> dict[str, Any]:
+    """Option keywords for an option that overrides setting ``field``: it reads the same variable as
+    the settings, and its default is the setting's (there is no second default here)."""
+    return {
+        "envvar": f"DIXIAN_{field.upper()}",
+        "show_envvar": True,
+        "help": f"{text} (default: the setting)",
+    }

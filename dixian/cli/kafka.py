@@ -1,0 +1,92 @@
+"""``dixian kafka …`` (the local single-node broker) and ``dixian topics …``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from typing import Annotated
+
+import typer
+
+from dixian.cli._shared import REPO_ROOT, console, settings_of
+from dixian.config import Settings
+
+KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
+kafka_app = typer.Typer(help="The local single-node Apache Kafka broker (KRaft).", no_args_is_help=True)
+topics_app = typer.Typer(help="Create and list the project's topics.", no_args_is_help=True)
+
+
+def run_kafka_script(settings: Settings, *args: str) -> int:
+    if not KAFKA_SCRIPT.exists():
+        console.print(
+            f"[red]{KAFKA_SCRIPT} not found:[/] run dixian from a source checkout (pip install -e .)"
+        )
+        return 2
+    _host, _, port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
+    env = {
+        **os.environ,
+        "DIXIAN_KAFKA_PORT": port or "9092",
+        "DIXIAN_CACHE_DIR": str(settings.cache_dir),
+    }
+    if "DIXIAN_KAFKA_DIR" not in os.environ:
+        env["DIXIAN_KAFKA_DIR"] = str((settings.data_dir / "kafka").resolve())
+    return subprocess.call(["bash", str(KAFKA_SCRIPT), *args], env=env)
+
+
+def create_topics(settings: Settings) -> None:
+    from connectors.kafka import TopicMismatchError, ensure_topics  # noqa: PLC0415
+    from dixian.topics import Topics  # noqa: PLC0415
+
+    try:
+        created = asyncio.run(
+            ensure_topics(settings.kafka_bootstrap, Topics(settings).all(), settings.replication_factor)
+        )
+    except TopicMismatchError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    if created:
+        console.print(f"created {len(created)} topics ({settings.partitions} partitions each where keyed)")
+
+
+@kafka_app.command("start")
+def kafka_start(
+    ctx: typer.Context,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", envvar="DIXIAN_KAFKA_FRESH", show_envvar=True, help="Wipe the data first"),
+    ] = False,
+) -> None:
+    """Fetch Kafka from Maven Central (first time), start it, wait until it answers, create the topics."""
+    settings = settings_of(ctx)
+    rc = run_kafka_script(settings, "start", *(["--fresh"] if fresh else []))
+    if rc != 0:
+        raise typer.Exit(rc)
+    create_topics(settings)
+
+
+@kafka_app.command("stop")
+def kafka_stop(ctx: typer.Context) -> None:
+    """Stop the broker and wait until its JVM has exited."""
+    raise typer.Exit(run_kafka_script(settings_of(ctx), "stop"))
+
+
+@kafka_app.command("status")
+def kafka_status(ctx: typer.Context) -> None:
+    """Broker state, version, cluster id and topics; exit code 1 when it is not running."""
+    raise typer.Exit(run_kafka_script(settings_of(ctx), "status"))
+
+
+@topics_app.command("create")
+def topics_create(ctx: typer.Context) -> None:
+    """Create every topic the project uses (idempotent; refuses partition-count changes)."""
+    create_topics(settings_of(ctx))
+
+
+@topics_app.command("list")
+def topics_list(ctx: typer.Context) -> None:
+    """List the topics on the broker."""
+    from connectors.kafka import list_topics  # noqa: PLC0415
+
+    for name in asyncio.run(list_topics(settings_of(ctx).kafka_bootstrap)):
+        print(name)

@@ -1,0 +1,244 @@
+"""``dixian screening …`` (the alert store's sink, the officers' web server) and ``dixian users …``
+(accounts of officers and reviewers)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from aiohttp import web
+from rich.table import Table
+
+from connectors.sinks import KafkaSink, LocalSink, Sink
+from dixian.cli._shared import console, env_help, override, settings_of, setup_logging, stdout
+from dixian.config import Settings, redact_url
+from dixian.topics import Topics
+from screening.sink import SinkStats, run_kafka_sink, sync_local
+from screening.store import Store, open_store
+from screening.web import create_app, today_note
+
+log = logging.getLogger("dixian.screening")
+screening_app = typer.Typer(
+    help="The village self-screening queue: alert store, officers' web page and API.", no_args_is_help=True
+)
+users_app = typer.Typer(help="Accounts of officers and reviewers (role + area scope).", no_args_is_help=True)
+
+
+def store_for(settings: Settings) -> Store:
+    return open_store(settings.screening_url(), settings.now, settings.visit_days)
+
+
+def serve(settings: Settings, *, local_dir: Path | None) -> None:
+    """The officers' web page and API; steps are published to Kafka, or to ``local_dir`` (embedded)."""
+    host, port = settings.screening_host, settings.screening_port
+    store = store_for(settings)
+    outbox: Sink = LocalSink(local_dir) if local_dir else KafkaSink(settings.kafka_bootstrap)
+    secure = settings.screening_secure_cookies or settings.environment == "production"
+    app = create_app(store, outbox, Topics(settings), today_note(store), secure_cookies=secure)
+    where = f"local files in {local_dir}" if local_dir else f"Kafka at {settings.kafka_bootstrap}"
+    print(
+        f"村级自查队列 / village queue: http://{host}:{port}/  (API: http://{host}:{port}/api/docs)\n"
+        f"store {redact_url(settings.screening_url())}; screening steps go to {where}",
+        flush=True,
+    )
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    store.db.close()
+
+
+def sink(settings: Settings, *, until_caught_up: bool) -> SinkStats:
+    """Consume the alerts and roster topics into the store until stopped (SIGTERM/SIGINT)."""
+    store = store_for(settings)
+
+    async def main() -> SinkStats:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await run_kafka_sink(
+            settings,
+            store,
+            until_caught_up=until_caught_up,
+            stop=stop,
+            on_batch=lambda s: log.info("%s", s.line()),
+        )
+
+    try:
+        return asyncio.run(main())
+    finally:
+        store.db.close()
+
+
+def load_local(settings: Settings, local_dir: Path) -> SinkStats:
+    store = store_for(settings)
+    try:
+        return sync_local(store, local_dir, Topics(settings))
+    finally:
+        store.db.close()
+
+
+@screening_app.command("migrate")
+def screening_migrate(ctx: typer.Context) -> None:
+    """Create or upgrade the alert store's schema (every other command does this too)."""
+    from screening.db import Database, DatabaseError  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    try:
+        db = Database(settings.screening_url())
+        applied = db.migrate()
+    except DatabaseError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"schema version {db.schema_version()} (applied now: {applied or 'none'})")
+    db.close()
+
+
+@screening_app.command("sink")
+def screening_sink(
+    ctx: typer.Context,
+    until_caught_up: Annotated[
+        bool,
+        typer.Option(
+            "--until-caught-up",
+            envvar="DIXIAN_SINK_UNTIL_CAUGHT_UP",
+            show_envvar=True,
+            help="Stop once every partition is consumed to its end (otherwise run until stopped)",
+        ),
+    ] = False,
+) -> None:
+    """Consume the alerts and household topics from Kafka into the alert store."""
+    setup_logging(settings_of(ctx))
+    stats = sink(settings_of(ctx), until_caught_up=until_caught_up)
+    console.print(stats.line())
+
+
+@screening_app.command("load")
+def screening_load(
+    ctx: typer.Context,
+    local_dir: Annotated[Path, typer.Argument(help="Directory of local topic files (embedded pipeline)")],
+) -> None:
+    """Load alerts and households from the embedded pipeline's local topic files into the store."""
+    console.print(load_local(settings_of(ctx), local_dir).line())
+
+
+@screening_app.command("serve")
+def screening_serve(
+    ctx: typer.Context,
+    local: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="DIXIAN_SCREENING_LOCAL",
+            show_envvar=True,
+            help="Publish screening steps to this local topic directory instead of Kafka (embedded)",
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(**env_help("screening_host", "Bind address"))] = None,
+    port: Annotated[int | None, typer.Option(**env_help("screening_port", "Port"))] = None,
+) -> None:
+    """Serve the officers' web page (Chinese) and the /api/v1 API of the village queue."""
+    settings = override(ctx, screening_host=host, screening_port=port)
+    setup_logging(settings)
+    serve(settings, local_dir=local)
+
+
+def _password(prompt: bool, stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=prompt))
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Account name (no personal ID numbers)")],
+    role: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_USER_ROLE", show_envvar=True, help="village | township | county | operator"
+        ),
+    ],
+    scope: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_USER_SCOPE",
+            show_envvar=True,
+            help="Area code: village 12 digits, township 9, county 6, operator 4 (city)",
+        ),
+    ],
+    name: Annotated[
+        str,
+        typer.Option(
+            envvar="DIXIAN_USER_NAME", show_envvar=True, help="Display name, e.g. '阳朔县白沙镇 张干部'"
+        ),
+    ] = "",
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            envvar="DIXIAN_PASSWORD_STDIN",
+            show_envvar=True,
+            help="Read the password from standard input",
+        ),
+    ] = False,
+) -> None:
+    """Create an account; the password is stored only as a scrypt hash."""
+    store = store_for(settings_of(ctx))
+    try:
+        store.accounts.add(username, role, scope, _password(True, password_stdin), name)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"account {username} ({role}, scope {scope}) created")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context) -> None:
+    """Accounts with role, scope and whether they are disabled (never passwords)."""
+    table = Table("username", "name", "role", "scope", "disabled", "created")
+    for r in store_for(settings_of(ctx)).accounts.all():
+        table.add_row(
+            r["username"],
+            r["display_name"],
+            r["role"],
+            r["scope"],
+            "yes" if r["disabled"] else "",
+            r["created_at"],
+        )
+    stdout.print(table)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", envvar="DIXIAN_PASSWORD_STDIN", show_envvar=True)
+    ] = False,
+) -> None:
+    """Set a new password (ends the account's sessions)."""
+    try:
+        store_for(settings_of(ctx)).accounts.set_password(username, _password(True, password_stdin))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+@users_app.command("disable")
+def users_disable(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument()],
+    enable: Annotated[
+        bool,
+        typer.Option("--enable", envvar="DIXIAN_USER_ENABLE", show_envvar=True, help="Re-enable instead"),
+    ] = False,
+) -> None:
+    """Disable an account (ends its sessions) or, with --enable, re-enable it."""
+    try:
+        store_for(settings_of(ctx)).accounts.set_disabled(username, not enable)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None

@@ -1,0 +1,37 @@
+"""``dixian worker``: a stream worker against the broker."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dixian.cli._shared import env_help, override
+from dixian.cli.kafka import create_topics
+
+
+def worker_cmd(
+    ctx: typer.Context,
+    web_port: Annotated[
+        int | None, typer.Option(**env_help("web_port", "Faust web port; 0 disables the web server"))
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(**env_help("metrics_port", "Prometheus /metrics port; 0 = off"))
+    ] = None,
+    worker_id: Annotated[
+        str | None, typer.Option(**env_help("worker_id", "Faust app id = consumer group"))
+    ] = None,
+) -> None:
+    """Run a stream worker against the broker. Start more workers to share the partitions."""
+    from faust.worker import Worker as FaustWorker  # noqa: PLC0415
+    from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
+
+    from streams.app import Worker  # noqa: PLC0415
+
+    settings = override(ctx, web_port=web_port, metrics_port=metrics_port, worker_id=worker_id)
+    create_topics(settings)
+    registry = CollectorRegistry()
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
+    worker = Worker(settings, registry)
+    FaustWorker(worker.app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()

@@ -1,0 +1,87 @@
+"""Reading a topic's record: an accepted value or a dead letter, never an exception.
+
+Every reader of a topic (the stream workers, the embedded runner, the backtest, the alert store's
+sink) decodes through these functions, so a record is judged the same way wherever it is read.
+Records are validated again when read: any producer with access can write to a topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeAlias, TypeVar
+
+import orjson
+from pydantic import ValidationError
+
+from dixian.contract.alerts import Alert, Conclusion
+from dixian.contract.deadletter import DeadLetter
+from dixian.contract.departments import Dept
+from dixian.contract.events import DeptEvent, now_china
+from dixian.contract.roster import Household
+from dixian.contract.validate import ContractError, Problem, parse_event, problems_from
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted(Generic[T]):
+    """A record that passed the contract."""
+
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A record the contract refused, as the dead letter that says why."""
+
+    letter: DeadLetter
+
+
+Decoded: TypeAlias = Accepted[T] | Refused
+
+
+def refusal(channel: str, problems: list[Problem], raw: bytes) -> Refused:
+    """A record read from a topic and refused (``channel``: a department, roster, conclusions …)."""
+    text = raw.decode("utf-8", errors="replace")
+    return Refused(
+        DeadLetter.from_problems(problems, source="stream", dept=channel, raw=text, at=now_china())
+    )
+
+
+def decode(raw: bytes, channel: str, validate: Callable[[Mapping[str, Any]], T]) -> Decoded[T]:
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        problems = [Problem("(record)", "not_json", "不是有效的JSON", f"not valid JSON: {exc}")]
+    else:
+        if not isinstance(data, Mapping):
+            problems = [Problem("(record)", "not_object", "记录不是JSON对象", "record is not a JSON object")]
+        else:
+            try:
+                return Accepted(validate(data))
+            except ContractError as exc:
+                problems = exc.problems
+            except ValidationError as exc:
+                problems = problems_from(exc)
+    return refusal(channel, problems, raw)
+
+
+def decode_event(raw: bytes, dept: Dept) -> Decoded[DeptEvent]:
+    """A record of ``dept.<dept>``."""
+    return decode(raw, dept.value, lambda data: parse_event(data, dept=dept))
+
+
+def decode_household(raw: bytes) -> Decoded[Household]:
+    """A record of the households (roster) topic."""
+    return decode(raw, "roster", Household.model_validate)
+
+
+def decode_conclusion(raw: bytes) -> Decoded[Conclusion]:
+    """A record of the screening.conclusions topic."""
+    return decode(raw, "conclusions", Conclusion.model_validate)
+
+
+def decode_alert(raw: bytes) -> Decoded[Alert]:
+    """A record of the alerts topic."""
+    return decode(raw, "alerts", Alert.model_validate)

@@ -1,0 +1,153 @@
+"""What the pages and the API share: the application's state keys, rendering, running store calls off
+the event loop, the public form's rate limiter, and the one mapping from a refusal to an HTTP status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import jinja2
+from aiohttp import web
+
+from connectors.sinks import Sink
+from dixian.contract.departments import Dept
+from dixian.contract.events import EVENT_TYPE_ZH
+from dixian.contract.vocabulary import (
+    ClueSource,
+    ClueState,
+    Decision,
+    HouseholdKind,
+    MonitoringCategory,
+    Outcome,
+    Proposal,
+    Role,
+    Severity,
+    Step,
+    labels,
+)
+from dixian.topics import Topics
+from rules.describe import FIELD_ZH
+from screening import auth
+from screening.auth import Actor
+from screening.metrics import QueueMetrics
+from screening.refusal import Refusal
+from screening.store import Store
+
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+COOKIE = "dixian_session"
+
+
+class RateLimiter:
+    """At most ``per_hour`` submissions per client address in any hour (the public form)."""
+
+    def __init__(self, per_hour: int = 10) -> None:
+        self.per_hour = per_hour
+        self._seen: dict[str, list[float]] = {}
+
+    def limited(self, client: str) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self._seen.get(client, []) if now - t < 3600]
+        self._seen[client] = [*recent, now]
+        return len(recent) >= self.per_hour
+
+
+STORE: web.AppKey[Store] = web.AppKey("store", Store)
+OUTBOX: web.AppKey[Sink] = web.AppKey("outbox_sink")
+TOPICS: web.AppKey[Topics] = web.AppKey("topics", Topics)
+WAKEUP: web.AppKey[asyncio.Event] = web.AppKey("outbox_wakeup", asyncio.Event)
+CLOCK_NOTE: web.AppKey[str] = web.AppKey("clock_note", str)
+OUTBOX_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("outbox_task")
+METRICS: web.AppKey[QueueMetrics] = web.AppKey("metrics", QueueMetrics)
+SECURE: web.AppKey[bool] = web.AppKey("secure_cookies", bool)
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter", RateLimiter)
+ACTOR: web.RequestKey[Actor] = web.RequestKey("actor", Actor)
+TOKEN: web.RequestKey[str] = web.RequestKey("token", str)
+
+# The HTTP status of each refusal code that is not a plain bad request (400).
+_STATUS = {
+    "not_found": 404,
+    "out_of_scope": 403,
+    "wrong_role": 403,
+    "closed": 409,
+    "concurrent_change": 409,
+    "notice_too_short": 409,
+    "out_of_order": 409,
+}
+
+
+def status_of(refusal: Refusal) -> int:
+    return _STATUS.get(refusal.code, 400)
+
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("screening", "templates"),
+    autoescape=jinja2.select_autoescape(default=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.globals.update(
+    STATE_ZH=labels(ClueState),
+    ROLE_ZH=labels(Role),
+    PROPOSAL_ZH=labels(Proposal),
+    OUTCOME_ZH=labels(Outcome),
+    STEP_ZH=labels(Step),
+    DECISION_ZH=labels(Decision),
+    SEVERITY_ZH=labels(Severity),
+    DEPT_ZH=labels(Dept),
+    SOURCE_ZH=labels(ClueSource),
+    KIND_ZH=labels(HouseholdKind),
+    CATEGORIES=[c.value for c in MonitoringCategory],
+    PROPOSALS=[p.value for p in Proposal],
+    EVENT_TYPE_ZH=EVENT_TYPE_ZH,
+    FIELD_ZH=FIELD_ZH,
+)
+_env.filters["value_zh"] = lambda v: "是" if v is True else "否" if v is False else v
+
+
+def render(request: web.Request, template: str, status: int = 200, **ctx: Any) -> web.Response:
+    actor: Actor | None = request.get(ACTOR)
+    token: str | None = request.get(TOKEN)
+    store = request.app[STORE]
+    page = _env.get_template(template).render(
+        actor=actor,
+        csrf=auth.csrf_token(token) if token else "",
+        today=store.today(),
+        clock_note=request.app[CLOCK_NOTE],
+        **ctx,
+    )
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+
+
+async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Store calls run in a worker thread: a slow database query never stalls the event loop (the
+    Database serialises its connection with a lock)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=dumps)
+
+
+def api_error(status: int, code: str, message: str) -> web.Response:
+    return json_response({"error": code, "message": message}, status)
+
+
+def actor_of(request: web.Request) -> Actor:
+    return request[ACTOR]
+
+
+def count_refusal(request: web.Request, refusal: Refusal) -> None:
+    request.app[METRICS].refused.labels(refusal.code).inc()

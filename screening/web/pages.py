@@ -1,0 +1,317 @@
+"""The officers' pages: server-rendered Chinese HTML, sized for a phone. Every form carries the
+session's CSRF field; every read and write goes through the store with the caller's ``Actor``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from dixian.contract.vocabulary import RECORDED_SOURCES, ClueState, Step, labels
+from screening import auth
+from screening.auth import Actor
+from screening.campaigns import LEVELS, campaigns, coverage, get_campaign, lookback, summary_xlsx
+from screening.clues import Clue
+from screening.exports import XLSX, asset_check_xlsx
+from screening.forms import KINDS, measure_groups, visit_form
+from screening.plans import add_measure, plan_for, plans
+from screening.refusal import NotFound, Refusal, ScopeError
+from screening.store import Store
+from screening.web.common import (
+    COOKIE,
+    LIMITER,
+    METRICS,
+    SECURE,
+    STORE,
+    TOKEN,
+    WAKEUP,
+    Handler,
+    actor_of,
+    count_refusal,
+    in_thread,
+    render,
+    status_of,
+)
+from screening.workflow import ACTION_RULE, Request
+
+log = logging.getLogger("dixian.screening.web")
+BAD_LOGIN = "账号或密码不正确，或账号已停用，或连续输错5次被锁定15分钟"
+_MULTI = {q.id for kind in KINDS for q in visit_form(kind).questions if q.type == "multi"}
+
+
+async def login_page(request: web.Request) -> web.Response:
+    return render(request, "login.html", next=request.query.get("next", "/"), error="")
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+async def login_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    token = await in_thread(request.app[STORE].accounts.login, username, password)
+    nxt = _safe_next(str(form.get("next", "/")))
+    if token is None:
+        log.info("failed login for account %r", username[:40])
+        return render(request, "login.html", 401, next=nxt, error=BAD_LOGIN)
+    resp = web.HTTPFound(nxt)
+    resp.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        max_age=12 * 3600,
+        path="/",
+        secure=request.app[SECURE],
+    )
+    raise resp
+
+
+def _check_csrf(request: web.Request, form: MultiDictProxy[Any]) -> None:
+    if str(form.get("csrf", "")) != auth.csrf_token(request[TOKEN]):
+        raise Refusal("csrf", "表单已过期，请刷新页面后重新提交")
+
+
+async def logout_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    _check_csrf(request, form)
+    await in_thread(request.app[STORE].accounts.logout, request[TOKEN])
+    resp = web.HTTPFound("/login")
+    resp.del_cookie(COOKIE, path="/")
+    raise resp
+
+
+def queue_view(request: web.Request) -> str:
+    view = request.query.get("view", "todo")
+    return view if view in ("todo", "all", "closed") else "todo"
+
+
+async def listed_clues(request: web.Request) -> list[Clue]:
+    """The queue as the page and the API list it: to do, all open, or closed; optionally one village."""
+    actor, view = actor_of(request), queue_view(request)
+    village = request.query.get("village") or None
+    clues = await in_thread(
+        request.app[STORE].clues.queue,
+        actor,
+        todo=view == "todo",
+        village=village,
+        include_closed=view == "closed",
+    )
+    if view == "closed":
+        clues = [c for c in clues if c.state == ClueState.CLOSED]
+    return clues
+
+
+async def queue_page(request: web.Request) -> web.Response:
+    clues = await listed_clues(request)
+    overdue = sum(1 for c in clues if c.deadline.overdue)
+    return render(request, "queue.html", clues=clues, view=queue_view(request), overdue=overdue)
+
+
+def allowed_actions(actor: Actor, clue: Clue) -> list[str]:
+    return [a.value for a, (state, role) in ACTION_RULE.items() if state == clue.state and role == actor.role]
+
+
+def _clue_context(store: Store, actor: Actor, clue_id: str) -> dict[str, Any]:
+    clue = store.clues.get(actor, clue_id)
+    kind = clue["household_kind"]
+    return {
+        "clue": clue,
+        "detail": clue.detail,
+        "steps": store.clues.steps(clue["clue_id"]),
+        "household": store.ledger.household(clue["household_id"]),
+        "actions": allowed_actions(actor, clue),
+        "visit_form": visit_form(kind) if kind else None,
+        "answers": json.loads(clue["form_json"]) if clue["form_json"] else None,
+        "plan": plan_for(store, actor, clue["clue_id"]),
+        "groups": measure_groups(),
+    }
+
+
+async def clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+    ctx = await in_thread(_clue_context, request.app[STORE], actor_of(request), request.match_info["clue_id"])
+    return render(request, "clue.html", status, **ctx, error=error, flash=request.query.get("done", ""))
+
+
+async def clue_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    clue_id = request.match_info["clue_id"]
+    try:
+        _check_csrf(request, form)
+        fields: dict[str, Any] = {k: str(v) for k, v in form.items() if not k.startswith("form.")}
+        answers = {
+            k.removeprefix("form."): [str(v) for v in form.getall(k)]
+            for k in set(form)
+            if k.startswith("form.")
+        }
+        if answers:
+            fields["form"] = {k: v if len(v) > 1 or k in _MULTI else v[0] for k, v in answers.items()}
+        req = Request.from_mapping(fields)
+        t = await in_thread(request.app[STORE].clues.act, actor_of(request), clue_id, req)
+    except (NotFound, ScopeError):
+        raise  # the error page (middleware), not the form
+    except Refusal as exc:
+        count_refusal(request, exc)
+        return await clue_page(request, error=exc.zh, status=status_of(exc))
+    request.app[METRICS].steps.labels(t.step, actor_of(request).role.value).inc()
+    request.app[WAKEUP].set()
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(Step(req.action).zh)}")
+
+
+def date_field(value: Any, label: str, *, required: bool = True) -> date | None:
+    text = str(value or "").strip()
+    if not text:
+        if required:
+            raise Refusal("date_required", f"请填写{label}")
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Refusal("bad_date", f"{label}格式不对：{text}（应为 YYYY-MM-DD）") from None
+
+
+async def measure_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    clue_id = request.match_info["clue_id"]
+    try:
+        _check_csrf(request, form)
+        await in_thread(
+            add_measure,
+            request.app[STORE],
+            actor_of(request),
+            clue_id,
+            str(form.get("group", "")),
+            str(form.get("description", "")),
+            date_field(form.get("start_on"), "开始日期") or date.min,
+            date_field(form.get("end_on"), "结束日期", required=False),
+        )
+    except (NotFound, ScopeError):
+        raise  # the error page (middleware), not the form
+    except Refusal as exc:
+        count_refusal(request, exc)
+        return await clue_page(request, error=exc.zh, status=status_of(exc))
+    request.app[WAKEUP].set()
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(Step.PLAN_MEASURE.zh)}")
+
+
+async def new_clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+    return render(request, "new_clue.html", status, error=error, sources=labels(RECORDED_SOURCES))
+
+
+async def new_clue_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        _check_csrf(request, form)
+        clue_id, _ = await in_thread(
+            request.app[STORE].clues.create,
+            actor_of(request),
+            str(form.get("household_id", "")).strip(),
+            str(form.get("source", "")),
+            str(form.get("note", "")),
+            authorisation_signed=form.get("authorisation_signed") == "yes",
+        )
+    except ScopeError:
+        raise
+    except Refusal as exc:
+        return await new_clue_page(request, error=exc.zh, status=status_of(exc))
+    request.app[WAKEUP].set()
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(Step.OPEN.zh)}")
+
+
+async def apply_page(request: web.Request) -> web.Response:
+    return render(request, "apply.html", error="", done="")
+
+
+async def apply_post(request: web.Request) -> web.Response:
+    form = await request.post()
+    if request.app[LIMITER].limited(request.remote or "?"):
+        return render(request, "apply.html", 429, error="提交过于频繁，请稍后再试或联系村干部", done="")
+    if form.get("consent") != "yes":
+        return render(request, "apply.html", 400, error="请勾选同意核查家庭情况", done="")
+    try:
+        clue_id = await in_thread(
+            request.app[STORE].clues.apply,
+            str(form.get("village_code", "")).strip(),
+            str(form.get("household_id", "")).strip(),
+            str(form.get("description", "")),
+        )
+    except Refusal as exc:
+        return render(request, "apply.html", status_of(exc), error=exc.zh, done="")
+    request.app[WAKEUP].set()
+    return render(request, "apply.html", error="", done=clue_id)
+
+
+async def campaigns_page(request: web.Request) -> web.Response:
+    return render(request, "campaigns.html", campaigns=await in_thread(campaigns, request.app[STORE]))
+
+
+def coverage_level(request: web.Request) -> str:
+    level = request.query.get("level", "county")
+    return level if level in LEVELS else "county"
+
+
+async def campaign_page(request: web.Request) -> web.Response:
+    store, actor = request.app[STORE], actor_of(request)
+    c = await in_thread(get_campaign, store, request.match_info["campaign_id"])
+    rows = await in_thread(coverage, store, actor, c.campaign_id, coverage_level(request))
+    back = await in_thread(lookback, store, actor, c.campaign_id)
+    return render(request, "campaign.html", c=c, rows=rows, level=coverage_level(request), back=back)
+
+
+async def campaign_xlsx(request: web.Request) -> web.Response:
+    cid = request.match_info["campaign_id"]
+    body = await in_thread(summary_xlsx, request.app[STORE], actor_of(request), cid)
+    return xlsx_response(body, f"campaign-{cid}.xlsx")
+
+
+async def plans_page(request: web.Request) -> web.Response:
+    return render(request, "plans.html", plans=await in_thread(plans, request.app[STORE], actor_of(request)))
+
+
+async def notice_page(request: web.Request) -> web.Response:
+    village = request.match_info["village_code"]
+    rows = await in_thread(request.app[STORE].clues.notice, actor_of(request), village)
+    return render(request, "notice.html", village=village, rows=rows)
+
+
+def xlsx_response(body: bytes, filename: str) -> web.Response:
+    return web.Response(
+        body=body,
+        content_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def asset_check_page(request: web.Request) -> web.StreamResponse:
+    county = request.match_info["county_code"]
+    rows = await in_thread(request.app[STORE].clues.asset_check, actor_of(request), county)
+    if request.query.get("format") == "xlsx":
+        return xlsx_response(asset_check_xlsx(county, rows), f"asset-check-{county}.xlsx")
+    return render(request, "asset_check.html", county=county, rows=rows)
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/login", login_page),
+    ("POST", "/login", login_post),
+    ("POST", "/logout", logout_post),
+    ("GET", "/", queue_page),
+    ("GET", "/clues/new", new_clue_page),
+    ("POST", "/clues/new", new_clue_post),
+    ("GET", "/clues/{clue_id}", clue_page),
+    ("POST", "/clues/{clue_id}", clue_post),
+    ("POST", "/clues/{clue_id}/measures", measure_post),
+    ("GET", "/apply", apply_page),
+    ("POST", "/apply", apply_post),
+    ("GET", "/campaigns", campaigns_page),
+    ("GET", "/campaigns/{campaign_id}", campaign_page),
+    ("GET", "/campaigns/{campaign_id}/summary.xlsx", campaign_xlsx),
+    ("GET", "/plans", plans_page),
+    ("GET", "/villages/{village_code}/notice", notice_page),
+    ("GET", "/counties/{county_code}/asset-check", asset_check_page),
+]

@@ -1,0 +1,109 @@
+"""The bodies the API accepts, as strict models: a wrong type is refused, never coerced (``"no"`` is
+not a signed authorisation, ``null`` is not a note), unknown fields and non-finite numbers are refused,
+and every refusal names the field."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dixian.contract.validate import REASON_ZH
+from screening.refusal import Refusal
+from screening.workflow import Request
+
+M = TypeVar("M", bound="Body")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class LoginBody(Body):
+    username: str = Field(max_length=80)
+    password: str = Field(max_length=200)
+
+
+class ActionBody(Body):
+    action: str = Field(max_length=40)
+    note: str = Field("", max_length=2000)
+    proposal: str | None = Field(None, max_length=40)
+    category: str | None = Field(None, max_length=20)
+    decision: str | None = Field(None, max_length=20)
+    visited_on: date | None = None
+    form: dict[str, Any] | None = None
+
+    def request(self) -> Request:
+        return Request(
+            action=self.action,
+            note=self.note.strip(),
+            proposal=self.proposal or None,
+            category=self.category or None,
+            decision=self.decision or None,
+            visited_on=self.visited_on,
+            form=self.form,
+        )
+
+
+class NewClueBody(Body):
+    household_id: str = Field(max_length=40)
+    source: str = Field(max_length=40)
+    note: str = Field(max_length=2000)
+    authorisation_signed: bool = False
+
+
+class MeasureBody(Body):
+    group: str = Field(max_length=40)
+    description: str = Field(max_length=2000)
+    start_on: date
+    end_on: date | None = None
+
+
+class CampaignBody(Body):
+    name: str = Field(max_length=200)
+    scope: list[str] = Field(max_length=20)
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
+    kinds: list[str] = Field(max_length=3)
+
+
+class ApplicationBody(Body):
+    village_code: str = Field(max_length=12)
+    household_id: str = Field(max_length=40)
+    description: str = Field("", max_length=2000)
+    consent: Literal[True]
+
+
+EXAMPLES: dict[type[Body], str] = {
+    LoginBody: '{"username": "...", "password": "..."}',
+    ActionBody: '{"action": "visit", "note": "..."}',
+    NewClueBody: '{"household_id": "...", "source": "cadre", "note": "..."}',
+    MeasureBody: '{"group": "employment", "description": "...", "start_on": "2022-07-01"}',
+    CampaignBody: '{"name": "...", "scope": ["4503"], "from": "2022-09-01", "to": "2022-09-30", "kinds": []}',
+    ApplicationBody: '{"village_code": "...", "household_id": "...", "description": "...", "consent": true}',
+}
+_REASON_EXTRA = {
+    "json_invalid": "不是有效的 JSON",
+    "model_type": "应为 JSON 对象",
+    "finite_number": "不能是 NaN 或无穷大",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "too_long": "条目过多",
+}
+
+
+def parse(model: type[M], raw: bytes) -> M:
+    """The body as ``model``, or a ``Refusal`` (bad_request) naming each field and why, in Chinese."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False)[:5]:
+            where = ".".join(str(p) for p in err["loc"]) or "请求体"
+            reason = _REASON_EXTRA.get(err["type"]) or REASON_ZH.get(err["type"], "取值无效")
+            problems.append(f"{where}：{reason}")
+        raise Refusal(
+            "bad_request",
+            f"请求体有误（{'；'.join(problems)}）。请求体须为 JSON 对象，例如 {EXAMPLES[model]}",
+        ) from None
