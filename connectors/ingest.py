@@ -309,10 +309,7 @@ class Ingester:
         fresh = [e for e in events if e.event_id not in known]
         summary.duplicates += len(events) - len(fresh)
         if fresh:
-            await self.sink.send(
-                self.topics.dept(dept),
-                [(e.key, e.body) for e in fresh],
-            )
+            await self.sink.send_events(self.topics.dept(dept), [(e.key, e.body) for e in fresh])
         if letters:
             await self.sink.send(self.topics.dead_letter, letters)
         self._unacked.extend(e.event_id for e in fresh)

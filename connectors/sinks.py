@@ -14,10 +14,11 @@ from typing import IO, Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
 from connectors.kafka import idempotent_producer
 from dixian.contract.deadletter import DeadLetter
+from dixian.contract.partitioning import partition_of
+from dixian.contract.wire import batch_value
 
 Record = tuple[bytes, bytes]  # (key, value)
 
@@ -26,7 +27,45 @@ class Sink(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def send(self, topic: str, records: list[Record]) -> None: ...
+    async def send_events(self, topic: str, records: list[Record]) -> None:
+        """Department events (household key, event JSON) for a ``dept.*`` topic: a sink may pack
+        the events of one partition into batch records (see ``batch_records``)."""
+
     async def flush(self) -> None: ...
+
+
+# A batch record of a dept.* topic holds at most this many events and bytes: Faust's per-record cost
+# is paid once per batch, and a record stays far below the broker's 1 MiB message limit.
+BATCH_EVENTS = 500
+BATCH_BYTES = 256 * 1024
+
+
+def batch_records(
+    records: list[Record], partitions: int, *, max_events: int = BATCH_EVENTS, max_bytes: int = BATCH_BYTES
+) -> dict[int, list[Record]]:
+    """Department events packed into batch records, per partition: each record's value is a JSON
+    array of events whose households all belong to that partition, and its key is the first event's
+    household id (so any partitioner that honours keys puts it where its events belong)."""
+    by_partition: dict[int, list[Record]] = {}
+    for key, value in records:
+        by_partition.setdefault(partition_of(key, partitions), []).append((key, value))
+    out: dict[int, list[Record]] = {}
+    for p, items in by_partition.items():
+        packed: list[Record] = []
+        first, size = b"", 2
+        values: list[bytes] = []
+        for key, value in items:
+            if values and (len(values) == max_events or size + len(value) + 1 > max_bytes):
+                packed.append((first, batch_value(values)))
+                values, size = [], 2
+            if not values:
+                first = key
+            values.append(value)
+            size += len(value) + 1
+        if values:
+            packed.append((first, batch_value(values)))
+        out[p] = packed
+    return out
 
 
 class KafkaSink:
@@ -43,7 +82,6 @@ class KafkaSink:
         self._bootstrap = bootstrap
         self._producer_or_none: AIOKafkaProducer | None = None  # made in start(): it needs the loop
         self._pending: list[asyncio.Future[object]] = []
-        self._partitioner = DefaultPartitioner()
         self._partition_of: dict[tuple[bytes, int], int] = {}
 
     @property
@@ -67,7 +105,7 @@ class KafkaSink:
         if p is None:
             if len(self._partition_of) >= self.PARTITION_CACHE_LIMIT:
                 self._partition_of.clear()
-            p = self._partition_of[cache_key] = self._partitioner(key, partitions, partitions)
+            p = self._partition_of[cache_key] = partition_of(key, len(partitions))
         return p
 
     async def send(self, topic: str, records: list[Record]) -> None:
@@ -75,6 +113,13 @@ class KafkaSink:
         by_partition: dict[int, list[Record]] = {}
         for record in records:
             by_partition.setdefault(self._partition(record[0], partitions), []).append(record)
+        await self._send_batches(topic, by_partition)
+
+    async def send_events(self, topic: str, records: list[Record]) -> None:
+        partitions = await self._producer.partitions_for(topic)
+        await self._send_batches(topic, batch_records(records, len(partitions)))
+
+    async def _send_batches(self, topic: str, by_partition: dict[int, list[Record]]) -> None:
         producer = self._producer
         for partition, items in by_partition.items():
             batch = producer.create_batch()
@@ -120,6 +165,9 @@ class LocalSink:
 
     def path(self, topic: str) -> Path:
         return self.directory / f"{topic}.jsonl"
+
+    async def send_events(self, topic: str, records: list[Record]) -> None:
+        await self.send(topic, records)  # one event per line: the files stay readable
 
     async def send(self, topic: str, records: list[Record]) -> None:
         fh = self._files.get(topic)

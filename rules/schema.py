@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -28,6 +28,28 @@ class Example(BaseModel):
     fires: bool
 
 
+# The facts a compound rule pairs, and the event type each fact comes from (the roster's seriously
+# ill members are illness facts too, undated).
+COMPOUND_FACTS = {"job_loss": "employment.job_lost", "serious_illness": "health.serious_illness"}
+
+
+class Compound(BaseModel):
+    """A rule over two kinds of fact that arrive on different departments' topics. It has one hit per
+    pair of facts no more than ``within_days`` apart, dated by the later of the two, so the same facts
+    give the same alerts whichever department's record is processed first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    facts: tuple[Literal["job_loss", "serious_illness"], Literal["job_loss", "serious_illness"]]
+    within_days: int = Field(ge=1, le=3660)
+
+    @model_validator(mode="after")
+    def _two_kinds(self) -> Compound:
+        if self.facts[0] == self.facts[1]:
+            raise ValueError("a compound rule pairs two different kinds of fact")
+        return self
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,6 +69,7 @@ class Rule(BaseModel):
     suppression_days: int = Field(ge=1, le=366)
     event_types: list[str] = Field(min_length=1)
     parameters: list[str] = Field(default_factory=list)
+    compound: Compound | None = None
     when: Any
     examples: list[Example] = Field(default_factory=list)
 
@@ -75,6 +98,10 @@ class Rule(BaseModel):
                 )
         elif self.risk_subtype:
             raise ValueError("risk_subtype only applies to 因自然灾害")
+        if self.compound is not None:
+            needed = sorted(COMPOUND_FACTS[f] for f in self.compound.facts)
+            if sorted(self.event_types) != needed:
+                raise ValueError(f"a compound rule over {', '.join(self.compound.facts)} listens to {needed}")
         if not any(e.fires for e in self.examples):
             raise ValueError("examples: give at least one input that fires")
         if self.when != "always" and all(e.fires for e in self.examples):

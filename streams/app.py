@@ -4,12 +4,18 @@ Thin by design: a host of the one driver (``streams.driver``). One agent reads e
 household id (``dept.*``, ``households``, ``screening.conclusions``), so one table holds each
 household's state, co-partitioned with all of them.
 
-At-least-once without loss or duplicates (an outbox in the state): an event's alerts are sent and
-its household's new state, which holds those alerts, is written; Faust flushes the producer before it
-commits offsets. After a crash, a redelivered event whose state was written is recognised as applied
-and re-sends the current revision of every alert it touched (they may not have reached the broker);
-one whose state was not written is processed again and yields the same alert ids and revisions.
-Downstream keeps the highest revision per alert id, so a repeated record changes nothing.
+Per batch of records (``take_events``): the driver returns the batch's effects; the household states
+go into the table's store, and every record the batch produces — alerts, the table's changelog
+records, dead letters, records forwarded to their partition — is handed to the producer in
+per-partition batches and awaited until the broker has acknowledged all of them (a failed send is
+retried). Only then does the agent take the next batch, and only then can Faust acknowledge and
+commit the batch's offsets. Faust's own flush-before-commit only logs a failed send, so it is not
+relied on.
+
+At-least-once without loss or duplicates (an outbox in the state): the state holds the alerts it
+published. After a crash, a redelivered event whose state was written is recognised as applied and
+re-sends the current revision of every alert it touched; one whose state was not written is
+processed again and yields the same alert ids and revisions. Consumers keep the highest revision.
 """
 
 from __future__ import annotations
@@ -21,12 +27,15 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
-from connectors.kafka import read_topic_to_end
+from connectors.kafka import idempotent_producer, read_topic_to_end
 from dixian.config import Settings
 from dixian.contract.deadlines import Deadlines
+from dixian.contract.partitioning import partition_of
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state
@@ -35,7 +44,12 @@ from streams.metrics import PipelineMetrics
 
 HOUSEHOLD_TABLE = "household_state"
 AGENT = "household_events"
+BATCH_RECORDS = 100  # records per take_events batch (a department record may hold 500 events)
+BATCH_WITHIN_S = 0.005
+# encode_state ends with the held events: a state without any ends so (see streams.core)
+_NOTHING_HELD = b",[]]"
 log = logging.getLogger("dixian.streams")
+Output = dict[tuple[str, int], list[tuple[bytes | None, bytes]]]
 
 
 async def read_published_catalogue(bootstrap: str, topic: str, offer: Callable[[bytes], None]) -> int:
@@ -73,6 +87,91 @@ def faust_app(settings: Settings) -> faust.App:
     )
 
 
+class Outbox:
+    """The worker's own idempotent producer. ``deliver`` hands every record of a batch over in
+    per-partition producer batches and returns only when the broker acknowledged all of them: a
+    batch that fails (the broker away, a timeout) is sent again until it is acknowledged. Sending
+    again is safe: alerts and changelog values repeat with the same content, forwarded events are
+    recognised by their event id."""
+
+    def __init__(self, bootstrap: str, metrics: PipelineMetrics) -> None:
+        self.bootstrap = bootstrap
+        self.metrics = metrics
+        self._producer: AIOKafkaProducer | None = None
+
+    async def _ready(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = idempotent_producer(self.bootstrap, linger_ms=1, client_id="dixian-worker")
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def deliver(self, output: Output) -> None:
+        pending = dict(output)
+        delay = 0.1
+        while pending:
+            producer = await self._ready()
+            sent: list[tuple[tuple[str, int], asyncio.Future[Any]]] = []
+            for where, records in pending.items():
+                batch = producer.create_batch()
+                for key, value in records:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        sent.append((where, await producer.send_batch(batch, where[0], partition=where[1])))
+                        batch = producer.create_batch()
+                        if batch.append(key=key, value=value, timestamp=None) is None:
+                            raise ValueError(
+                                f"a record of {len(value)} bytes exceeds the producer's batch size"
+                            )
+                sent.append((where, await producer.send_batch(batch, where[0], partition=where[1])))
+            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+            failed = {
+                where for (where, _), r in zip(sent, results, strict=True) if isinstance(r, BaseException)
+            }
+            pending = {where: pending[where] for where in failed}
+            if pending:
+                errors = {type(r).__name__ for r in results if isinstance(r, BaseException)}
+                log.warning(
+                    "%d output partitions not acknowledged (%s); sending them again in %.1fs",
+                    len(pending),
+                    ", ".join(sorted(errors)),
+                    delay,
+                )
+                self.metrics.send_retries.inc(len(pending))
+                if any(not isinstance(r, KafkaError) for r in results if isinstance(r, BaseException)):
+                    await self.stop()  # an unexpected failure: start over with a new producer
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+class RosterGate:
+    """Whether each assigned partition's roster has been read: up to the end offset the households
+    topic partition had when the worker took it. Until then an event of a household without a roster
+    record is held (see ``streams.driver``)."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.ends: dict[int, int] = {}  # partition → end offset at assignment, while still reading
+        self.ready_partitions: set[int] = set()
+        self.known: frozenset[TopicPartition] = frozenset()
+
+    def ready(self, partition: int) -> bool:
+        return partition in self.ready_partitions
+
+    def seen(self, partition: int, offset: int) -> bool:
+        """A roster record was processed; True when that completes the partition's roster."""
+        end = self.ends.get(partition)
+        if end is not None and offset >= end - 1:
+            del self.ends[partition]
+            self.ready_partitions.add(partition)
+            return True
+        return False
+
+
 class Worker:
     """One stream worker: the Faust app, its household table, the agent that drives the core, the
     task that follows published catalogues, and the timer that reports lag and table size."""
@@ -90,16 +189,12 @@ class Worker:
             read_published_catalogue(settings.kafka_bootstrap, self.topics.rules_control, self.offer)
         )
         self.driver = Driver(
-            self.topics, self.live, Deadlines(visit_days=settings.visit_days), check_keys=True
+            self.topics, self.live, Deadlines(visit_days=settings.visit_days), partitions=settings.partitions
         )
         self.app = faust_app(settings)
         self.inputs = [*self.driver.channels]
         topic = self.app.topic(*self.inputs, key_serializer="raw", value_serializer="raw")
-        self.dead_letter_topic = self.app.topic(
-            self.topics.dead_letter, key_serializer="raw", value_serializer="raw"
-        )
-        # use_partitioner: a write goes to the partition of its key (the household id, hashed as every
-        # producer of the input topics hashes it), not to that of "the current event": batches are safe.
+        # use_partitioner: the household id's murmur2 partition, as every producer of the inputs uses
         self.table = self.app.Table(
             HOUSEHOLD_TABLE,
             default=None,
@@ -108,6 +203,9 @@ class Worker:
             value_type=bytes,
             use_partitioner=True,
         )
+        self.outbox = Outbox(settings.kafka_bootstrap, self.metrics)
+        self.roster = RosterGate(self.topics.households)
+        self.holding: dict[int, set[bytes]] = {}  # partition → households with held events
         self.processed: dict[tuple[str, int], int] = {}  # last offset processed per input partition
         self.app.agent(topic, name=AGENT, concurrency=1)(self.consume)
         self.app.task(self.follow_catalogue)
@@ -147,49 +245,117 @@ class Worker:
         finally:
             await consumer.stop()
 
-    # ---- the agent ------------------------------------------------------------------------------
+    # ---- the table ------------------------------------------------------------------------------
+    @property
+    def _store(self) -> Any:
+        return self.table.data  # faust's memory store: .data (the mapping), ._key_partition
+
     def _load(self, key: bytes) -> HouseholdState | None:
-        raw = self.table.get(key)
+        raw = self._store.data.get(key)
         return decode_state(key.decode(), raw) if raw else None
 
+    # ---- the agent ------------------------------------------------------------------------------
     async def consume(self, stream: Any) -> None:
-        # Batches of up to 500 records or 5 ms amortise Faust's per-iteration cost. Records are
-        # handled in partition order; each household's state is read once and written once per
-        # batch (one changelog record), after the batch's alerts were handed to the producer. Faust
-        # acknowledges the batch's records only after this body, and flushes the producer before it
-        # commits their offsets.
-        async for events in stream.take_events(500, within=0.005):
-            records = [InputRecord(e.message.topic, e.message.key, e.value) for e in events]
-            effects = self.driver.process(records, self._load)
-            await self._emit(effects)
+        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_S):
+            await self._assignment_changed()
+            records = [
+                InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events
+            ]
+            effects = self.driver.process(records, self._load, self.roster.ready)
+            done: list[int] = []
             for e in events:
-                self.processed[(e.message.topic, e.message.partition)] = e.message.offset
+                m = e.message
+                self.processed[(m.topic, m.partition)] = m.offset
+                if m.topic == self.roster.topic and self.roster.seen(m.partition, m.offset):
+                    done.append(m.partition)
+            await self._emit(effects)
+            for partition in done:
+                await self._release(partition)
             now = time.time()
             for e in events:
                 # Faust gives the broker timestamp in seconds (its aiokafka driver divides by 1000)
                 self.metrics.latency.observe(max(0.0, now - e.message.timestamp))
 
-    async def _emit(self, effects: Effects) -> None:
-        # Straight to the producer: Faust's Topic.send adds a future message and sensor callbacks
-        # per record. Delivery is as with Topic.send: Faust flushes this producer before it commits
-        # the offsets of the batch.
-        producer = self.app.producer
-        for alert in effects.alerts:
-            key, value = alert.village_code.encode(), alert.model_dump_json().encode()
-            await producer.send(self.topics.alerts, key, value, None, None, None)
-        for letter in effects.dead_letters:
-            await self.dead_letter_topic.send(
-                key=letter.dept.encode(), value=letter.model_dump_json().encode()
+    async def _assignment_changed(self) -> None:
+        """On a new assignment: which roster partitions still have records to read, and which
+        households of the new partitions hold events (a worker that held them may have died)."""
+        assigned = frozenset(tp for tp in self.app.consumer.assignment() if tp.topic == self.roster.topic)
+        if assigned == self.roster.known:
+            return
+        new = assigned - self.roster.known
+        self.roster.known = assigned
+        mine = {tp.partition for tp in assigned}
+        self.roster.ready_partitions &= mine
+        self.roster.ends = {p: e for p, e in self.roster.ends.items() if p in mine}
+        self.holding = {p: keys for p, keys in self.holding.items() if p in mine}
+        if not new:
+            return
+        ends = await self.app.consumer.highwaters(*new)
+        for tp in new:
+            position = await self.app.consumer.position(tp)
+            end = ends.get(tp, 0)
+            if end == 0 or (position is not None and position >= end):
+                self.roster.ready_partitions.add(tp.partition)
+            else:
+                self.roster.ends[tp.partition] = end
+        partitions = {tp.partition for tp in new}
+        for key, p in list(self._store._key_partition.items()):
+            if p in partitions and not self._store.data.get(key, _NOTHING_HELD).endswith(_NOTHING_HELD):
+                self.holding.setdefault(p, set()).add(key)
+        for p in partitions:
+            if self.roster.ready(p):
+                await self._release(p)
+        log.info(
+            "roster partitions: %s ready, %s still being read",
+            sorted(self.roster.ready_partitions),
+            sorted(self.roster.ends),
+        )
+
+    async def _release(self, partition: int) -> None:
+        keys = self.holding.pop(partition, set())
+        if keys:
+            log.info(
+                "partition %d: roster read; %d households without a record processed", partition, len(keys)
             )
+            await self._emit(self.driver.release(sorted(keys), self._load))
+
+    async def _emit(self, effects: Effects) -> None:
+        n = self.settings.partitions
+        output: Output = {}
+        changelog: str = self.table.changelog_topic_name  # type: ignore[attr-defined]
+        store = self._store
         for key, state in effects.states.items():
-            self.table[key] = encode_state(state)
-        for (name, labels), n in effects.counts.items():
+            value = encode_state(state)
+            p = partition_of(key, n)
+            store.data[key] = value
+            store._key_partition[key] = p
+            output.setdefault((changelog, p), []).append((key, value))
+            if state.held:
+                self.holding.setdefault(p, set()).add(key)
+            elif p in self.holding:
+                self.holding[p].discard(key)
+        alerts = self.topics.alerts
+        for doc in effects.alerts:
+            village = doc["village_code"].encode()
+            output.setdefault((alerts, partition_of(village, n)), []).append((village, orjson.dumps(doc)))
+        letters = self.topics.dead_letter
+        for letter in effects.dead_letters:
+            dept = letter.dept.encode()
+            output.setdefault((letters, partition_of(dept, n)), []).append(
+                (dept, letter.model_dump_json().encode())
+            )
+        for f in effects.forwards:
+            output.setdefault((f.topic, f.partition), []).append((f.key, f.value))
+        if output:
+            await self.outbox.deliver(output)
+        for (name, labels), count in effects.counts.items():
             metric = getattr(self.metrics, name)
-            (metric.labels(*labels) if labels else metric).inc(n)
+            (metric.labels(*labels) if labels else metric).inc(count)
 
     # ---- lag and size ---------------------------------------------------------------------------
     async def report_lag_and_size(self) -> None:
-        self.metrics.households.set(len(self.table))
+        self.metrics.households.set(len(self._store.data))
+        self.metrics.held.set(sum(len(k) for k in self.holding.values()))
         lag: dict[str, int] = {}
         for tp in self.app.consumer.assignment():
             if tp.topic not in self.driver.channels:
@@ -199,5 +365,5 @@ class Worker:
                 continue
             done = self.processed.get((tp.topic, tp.partition), -1)
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - done - 1)
-        for topic, n in lag.items():
-            self.metrics.lag.labels(topic).set(n)
+        for topic, count in lag.items():
+            self.metrics.lag.labels(topic).set(count)

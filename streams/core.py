@@ -2,38 +2,58 @@
 conclusions change it, the rule context it yields, and the alerts its hits become. No Faust, no
 Kafka, no clock: driven by ``streams.driver`` for every host, it gives the same state from the same
 input.
+
+Order independence. Records of one household arrive on several topics in an order no worker
+controls, so the rule context of an event depends only on the roster (applied first: see
+``hold``), screening conclusions, and the event's own department's history (one topic, one
+partition: its order is kept). The one rule over two departments (a job loss and a serious illness)
+is a compound rule, counted per pair of facts and dated by the later one (``streams.alerting``).
+Facts are kept ``KEPT_DAYS`` before the household's newest event, so a record that comes in late
+within that span finds what it would have found on time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from dixian.contract import DeptEvent, Household
-from dixian.contract.alerts import Alert, Conclusion, TriggeringEvent
+from dixian.contract import DEPT_EVENT_ADAPTER, DeptEvent, Household
+from dixian.contract.alerts import Alert, Conclusion
 from dixian.contract.deadlines import Deadlines
 from dixian.contract.events import (
-    AssistanceEnded,
-    AssistanceGranted,
     DisabilityCertified,
     DisabilityGradeChanged,
     JobLost,
     MedicalSettlement,
     SeriousIllnessDiagnosed,
 )
-from dixian.contract.ids import county_of, mask_resident_id, township_of
-from dixian.contract.vocabulary import DisasterSubtype, MonitoringStatus, Outcome
+from dixian.contract.vocabulary import MonitoringStatus, Outcome
+from rules.catalogue import CompiledRule
 from rules.engine import RuleHit
 from rules.facts import HouseholdContext, MemberContext, age_on
 from rules.live import LiveCatalogue
+from streams.alerting import (
+    AlertDoc,
+    Pair,
+    Trigger,
+    compound_alert,
+    new_alert,
+    pairs_by_window,
+    single_hit,
+    updated_alert,
+    window_of,
+)
 
 RECENT_EVENTS_KEPT = 50
 ROLLING_DAYS = 365
+KEPT_DAYS = 2 * ROLLING_DAYS  # facts older than this before the newest event are forgotten
+HELD_LIMIT = 200  # department events of one household waiting for its roster record
+DEFAULT_DEADLINES = Deadlines()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +107,25 @@ class HouseholdProfile:
 class MedicalCost:
     on: date
     member_id: str | None
-    out_of_pocket: Decimal
+    fen: int  # out-of-pocket cost in fen (amounts are kept to the fen: exact)
     event_id: str
+
+    @property
+    def out_of_pocket(self) -> Decimal:
+        return Decimal(self.fen) / 100
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A dated fact of the household that a compound rule pairs (a job loss, a diagnosis)."""
+
+    on: date
+    reported: datetime
+    event_id: str
+    member_id: str | None
+
+    def trigger(self, event_type: str, dept: str) -> Trigger:
+        return Trigger(self.event_id, event_type, dept, self.on, self.reported, self.member_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +134,7 @@ class HouseholdState:
 
     Stored in the worker's table as the compact encoding of ``encode_state`` (a JSON array, no
     field names: a roster-only household is ~170 bytes). Alerts stay in their published JSON form
-    (``alert_docs``) and are turned into ``Alert`` objects only when a hit or a redelivery needs
-    them, so the common event — one that raises nothing — never pays for them."""
+    (``alert_docs``)."""
 
     household_id: str
     village_code: str
@@ -107,35 +143,44 @@ class HouseholdState:
     last_event_at: date | None = None
     # event ids already applied: makes redelivery after a crash a no-op (at-least-once input).
     recent_event_ids: tuple[str, ...] = ()
-    medical_costs: tuple[MedicalCost, ...] = ()  # rolling 12 months
-    job_losses: tuple[date, ...] = ()  # rolling 12 months
-    ill_members: tuple[str, ...] = ()  # from 卫健 serious-illness events
+    medical_costs: tuple[MedicalCost, ...] = ()
+    job_losses: tuple[Fact, ...] = ()  # 人社 job losses
+    diagnoses: tuple[Fact, ...] = ()  # 卫健 serious-illness diagnoses
     disabled_members: tuple[str, ...] = ()  # from 残联 certificates
-    assistance: tuple[str, ...] = ()  # kinds currently granted by 民政 (dibao, tekun, temporary)
     # screening decisions override the roster's monitoring status until the next roster export
     status_override: str | None = None
     category_override: str | None = None
     conclusions_seen: tuple[str, ...] = ()
     # the latest revision of each alert whose suppression window is recent, as published (JSON)
-    alert_docs: tuple[dict[str, Any], ...] = ()
+    alert_docs: tuple[AlertDoc, ...] = ()
+    # department events that came before the household's roster record (see ``hold``):
+    # (department, event id, the event as JSON)
+    held: tuple[tuple[str, str, str], ...] = ()
 
-    def out_of_pocket_12m(self, as_of: date, member_id: str | None = None) -> Decimal:
+    def out_of_pocket_12m(self, as_of: date, member_id: str | None = None) -> float:
         since = as_of - timedelta(days=ROLLING_DAYS)
-        return sum(
-            (
-                c.out_of_pocket
-                for c in self.medical_costs
-                if since < c.on <= as_of and (member_id is None or c.member_id == member_id)
-            ),
-            Decimal(0),
+        fen = sum(
+            c.fen
+            for c in self.medical_costs
+            if since < c.on <= as_of and (member_id is None or c.member_id == member_id)
         )
+        return fen / 100
+
+    def ill_members(self) -> set[str]:
+        roster = {m for m, mp in self.profile.members.items() if mp.ill} if self.profile else set()
+        return roster | {d.member_id for d in self.diagnoses if d.member_id}
 
 
-STATE_FORMAT = 1  # the first element of every encoded state; bump when the layout changes
+# ---- the table encoding ------------------------------------------------------------------------------
+STATE_FORMAT = 2  # the first element of every encoded state; bump when the layout changes
 
 
 class StateFormatError(ValueError):
     """A table value this code cannot read (another format version, or corrupt)."""
+
+
+def _facts(facts: tuple[Fact, ...]) -> list[list[Any]]:
+    return [[f.on, f.reported, f.event_id, f.member_id] for f in facts]
 
 
 def encode_state(s: HouseholdState) -> bytes:
@@ -162,15 +207,15 @@ def encode_state(s: HouseholdState) -> bytes:
         s.events_seen,
         s.last_event_at,
         s.recent_event_ids,
-        [[c.on, c.member_id, str(c.out_of_pocket), c.event_id] for c in s.medical_costs],
-        s.job_losses,
-        s.ill_members,
+        [[c.on, c.member_id, c.fen, c.event_id] for c in s.medical_costs],
+        _facts(s.job_losses),
+        _facts(s.diagnoses),
         s.disabled_members,
-        s.assistance,
         s.status_override,
         s.category_override,
         s.conclusions_seen,
         s.alert_docs,
+        s.held,
     ]
     # Copied: orjson returns its bytes in a 4 KiB allocation whatever their length (measured with
     # tracemalloc, orjson 3.13), and the table keeps every value: 1M households would hold 4 GB.
@@ -178,13 +223,20 @@ def encode_state(s: HouseholdState) -> bytes:
 
 
 _day = date.fromisoformat
+_moment = datetime.fromisoformat
+
+
+def _read_facts(rows: list[list[Any]]) -> tuple[Fact, ...]:
+    return tuple(Fact(_day(on), _moment(rep), e, m) for on, rep, e, m in rows)
 
 
 def decode_state(household_id: str, raw: bytes) -> HouseholdState:
     try:
         row = orjson.loads(raw)
         if not isinstance(row, list) or not row or row[0] != STATE_FORMAT:
-            raise StateFormatError(f"not a household state of format {STATE_FORMAT}")
+            raise StateFormatError(
+                f"not a household state of format {STATE_FORMAT}: rebuild the state (replay the roster)"
+            )
         (
             _,
             village,
@@ -194,13 +246,13 @@ def decode_state(household_id: str, raw: bytes) -> HouseholdState:
             recent,
             costs,
             jobs,
-            ill,
+            diagnoses,
             disabled,
-            assist,
             status,
             category,
             concl,
             docs,
+            held,
         ) = row
         profile = (
             None
@@ -223,15 +275,15 @@ def decode_state(household_id: str, raw: bytes) -> HouseholdState:
             events_seen=seen,
             last_event_at=_day(last) if last else None,
             recent_event_ids=tuple(recent),
-            medical_costs=tuple(MedicalCost(_day(on), m, Decimal(v), e) for on, m, v, e in costs),
-            job_losses=tuple(_day(d) for d in jobs),
-            ill_members=tuple(ill),
+            medical_costs=tuple(MedicalCost(_day(on), m, fen, e) for on, m, fen, e in costs),
+            job_losses=_read_facts(jobs),
+            diagnoses=_read_facts(diagnoses),
             disabled_members=tuple(disabled),
-            assistance=tuple(assist),
             status_override=status,
             category_override=category,
             conclusions_seen=tuple(concl),
             alert_docs=tuple(docs),
+            held=tuple((d, e, j) for d, e, j in held),
         )
     except StateFormatError:
         raise
@@ -239,6 +291,7 @@ def decode_state(household_id: str, raw: bytes) -> HouseholdState:
         raise StateFormatError(f"unreadable household state for {household_id}: {exc}") from exc
 
 
+# ---- the roster, events and conclusions ---------------------------------------------------------------
 def _add(items: tuple[str, ...], item: str | None) -> tuple[str, ...]:
     return items if item is None or item in items else (*items, item)
 
@@ -259,41 +312,50 @@ def apply_roster(state: HouseholdState | None, household: Household) -> Househol
     )
 
 
+def hold(state: HouseholdState | None, event: DeptEvent) -> HouseholdState | None:
+    """Keep a department event of a household that has no roster record yet, while the roster's
+    partition is still being read (a worker started on a backlog reads all topics at once): it is
+    processed when the household's record arrives, or as an unknown household once the partition's
+    roster has been read. None when the household already holds ``HELD_LIMIT`` events."""
+    if state is None:
+        state = HouseholdState(household_id=event.household_id, village_code=event.village_code)
+    if any(event.event_id == e for _, e, _ in state.held):
+        return state  # redelivered while waiting
+    if len(state.held) >= HELD_LIMIT:
+        return None
+    held = (event.dept.value, event.event_id, event.model_dump_json())
+    return replace(state, held=(*state.held, held))
+
+
+def released(state: HouseholdState) -> tuple[HouseholdState, list[DeptEvent]]:
+    """The state without its held events, and those events in the order they came."""
+    events = [DEPT_EVENT_ADAPTER.validate_json(j) for _, _, j in state.held]
+    return replace(state, held=()), events
+
+
 def apply_event(state: HouseholdState | None, event: DeptEvent) -> tuple[HouseholdState, bool]:
     """The state after ``event``; the flag is False when the event was already applied (a redelivery)."""
     if state is None:
         state = HouseholdState(household_id=event.household_id, village_code=event.village_code)
     if event.event_id in state.recent_event_ids:
         return state, False
-    horizon = event.occurred_at - timedelta(days=ROLLING_DAYS)
+    newest = event.occurred_at if state.last_event_at is None else max(state.last_event_at, event.occurred_at)
+    horizon = newest - timedelta(days=KEPT_DAYS)
     update: dict[str, Any] = {
         "village_code": event.village_code,
         "events_seen": state.events_seen + 1,
-        "last_event_at": event.occurred_at
-        if state.last_event_at is None
-        else max(state.last_event_at, event.occurred_at),
+        "last_event_at": newest,
         "recent_event_ids": (*state.recent_event_ids, event.event_id)[-RECENT_EVENTS_KEPT:],
     }
     if isinstance(event, MedicalSettlement):
-        update["medical_costs"] = (
-            *(c for c in state.medical_costs if c.on > horizon),
-            MedicalCost(
-                on=event.occurred_at,
-                member_id=event.member_id,
-                out_of_pocket=event.out_of_pocket,
-                event_id=event.event_id,
-            ),
-        )
-    elif isinstance(event, JobLost):
-        update["job_losses"] = (*(d for d in state.job_losses if d > horizon), event.occurred_at)
-    elif isinstance(event, SeriousIllnessDiagnosed):
-        update["ill_members"] = _add(state.ill_members, event.member_id)
+        cost = MedicalCost(event.occurred_at, event.member_id, int(event.out_of_pocket * 100), event.event_id)
+        update["medical_costs"] = (*(c for c in state.medical_costs if c.on > horizon), cost)
+    elif isinstance(event, JobLost | SeriousIllnessDiagnosed):
+        fact = Fact(event.occurred_at, event.reported_at, event.event_id, event.member_id)
+        name = "job_losses" if isinstance(event, JobLost) else "diagnoses"
+        update[name] = (*(f for f in getattr(state, name) if f.on > horizon), fact)
     elif isinstance(event, DisabilityCertified | DisabilityGradeChanged):
         update["disabled_members"] = _add(state.disabled_members, event.member_id)
-    elif isinstance(event, AssistanceGranted):
-        update["assistance"] = _add(state.assistance, event.kind)
-    elif isinstance(event, AssistanceEnded):
-        update["assistance"] = tuple(k for k in state.assistance if k != event.kind)
     return replace(state, **update), True
 
 
@@ -302,13 +364,13 @@ def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdConte
     p = state.profile
     on = event.occurred_at
     members = p.members if p else {}
-    ill = {m for m, mp in members.items() if mp.ill} | set(state.ill_members)
     disabled = {m for m, mp in members.items() if mp.disabled} | set(state.disabled_members)
     size = max(1, len(members))
     status = state.status_override or (p.status if p else MonitoringStatus.NOT_MONITORED.value)
     monitored = status == MonitoringStatus.MONITORED.value
-    dibao = (p.dibao if p else False) or "dibao" in state.assistance
-    tekun = (p.tekun if p else False) or "tekun" in state.assistance
+    # 低保/特困 as the roster records them: a 民政 grant arrives on another topic, in any order
+    dibao = p.dibao if p else False
+    tekun = p.tekun if p else False
     since = on - timedelta(days=ROLLING_DAYS)
     household = HouseholdContext(
         type=p.type if p else "未知",
@@ -322,12 +384,11 @@ def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdConte
         dibao=dibao,
         tekun=tekun,
         low_income=dibao or tekun or monitored,
-        ill_members=len(ill),
+        ill_members=len(state.ill_members()),
         disabled_members=len(disabled),
-        oop_12m=float(state.out_of_pocket_12m(on)),
-        # no upper bound: a job loss reported after this event still counts, so compound rules do
-        # not depend on which department's record is processed first
-        job_losses_12m=sum(1 for d in state.job_losses if since < d),
+        oop_12m=state.out_of_pocket_12m(on),
+        # no upper bound: the compound rule pairs a job loss with a later illness too
+        job_losses_12m=sum(1 for f in state.job_losses if since < f.on),
         risk_count=len(p.risk_types) if p else 0,
     )
     member = None
@@ -337,12 +398,11 @@ def context_for(state: HouseholdState, event: DeptEvent) -> tuple[HouseholdConte
             age=age_on(event.member_id, on),
             can_work=mp.can_work if mp else True,
             in_roster=mp is not None,
-            oop_12m=float(state.out_of_pocket_12m(on, event.member_id)),
+            oop_12m=state.out_of_pocket_12m(on, event.member_id),
         )
     return household, member
 
 
-# ---- screening conclusions ----------------------------------------------------------------------------
 _STATUS_AFTER = {
     Outcome.INCLUDED: MonitoringStatus.MONITORED.value,
     Outcome.ALREADY_MONITORED: MonitoringStatus.MONITORED.value,
@@ -368,115 +428,53 @@ def apply_conclusion(state: HouseholdState | None, c: Conclusion) -> tuple[House
     return replace(state, **update), True
 
 
-# ---- alerts -------------------------------------------------------------------------------------------
-DEFAULT_DEADLINES = Deadlines()
-
-
+# ---- rules and alerts ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EventOutcome:
     state: HouseholdState
     applied: bool
     hits: tuple[RuleHit, ...] = ()
-    alerts: tuple[Alert, ...] = ()  # new alerts and updated revisions, to publish
+    alerts: tuple[AlertDoc, ...] = ()  # new alerts and updated revisions, to publish
     suppressed: int = 0  # hits that updated an open alert instead of opening one
 
 
-def _triggering(event: DeptEvent) -> TriggeringEvent:
-    return TriggeringEvent(
-        event_id=event.event_id,
-        event_type=event.event_type_name,
-        dept=event.dept.value,
-        occurred_at=event.occurred_at,
-        reported_at=event.reported_at,
-        member_masked=mask_resident_id(event.member_id) if event.member_id else None,
-    )
+def _pairs(state: HouseholdState, within_days: int) -> list[Pair]:
+    """Every (job loss, serious illness) pair of the household no more than ``within_days`` apart.
+    An illness the roster records is undated: it pairs with every job loss, dated by the loss."""
+    roster_ill = sorted(m for m, mp in state.profile.members.items() if mp.ill) if state.profile else []
+    out: list[Pair] = []
+    for j in state.job_losses:
+        job = j.trigger("employment.job_lost", "hrss")
+        for m in roster_ill:
+            out.append(Pair(j.on, j.reported.date(), (job,), (m,), (j.event_id,)))
+        for d in state.diagnoses:
+            if abs((j.on - d.on).days) < within_days:
+                illness = d.trigger("health.serious_illness", "health")
+                reported = max(j.reported, d.reported).date()
+                out.append(
+                    Pair(max(j.on, d.on), reported, (job, illness), (d.member_id or "",), (j.event_id,))
+                )
+    return out
 
 
-WINDOW_EPOCH = date(2021, 1, 1)  # suppression windows are consecutive N-day periods from here
-
-
-def window_of(on: date, days: int) -> tuple[date, date]:
-    """The suppression window containing ``on``: fixed periods, so the same hits give the same
-    alert whatever order they are processed in (two departments' topics interleave arbitrarily)."""
-    start = WINDOW_EPOCH + timedelta(days=((on - WINDOW_EPOCH).days // days) * days)
-    return start, start + timedelta(days=days)
-
-
-def _order(t: TriggeringEvent) -> tuple[date, str]:
-    return (t.occurred_at, t.event_id)
-
-
-def _alert_for(
+def _compound_alerts(
+    rule: CompiledRule,
     hit: RuleHit,
+    state: HouseholdState,
     event: DeptEvent,
-    open_docs: Mapping[str, dict[str, Any]],
+    kept: dict[str, AlertDoc],
     live: LiveCatalogue,
     deadlines: Deadlines,
-) -> tuple[Alert, bool]:
-    """The new alert for ``hit``, or the open alert it updates (flag True when suppressed).
-
-    An update's content does not depend on arrival order either: evidence and parameters are
-    those of the latest event by event time, deadlines run from the earliest report, and the
-    triggering events are kept in event-time order."""
-    compiled = live.catalogue.get(hit.rule_id)
-    assert compiled is not None
-    rule = compiled.rule
-    start, end = window_of(event.occurred_at, rule.suppression_days)
-    alert_id = Alert.make_id(event.household_id, rule.id, start)
-    doc = open_docs.get(alert_id)
-    open_alert = Alert.model_validate(doc) if doc is not None else None
-    trig = _triggering(event)
-    clue_day = event.reported_at.date()
-    visit_by = clue_day + timedelta(days=deadlines.visit_days)
-    decide_by = clue_day + timedelta(days=deadlines.decide_days)
-    if open_alert is not None:
-        latest = max(open_alert.triggering_events, key=_order)
-        newer = _order(trig) > _order(latest)
-        update: dict[str, Any] = {
-            "revision": open_alert.revision + 1,
-            "hits": open_alert.hits + 1,
-            "triggering_events": tuple(sorted((*open_alert.triggering_events, trig), key=_order)[-10:]),
-            "visit_by": min(open_alert.visit_by, visit_by),
-            "decide_by": min(open_alert.decide_by, decide_by),
-        }
-        if newer:
-            update.update(
-                evidence=hit.evidence,
-                parameters=hit.parameters,
-                rule_version=hit.version,
-                catalogue_version=live.version,
-            )
-        return open_alert.model_copy(update=update), True
-    label = rule.label
-    if rule.risk_subtype == "event.disaster_type":
-        subtype = DisasterSubtype(getattr(event, "disaster_type", DisasterSubtype.OTHER))
-        label = f"因自然灾害({subtype.zh})"
-    return Alert(
-        alert_id=alert_id,
-        revision=1,
-        household_id=event.household_id,
-        village_code=event.village_code,
-        township_code=township_of(event.village_code),
-        county_code=county_of(event.village_code),
-        rule_id=rule.id,
-        rule_version=hit.version,
-        catalogue_version=live.version,
-        department=rule.department.value,
-        title=rule.title,
-        explanation=rule.explanation,
-        risk_type=rule.risk_type,
-        risk_label=label + (f"({rule.note})" if rule.note else ""),
-        guarantee=rule.guarantee,
-        severity=rule.severity,
-        window_start=start,
-        window_end=end,
-        hits=1,
-        triggering_events=(trig,),
-        evidence=hit.evidence,
-        parameters=hit.parameters,
-        visit_by=visit_by,
-        decide_by=decide_by,
-    ), False
+) -> list[AlertDoc]:
+    """The compound rule's alerts that gained pairs: each window's alert recomputed from its pairs."""
+    assert rule.rule.compound is not None
+    out = []
+    for _, in_window in sorted(pairs_by_window(rule, _pairs(state, rule.rule.compound.within_days)).items()):
+        doc = compound_alert(rule, hit, in_window, event, live.version, deadlines)
+        known = kept.get(doc["alert_id"])
+        if known is None or known["hits"] < doc["hits"]:
+            out.append(doc)
+    return out
 
 
 def process_event(
@@ -495,25 +493,34 @@ def process_event(
     hits = tuple(live.evaluate(event, household, member))
     if not hits:
         return EventOutcome(new_state, True)
-    alerts: list[Alert] = []
+    alerts: list[AlertDoc] = []
     suppressed = 0
     horizon = (event.occurred_at - timedelta(days=ROLLING_DAYS)).isoformat()  # ISO dates sort as text
     kept = {d["alert_id"]: d for d in new_state.alert_docs if d["window_end"] > horizon}
     for hit in hits:
-        alert, was_open = _alert_for(hit, event, kept, live, deadlines)
-        suppressed += was_open
-        kept[alert.alert_id] = alert.model_dump(mode="json")
-        alerts.append(alert)
+        rule = live.catalogue.get(hit.rule_id)
+        assert rule is not None
+        if rule.rule.compound is not None:
+            fresh = _compound_alerts(rule, hit, new_state, event, kept, live, deadlines)
+        else:
+            one = single_hit(rule, hit, event)
+            start, _ = window_of(one.on, rule.rule.suppression_days)
+            doc = kept.get(Alert.make_id(event.household_id, rule.id, start))
+            fresh = [
+                new_alert(one, event, live.version, deadlines)
+                if doc is None
+                else updated_alert(doc, one, live.version, deadlines)
+            ]
+        for doc in fresh:
+            suppressed += doc["revision"] > 1
+            kept[doc["alert_id"]] = doc
+            alerts.append(doc)
     return EventOutcome(
         replace(new_state, alert_docs=tuple(kept.values())), True, hits, tuple(alerts), suppressed
     )
 
 
-def touched_by(state: HouseholdState, event_id: str) -> list[Alert]:
+def touched_by(state: HouseholdState, event_id: str) -> list[AlertDoc]:
     """The current revision of every alert an (already applied) event contributed to: what a
     redelivered event re-sends, in case its first sending was lost in a crash."""
-    return [
-        Alert.model_validate(d)
-        for d in state.alert_docs
-        if any(t["event_id"] == event_id for t in d["triggering_events"])
-    ]
+    return [d for d in state.alert_docs if any(t["event_id"] == event_id for t in d["triggering_events"])]

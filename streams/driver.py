@@ -1,9 +1,18 @@
 """The one driver of the pure core. The Faust agent, the embedded runner and the backtest are its
 hosts: each reads records from somewhere, hands them to ``Driver.process`` in batches, and applies
-the ``Effects`` it returns (household states to write, alerts to publish, dead letters, metric
-increments). A fix here fixes all three.
+the ``Effects`` it returns (household states to write, alerts to publish, dead letters, records to
+forward to their partition, metric increments). A fix here fixes all three.
 
 Per batch, each household's state is read once (through the host's ``load``) and written once.
+
+Partitions: a host that reads partitioned topics passes each record's partition. A record (or an
+event of a batch record) whose household belongs to another partition — a producer that did not
+use the Java client's murmur2 partitioner, such as librdkafka's default — never touches state here:
+it is forwarded to its own partition, where the worker that owns the household processes it.
+
+The roster first: while a partition's roster is still being read (``roster_ready`` false), an event
+of a household that has no roster record yet is held in its state and processed when the record
+arrives; the host releases what is left once the partition's roster has been read (``release``).
 """
 
 from __future__ import annotations
@@ -14,33 +23,55 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from dixian.contract import Dept, Problem
-from dixian.contract.alerts import Alert
+from dixian.contract import Dept, DeptEvent, Problem
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.deadlines import Deadlines
+from dixian.contract.partitioning import partition_of
 from dixian.contract.wire import (
     Accepted,
+    batch_value,
     decode_conclusion,
-    decode_event,
+    decode_events,
     decode_household,
     refusal,
 )
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
-from streams.core import HouseholdState, apply_conclusion, apply_roster, process_event, touched_by
+from streams.alerting import AlertDoc
+from streams.core import (
+    HouseholdState,
+    apply_conclusion,
+    apply_roster,
+    hold,
+    process_event,
+    released,
+    touched_by,
+)
 
 log = logging.getLogger("dixian.streams")
 Channel = Dept | Literal["roster", "conclusions"]
 # (metric, labels): the worker's Prometheus metrics by attribute name of ``PipelineMetrics``
 MetricKey = tuple[str, tuple[str, ...]]
+Load = Callable[[bytes], HouseholdState | None]
 
 
 @dataclass(frozen=True, slots=True)
 class InputRecord:
-    """One record of an input topic, as every host reads it."""
+    """One record of an input topic, as every host reads it (``partition`` None: not partitioned)."""
 
     topic: str
     key: bytes | None
+    value: bytes
+    partition: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A record to produce again, on the partition of its household."""
+
+    topic: str
+    partition: int
+    key: bytes
     value: bytes
 
 
@@ -49,8 +80,9 @@ class Effects:
     """What a batch of records changes."""
 
     states: dict[bytes, HouseholdState] = field(default_factory=dict)  # household key → new state
-    alerts: list[Alert] = field(default_factory=list)  # new revisions and re-sends, in order
+    alerts: list[AlertDoc] = field(default_factory=list)  # new revisions and re-sends, in order
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    forwards: list[Forward] = field(default_factory=list)
     counts: Counter[MetricKey] = field(default_factory=Counter)
 
 
@@ -66,19 +98,44 @@ def processing_error(channel: str, value: bytes, exc: Exception) -> DeadLetter:
     return refusal(channel, [problem], value).letter
 
 
+def _held_overflow(event: DeptEvent) -> DeadLetter:
+    problem = Problem(
+        "household_id",
+        "roster_wait_overflow",
+        "该户在农户名单中尚无记录且等待的部门数据过多，请先导入农户名单，再重新报送这些数据",
+        "too many events wait for this household's roster record; load the roster, then send them again",
+    )
+    return refusal(event.dept.value, [problem], event.model_dump_json().encode()).letter
+
+
+def _always(_: int) -> bool:
+    return True
+
+
 class Driver:
     def __init__(
-        self, topics: Topics, live: LiveCatalogue, deadlines: Deadlines, *, check_keys: bool = False
+        self, topics: Topics, live: LiveCatalogue, deadlines: Deadlines, *, partitions: int | None = None
     ) -> None:
         self.live = live
         self.deadlines = deadlines
-        self.check_keys = check_keys  # partitioned hosts: a record's key must be its household
+        self.partitions = partitions
         self.channels: dict[str, Channel] = {topics.dept(d): d for d in Dept}
         self.channels[topics.households] = "roster"
         self.channels[topics.conclusions] = "conclusions"
+        self._partition_cache: dict[bytes, int] = {}
+
+    def partition(self, key: bytes) -> int | None:
+        if self.partitions is None:
+            return None
+        p = self._partition_cache.get(key)
+        if p is None:
+            if len(self._partition_cache) > 1_000_000:
+                self._partition_cache.clear()
+            p = self._partition_cache[key] = partition_of(key, self.partitions)
+        return p
 
     def process(
-        self, records: Iterable[InputRecord], load: Callable[[bytes], HouseholdState | None]
+        self, records: Iterable[InputRecord], load: Load, roster_ready: Callable[[int], bool] = _always
     ) -> Effects:
         """Apply ``records`` in order; ``load`` reads a household's stored state (None: unknown)."""
         batch = _Batch(load)
@@ -91,54 +148,101 @@ class Driver:
             elif channel == "conclusions":
                 self._conclusion(record, batch)
             else:
-                self._event(record, channel, batch)
+                self._department(record, channel, batch, roster_ready)
         return batch.effects
 
-    def _event(self, record: InputRecord, dept: Dept, batch: _Batch) -> None:
+    def release(self, keys: Iterable[bytes], load: Load) -> Effects:
+        """Process the held events of these households as unknown households: their partition's
+        roster has been read and holds no record for them."""
+        batch = _Batch(load)
+        for key in keys:
+            state = batch.load(key)
+            if state is None or not state.held:
+                continue
+            state, events = released(state)
+            batch.store(key, state)
+            for event in events:
+                batch.effects.counts["events_released", (event.dept.value,)] += 1
+                self._apply(event, key, batch)
+        return batch.effects
+
+    # ---- department events --------------------------------------------------------------------------
+    def _department(
+        self, record: InputRecord, dept: Dept, batch: _Batch, roster_ready: Callable[[int], bool]
+    ) -> None:
         out = batch.effects
-        out.counts["events_consumed", (dept.value,)] += 1
-        decoded = decode_event(record.value, dept)
-        if not isinstance(decoded, Accepted):
-            batch.refuse(decoded.letter)
-            return
-        event = decoded.value
-        key = event.household_id.encode()
-        if self.check_keys and record.key != key:
-            # The table writes to the record's partition: a record keyed by anything but its
-            # household would put that household's state on the wrong partition.
-            problem = Problem(
-                "(key)",
-                "key_mismatch",
-                "记录键与户编号不一致",
-                f"record key {record.key!r} is not the household id",
-            )
-            batch.refuse(refusal(dept.value, [problem], record.value).letter)
-            return
+        elsewhere: dict[int, list[DeptEvent]] = {}
+        for decoded in decode_events(record.value, dept):
+            out.counts["events_consumed", (dept.value,)] += 1
+            if not isinstance(decoded, Accepted):
+                batch.refuse(decoded.letter)
+                continue
+            event = decoded.value
+            key = event.household_id.encode()
+            target = self.partition(key)
+            if record.partition is not None and target is not None and target != record.partition:
+                elsewhere.setdefault(target, []).append(event)
+                continue
+            state = batch.load(key)
+            if (state is not None and state.held) or (
+                (state is None or state.profile is None)
+                and record.partition is not None
+                and not roster_ready(record.partition)
+            ):
+                waiting = hold(state, event)
+                if waiting is None:
+                    batch.refuse(_held_overflow(event))
+                else:
+                    batch.store(key, waiting)
+                    out.counts["events_held", (dept.value,)] += 1
+                continue
+            self._apply(event, key, batch)
+        for target, events in elsewhere.items():
+            out.counts["events_forwarded", (dept.value,)] += len(events)
+            value = batch_value([e.model_dump_json().encode() for e in events])
+            out.forwards.append(Forward(record.topic, target, events[0].household_id.encode(), value))
+
+    def _apply(self, event: DeptEvent, key: bytes, batch: _Batch) -> None:
+        out = batch.effects
+        dept = event.dept.value
         try:
             outcome = process_event(batch.load(key), event, self.live, self.deadlines)
         except Exception as exc:
-            log.exception("processing a %s record failed; sent to the dead-letter topic", dept.value)
-            batch.refuse(processing_error(dept.value, record.value, exc))
+            log.exception("processing a %s record failed; sent to the dead-letter topic", dept)
+            batch.refuse(processing_error(dept, event.model_dump_json().encode(), exc))
             return
         if not outcome.applied:
-            out.counts["redeliveries", (dept.value,)] += 1
+            out.counts["redeliveries", (dept,)] += 1
             # its first sending may have been lost in a crash: send the current revisions again
             out.alerts.extend(touched_by(outcome.state, event.event_id))
             return
-        out.counts["events_applied", (dept.value,)] += 1
+        out.counts["events_applied", (dept,)] += 1
         out.counts["evaluations", (self.live.version,)] += 1
         for hit in outcome.hits:
             out.counts["rule_hits", (hit.rule_id, str(hit.version))] += 1
-        for alert in outcome.alerts:
-            out.alerts.append(alert)
-            name = "alerts_emitted" if alert.revision == 1 else "alerts_suppressed"
-            out.counts[name, (alert.rule_id,)] += 1
+        for doc in outcome.alerts:
+            out.alerts.append(doc)
+            name = "alerts_emitted" if doc["revision"] == 1 else "alerts_suppressed"
+            out.counts[name, (doc["rule_id"],)] += 1
         batch.store(key, outcome.state)
+
+    # ---- the roster and conclusions ----------------------------------------------------------------
+    def _misplaced(self, record: InputRecord, household_id: str, batch: _Batch) -> bool:
+        """Whether a roster or conclusion record belongs to another partition (then forwarded)."""
+        key = household_id.encode()
+        target = self.partition(key)
+        if record.partition is None or target is None or target == record.partition:
+            return False
+        batch.effects.counts["events_forwarded", (self.channels[record.topic],)] += 1
+        batch.effects.forwards.append(Forward(record.topic, target, key, record.value))
+        return True
 
     def _roster(self, record: InputRecord, batch: _Batch) -> None:
         decoded = decode_household(record.value)
         if not isinstance(decoded, Accepted):
             batch.refuse(decoded.letter)
+            return
+        if self._misplaced(record, decoded.value.household_id, batch):
             return
         key = decoded.value.household_id.encode()
         try:
@@ -149,6 +253,12 @@ class Driver:
             return
         batch.store(key, state)
         batch.effects.counts["roster_records", ()] += 1
+        if state.held:  # the events that waited for this record, in the order they came
+            state, events = released(state)
+            batch.store(key, state)
+            for event in events:
+                batch.effects.counts["events_released", (event.dept.value,)] += 1
+                self._apply(event, key, batch)
 
     def _conclusion(self, record: InputRecord, batch: _Batch) -> None:
         decoded = decode_conclusion(record.value)
@@ -156,6 +266,8 @@ class Driver:
             batch.refuse(decoded.letter)
             return
         c = decoded.value
+        if self._misplaced(record, c.household_id, batch):
+            return
         key = c.household_id.encode()
         try:
             state, applied = apply_conclusion(batch.load(key), c)
@@ -173,7 +285,7 @@ class _Batch:
 
     __slots__ = ("_load", "_seen", "effects")
 
-    def __init__(self, load: Callable[[bytes], HouseholdState | None]) -> None:
+    def __init__(self, load: Load) -> None:
         self._load = load
         self._seen: dict[bytes, HouseholdState | None] = {}
         self.effects = Effects()

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+import orjson
+
 from connectors.sinks import LocalSink, read_local, replace_local_letters
 from dixian.contract import Dept
 from dixian.contract.alerts import Alert
@@ -59,8 +61,8 @@ class EmbeddedResult:
                 self.suppressed += n
         for key, state in effects.states.items():
             self.households[key.decode()] = state
-        for alert in effects.alerts:
-            self.alerts[alert.alert_id] = alert
+        for doc in effects.alerts:
+            self.alerts[doc["alert_id"]] = Alert.model_validate(doc)
 
 
 def local_records(local_dir: Path, topics: Topics) -> Iterator[InputRecord]:
@@ -88,7 +90,7 @@ def run_embedded(
         while batch := list(islice(records, BATCH)):
             effects = driver.process(batch, lambda key: result.households.get(key.decode()))
             result.add(effects)
-            out.extend((a.village_code.encode(), a.model_dump_json().encode()) for a in effects.alerts)
+            out.extend((d["village_code"].encode(), orjson.dumps(d)) for d in effects.alerts)
             letters.extend(effects.dead_letters)
     finally:
         if own:

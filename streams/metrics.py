@@ -47,6 +47,34 @@ class PipelineMetrics:
             ["rule"],
             registry=registry,
         )
+        self.events_held = Counter(
+            "dixian_events_held_total",
+            "Events of households with no roster record yet, held while the roster is being read",
+            ["dept"],
+            registry=registry,
+        )
+        self.events_released = Counter(
+            "dixian_events_released_total",
+            "Held events processed (their roster record came, or the roster was read without one)",
+            ["dept"],
+            registry=registry,
+        )
+        self.held = Gauge(
+            "dixian_households_holding_events",
+            "Households whose events wait for the roster to be read",
+            registry=registry,
+        )
+        self.events_forwarded = Counter(
+            "dixian_events_forwarded_total",
+            "Records (or events of batch records) on the wrong partition for their household, forwarded",
+            ["dept"],
+            registry=registry,
+        )
+        self.send_retries = Counter(
+            "dixian_output_send_retries_total",
+            "Output partitions not acknowledged by the broker and sent again (the batch waits)",
+            registry=registry,
+        )
         self.roster_records = Counter(
             "dixian_roster_records_total", "Household roster records applied", registry=registry
         )

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from dixian.contract.alerts import Alert, Conclusion
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.departments import Dept
-from dixian.contract.events import DeptEvent, now_china
+from dixian.contract.events import DEPT_EVENT_ADAPTER, DeptEvent, now_china
 from dixian.contract.roster import Household
 from dixian.contract.validate import ContractError, Problem, parse_event, problems_from
 
@@ -85,3 +85,49 @@ def decode_conclusion(raw: bytes) -> Decoded[Conclusion]:
 def decode_alert(raw: bytes) -> Decoded[Alert]:
     """A record of the alerts topic."""
     return decode(raw, "alerts", Alert.model_validate)
+
+
+# ---- department records: one event, or a batch of them --------------------------------------------
+_EVENTS_ADAPTER: TypeAdapter[list[DeptEvent]] = TypeAdapter(list[DeptEvent])
+
+
+def _owned(events: list[DeptEvent], dept: Dept) -> bool:
+    """Whether every event is one ``dept`` may publish, as ``parse_event`` requires."""
+    for e in events:
+        model = type(e)
+        if model.owner != dept or e.dept != dept or (model.member_level and e.member_id is None):
+            return False
+    return True
+
+
+def batch_value(values: list[bytes]) -> bytes:
+    """One record's value for several events' JSON: the JSON array of them (one event: itself)."""
+    return values[0] if len(values) == 1 else b"[" + b",".join(values) + b"]"
+
+
+def decode_events(raw: bytes, dept: Dept) -> list[Decoded[DeptEvent]]:
+    """A record of ``dept.<dept>``: one event (a JSON object, as any outside client sends) or a
+    batch of events (a JSON array of such objects, as the project's bulk producers send). Each event
+    is accepted or refused on its own; a refused event's dead letter holds that event's JSON.
+
+    The common case — every event valid — is validated straight from the JSON in one pass; anything
+    else is decoded event by event through ``parse_event``, which names every problem."""
+    head = raw.lstrip()[:1]
+    try:
+        if head == b"[":
+            events = _EVENTS_ADAPTER.validate_json(raw)
+        else:
+            events = [DEPT_EVENT_ADAPTER.validate_json(raw)]
+        if events and _owned(events, dept):
+            return [Accepted(e) for e in events]
+    except ValidationError:
+        pass
+    if head != b"[":
+        return [decode_event(raw, dept)]
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return [decode_event(raw, dept)]
+    if not items:
+        return []
+    return [decode_event(orjson.dumps(item), dept) for item in items]

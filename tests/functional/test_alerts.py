@@ -41,8 +41,8 @@ def _run(events: list[Any], live: LiveCatalogue, state: HouseholdState | None = 
     for e in events:
         out = process_event(state, e, live)
         state = out.state
-        for a in out.alerts:
-            alerts[a.alert_id] = a
+        for doc in out.alerts:
+            alerts[doc["alert_id"]] = Alert.model_validate(doc)
     return alerts
 
 
@@ -119,7 +119,7 @@ def test_conclusions_change_later_rule_outcomes(live: LiveCatalogue) -> None:
                     decided_by="county",
                 ),
             )  # type: ignore[arg-type]
-        return {a.rule_id for a in process_event(state, disability, live).alerts}
+        return {a["rule_id"] for a in process_event(state, disability, live).alerts}
 
     assert rules_after(None) == {"DI-NEW-CERT"}
     assert rules_after("included") == {"DI-NEW-CERT", "HH-MONITORED-NEW-RISK"}
@@ -135,7 +135,7 @@ def test_redelivered_event_can_resend_the_alerts_it_touched(live: LiveCatalogue)
     state = process_event(None, first, live).state
     state = process_event(state, second, live).state
     (resent,) = touched_by(state, first.event_id)
-    assert resent.revision == 2  # the current revision, which also carries the later hit
+    assert resent["revision"] == 2  # the current revision, which also carries the later hit
     assert touched_by(state, "no-such-event") == []
 
 
@@ -144,7 +144,13 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
     import orjson  # noqa: PLC0415
 
     from dixian.contract import Household  # noqa: PLC0415
-    from streams.core import StateFormatError, apply_roster, decode_state, encode_state  # noqa: PLC0415
+    from streams.core import (  # noqa: PLC0415
+        StateFormatError,
+        apply_roster,
+        decode_state,
+        encode_state,
+        hold,
+    )
     from tests.helpers import resident_id  # noqa: PLC0415
 
     roster = Household.model_validate(
@@ -167,8 +173,35 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
         }
     )
     state = apply_roster(None, roster)
-    for e in (_housing(1, "2022-06-03"), _housing(2, "2022-06-20", "C")):
+    job_loss = parse_event(
+        {
+            "event_id": "hrss-00000001",
+            "event_type": "employment.job_lost",
+            "household_id": HOUSEHOLD,
+            "village_code": VILLAGE,
+            "member_id": resident_id(seq="456"),
+            "occurred_at": "2022-06-01",
+            "reported_at": "2022-06-02 09:00:00",
+        },
+        dept=Dept.HRSS,
+    )
+    diagnosis = parse_event(
+        {
+            "event_id": "heal-00000001",
+            "event_type": "health.serious_illness",
+            "household_id": HOUSEHOLD,
+            "village_code": VILLAGE,
+            "member_id": resident_id(seq="123"),
+            "occurred_at": "2022-06-05",
+            "reported_at": "2022-06-06 09:00:00",
+        },
+        dept=Dept.HEALTH,
+    )
+    for e in (_housing(1, "2022-06-03"), _housing(2, "2022-06-20", "C"), job_loss, diagnosis):
         state = process_event(state, e, live).state
+    held = hold(state, _housing(3, "2022-06-21"))
+    assert held is not None
+    state = held
     state, _ = apply_conclusion(
         state,
         Conclusion(
@@ -186,6 +219,9 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
     assert state.alert_docs
     assert state.profile is not None
     assert state.status_override
+    assert state.job_losses
+    assert state.diagnoses
+    assert state.held
     raw = encode_state(state)
     assert decode_state(HOUSEHOLD, raw) == state
     bare = encode_state(apply_roster(None, roster))

@@ -43,13 +43,16 @@ def test_refused_records_reach_the_local_dead_letter_file_once(tmp_path: Path) -
         result = run_embedded(local, topics)
         letters = [orjson.loads(v) for _, v in read_local(local / f"{topics.dead_letter}.jsonl")]
         stream = sorted((x["dept"], x["code"]) for x in letters if x["source"] == "stream")
+        # "[1, 2]" is a batch record of two events, each refused on its own
         assert stream == [
             ("conclusions", "not_object"),
             ("medical_insurance", "not_object"),
+            ("medical_insurance", "not_object"),
             ("roster", "household_id_format"),
         ]
+        assert sorted(x["raw"] for x in letters if x.get("dept") == "medical_insurance") == ["1", "2"]
         assert [x["code"] for x in letters if x["source"] == "file"] == ["bad_date"]
         assert sum(result.dead_letters.values()) == len(stream)
         assert all(x["problems"] and x["raw"] for x in letters if x["source"] == "stream")
-        assert result.consumed["medical_insurance"] == 2
+        assert result.consumed["medical_insurance"] == 3
         assert result.applied["medical_insurance"] == 1

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 import orjson
 import pytest
 
@@ -17,15 +15,16 @@ def _ev(**kw: object):  # type: ignore[no-untyped-def]
 
 def test_apply_event_accumulates_rolling_twelve_months() -> None:
     s, applied = apply_event(
-        None, _ev(event_id="medi-00000001", occurred_at="2021-05-01", out_of_pocket="100")
+        None, _ev(event_id="medi-00000000", occurred_at="2020-05-01", out_of_pocket="50")
     )
     assert applied
+    s, _ = apply_event(s, _ev(event_id="medi-00000001", occurred_at="2021-05-01", out_of_pocket="100"))
     s, _ = apply_event(s, _ev(event_id="medi-00000002", occurred_at="2022-03-01", out_of_pocket="200"))
     s, _ = apply_event(s, _ev(event_id="medi-00000003", occurred_at="2022-06-01", out_of_pocket="300"))
-    # 2021-05-01 is more than 365 days before 2022-06-01 and was dropped.
-    assert s.out_of_pocket_12m(s.last_event_at) == Decimal(500)  # type: ignore[arg-type]
-    assert len(s.medical_costs) == 2
-    assert s.events_seen == 3
+    # 2021-05-01 is more than 365 days before 2022-06-01: kept (a late record dated before it would
+    # still find it) but not counted; 2020-05-01 is more than KEPT_DAYS before the newest: dropped.
+    assert s.out_of_pocket_12m(s.last_event_at) == 500  # type: ignore[arg-type]
+    assert [c.event_id for c in s.medical_costs] == ["medi-00000001", "medi-00000002", "medi-00000003"]
 
 
 def test_redelivered_event_is_not_applied_twice() -> None:

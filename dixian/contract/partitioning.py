@@ -1,0 +1,45 @@
+"""Which partition a household's records go to: the Java Kafka client's default partitioner
+(murmur2 of the key, made positive, modulo the partition count). Every producer of a household-keyed
+topic must agree with it, since the workers' state tables are partitioned the same way; librdkafka
+clients (kcat, confluent-kafka) default to another hash and must be told ``partitioner=murmur2_random``
+— or the workers forward their records to the right partition.
+
+Written from the algorithm's definition (Austin Appleby's MurmurHash2 as Kafka's ``Utils.murmur2``
+uses it: seed 0x9747b28c); a unit test holds it against aiokafka's implementation.
+"""
+
+from __future__ import annotations
+
+import struct
+
+_SEED = 0x9747B28C
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's 32-bit murmur2 of ``data`` (unsigned)."""
+    length = len(data)
+    h = (_SEED ^ length) & _MASK
+    words = length // 4
+    for word in struct.unpack_from(f"<{words}I", data):
+        k = (word * _M) & _MASK
+        k ^= k >> 24
+        h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
+    tail = data[words * 4 :]
+    if len(tail) == 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if tail:
+        h ^= tail[0]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    h ^= h >> 15
+    return h
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition of a keyed record on a topic of ``partitions`` partitions."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -1,0 +1,214 @@
+"""Rule hits become alerts: suppression windows, the alert documents the workers publish, and the
+compound rules' pairs of facts. Pure, like ``streams.core``.
+
+An alert is kept and published as its JSON document (the ``Alert`` model's JSON form, in the model's
+field order): it is built, updated and serialised without a round trip through the model. A property
+test holds every document the core builds against ``Alert``.
+
+Order independence: windows are fixed periods, an update's content is taken from the latest hit by
+event time, deadlines from the earliest report, and triggering events are kept in event-time order;
+a compound rule's alert is recomputed from the pairs of facts in its window. So the same events give
+the same alerts in any arrival order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dixian.contract.alerts import Alert
+from dixian.contract.deadlines import Deadlines
+from dixian.contract.events import DeptEvent
+from dixian.contract.ids import county_of, mask_resident_id, township_of
+from dixian.contract.vocabulary import DisasterSubtype
+from rules.catalogue import CompiledRule
+from rules.engine import RuleHit
+
+AlertDoc = dict[str, Any]  # an alert as published: Alert.model_dump(mode="json")
+WINDOW_EPOCH = date(2021, 1, 1)  # suppression windows are consecutive N-day periods from here
+TRIGGERS_KEPT = 10
+
+
+def window_of(on: date, days: int) -> tuple[date, date]:
+    """The suppression window containing ``on``: fixed periods, so the same hits give the same
+    alert whatever order they are processed in (two departments' topics interleave arbitrarily)."""
+    start = WINDOW_EPOCH + timedelta(days=((on - WINDOW_EPOCH).days // days) * days)
+    return start, start + timedelta(days=days)
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """An event as an alert names it (member ID masked)."""
+
+    event_id: str
+    event_type: str
+    dept: str
+    occurred_at: date
+    reported_at: datetime
+    member_id: str | None
+
+    @staticmethod
+    def of(event: DeptEvent) -> Trigger:
+        return Trigger(
+            event.event_id,
+            event.event_type_name,
+            event.dept.value,
+            event.occurred_at,
+            event.reported_at,
+            event.member_id,
+        )
+
+    def doc(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "dept": self.dept,
+            "occurred_at": self.occurred_at.isoformat(),
+            "reported_at": self.reported_at.isoformat(),
+            "member_masked": mask_resident_id(self.member_id) if self.member_id else None,
+        }
+
+
+def _order(t: Mapping[str, Any]) -> tuple[str, str]:
+    return (t["occurred_at"], t["event_id"])  # ISO dates order as text
+
+
+def _label(rule: CompiledRule, event: DeptEvent) -> str:
+    r = rule.rule
+    label = r.label
+    if r.risk_subtype == "event.disaster_type":
+        subtype = DisasterSubtype(getattr(event, "disaster_type", DisasterSubtype.OTHER))
+        label = f"因自然灾害({subtype.zh})"
+    return label + (f"({r.note})" if r.note else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One hit of a rule, ready to become or update an alert."""
+
+    rule: CompiledRule
+    on: date  # the event-time date that places it in a window
+    triggers: tuple[Trigger, ...]
+    reported: date  # the clue's day: deadlines run from it
+    evidence: dict[str, Any]
+    parameters: dict[str, float]
+
+
+def new_alert(hit: Hit, event: DeptEvent, catalogue_version: str, deadlines: Deadlines) -> AlertDoc:
+    r = hit.rule.rule
+    start, end = window_of(hit.on, r.suppression_days)
+    return {
+        "alert_id": Alert.make_id(event.household_id, r.id, start),
+        "revision": 1,
+        "household_id": event.household_id,
+        "village_code": event.village_code,
+        "township_code": township_of(event.village_code),
+        "county_code": county_of(event.village_code),
+        "rule_id": r.id,
+        "rule_version": r.version,
+        "catalogue_version": catalogue_version,
+        "department": r.department.value,
+        "title": r.title,
+        "explanation": r.explanation,
+        "risk_type": r.risk_type,
+        "risk_label": _label(hit.rule, event),
+        "guarantee": r.guarantee.value if r.guarantee else None,
+        "severity": r.severity.value,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "hits": 1,
+        "triggering_events": sorted((t.doc() for t in hit.triggers), key=_order)[-TRIGGERS_KEPT:],
+        "evidence": hit.evidence,
+        "parameters": hit.parameters,
+        "visit_by": (hit.reported + timedelta(days=deadlines.visit_days)).isoformat(),
+        "decide_by": (hit.reported + timedelta(days=deadlines.decide_days)).isoformat(),
+    }
+
+
+def updated_alert(
+    doc: AlertDoc, hit: Hit, catalogue_version: str, deadlines: Deadlines, *, count: int = 1
+) -> AlertDoc:
+    """``doc`` after ``count`` more hits. The content (evidence, parameters, versions) is the latest
+    hit's by event time, the deadlines run from the earliest report, the triggering events are the
+    latest ``TRIGGERS_KEPT`` by event time: none of it depends on the order the hits came in."""
+    triggers = {t["event_id"]: t for t in doc["triggering_events"]}
+    fresh = [t.doc() for t in hit.triggers if t.event_id not in triggers]
+    latest = max(doc["triggering_events"], key=_order, default=None)
+    newer = bool(fresh) and (latest is None or max(map(_order, fresh)) > _order(latest))
+    triggers.update((t["event_id"], t) for t in fresh)
+    out = dict(doc)
+    out["revision"] = doc["revision"] + count
+    out["hits"] = doc["hits"] + count
+    out["triggering_events"] = sorted(triggers.values(), key=_order)[-TRIGGERS_KEPT:]
+    out["visit_by"] = min(doc["visit_by"], (hit.reported + timedelta(days=deadlines.visit_days)).isoformat())
+    out["decide_by"] = min(
+        doc["decide_by"], (hit.reported + timedelta(days=deadlines.decide_days)).isoformat()
+    )
+    if newer:
+        out["evidence"] = hit.evidence
+        out["parameters"] = hit.parameters
+        out["rule_version"] = hit.rule.rule.version
+        out["catalogue_version"] = catalogue_version
+    return out
+
+
+def single_hit(rule: CompiledRule, hit: RuleHit, event: DeptEvent) -> Hit:
+    return Hit(
+        rule, event.occurred_at, (Trigger.of(event),), event.reported_at.date(), hit.evidence, hit.parameters
+    )
+
+
+# ---- compound rules ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """Two facts a compound rule pairs; ``on`` is the later date (an undated fact counts as before)."""
+
+    on: date
+    reported: date  # the day both were known to the departments: the later report
+    triggers: tuple[Trigger, ...]
+    members: tuple[str, ...]  # the ill member of the pair (evidence counts distinct members)
+    job_losses: tuple[str, ...]  # the job-loss event of the pair
+
+
+def pairs_by_window(rule: CompiledRule, pairs: Iterable[Pair]) -> dict[date, list[Pair]]:
+    days = rule.rule.suppression_days
+    out: dict[date, list[Pair]] = {}
+    for p in pairs:
+        out.setdefault(window_of(p.on, days)[0], []).append(p)
+    return out
+
+
+def compound_alert(
+    rule: CompiledRule,
+    hit: RuleHit,
+    in_window: list[Pair],
+    event: DeptEvent,
+    catalogue_version: str,
+    deadlines: Deadlines,
+) -> AlertDoc:
+    """The alert of one window's pairs, recomputed from all of them: one hit (and one revision) per
+    pair, evidence counting the window's facts, deadlines from the earliest pair's report — not
+    from whichever record happened to complete a pair."""
+    doc = new_alert(_compound_hit(rule, hit, in_window), event, catalogue_version, deadlines)
+    doc["revision"] = doc["hits"] = len(in_window)
+    return doc
+
+
+def _compound_hit(rule: CompiledRule, hit: RuleHit, in_window: list[Pair]) -> Hit:
+    latest = max(in_window, key=lambda p: (p.on, max(t.event_id for t in p.triggers)))
+    triggers = {t.event_id: t for p in in_window for t in p.triggers}
+    evidence = dict(hit.evidence)
+    if "household.ill_members" in evidence:
+        evidence["household.ill_members"] = len({m for p in in_window for m in p.members})
+    if "household.job_losses_12m" in evidence:
+        evidence["household.job_losses_12m"] = len({j for p in in_window for j in p.job_losses})
+    return Hit(
+        rule,
+        latest.on,
+        tuple(triggers.values()),
+        min(p.reported for p in in_window),
+        evidence,
+        hit.parameters,
+    )
