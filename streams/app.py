@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
 
-import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
@@ -40,7 +41,9 @@ from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state
 from streams.driver import Driver, Effects, InputRecord
+from streams.faust_fixes import App
 from streams.metrics import PipelineMetrics
+from streams.store import register as register_store
 
 HOUSEHOLD_TABLE = "household_state"
 AGENT = "household_events"
@@ -62,10 +65,10 @@ async def read_published_catalogue(bootstrap: str, topic: str, offer: Callable[[
     return ends.get(TopicPartition(topic, 0), 0)
 
 
-def faust_app(settings: Settings) -> faust.App:
+def faust_app(settings: Settings) -> App:
     faust_dir = settings.faust_dir  # not <app id>-data in the working directory
     faust_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return App(
         settings.worker_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
@@ -82,9 +85,22 @@ def faust_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
         broker_commit_interval=1.0,
-        stream_wait_empty=False,
+        # a revoke waits until the batch in hand is done: no write to a household another worker owns
+        stream_wait_empty=True,
+        # a standby replica of an in-memory table is pure cost: a new owner reads the changelog anyway
+        table_standby_replicas=0,
         loghandlers=[],
     )
+
+
+def unfinished(exc: BaseException) -> NoReturn:
+    """A batch that did not finish (an error outside the core, which turns its own failures into
+    dead letters, or the worker stopped mid-batch) must not be acknowledged: Faust would ack the
+    batch as the agent's stream closes and commit it, though its outputs may not all have reached
+    the broker. Leave at once instead; its records are delivered again to the next owner."""
+    log.critical("a batch did not finish (%r): exiting without committing it", exc)
+    logging.shutdown()
+    os._exit(70)
 
 
 class Outbox:
@@ -149,27 +165,33 @@ class Outbox:
 
 
 class RosterGate:
-    """Whether each assigned partition's roster has been read: up to the end offset the households
-    topic partition had when the worker took it. Until then an event of a household without a roster
-    record is held (see ``streams.driver``)."""
+    """Whether an assigned partition's roster has been read: every record of the households topic
+    partition that the consumer knows of (its end offset from the latest fetch, or the end offset
+    asked for at assignment) has been processed. Until then an event of a household without a roster
+    record is held (see ``streams.driver``): a worker on a backlog reads all topics at once, and the
+    roster's partition can lag behind a department's."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, highwater: Callable[[TopicPartition], int | None]) -> None:
         self.topic = topic
-        self.ends: dict[int, int] = {}  # partition → end offset at assignment, while still reading
-        self.ready_partitions: set[int] = set()
+        self._highwater = highwater
+        self.done: dict[int, int] = {}  # partition → last roster offset processed (or committed − 1)
+        self.ends: dict[int, int] = {}  # partition → end offset asked for at assignment
         self.known: frozenset[TopicPartition] = frozenset()
 
     def ready(self, partition: int) -> bool:
-        return partition in self.ready_partitions
+        done = self.done.get(partition)
+        if done is None:
+            return False  # not (yet) assigned here
+        try:
+            high = self._highwater(TopicPartition(self.topic, partition))
+        except AssertionError:  # revoked since
+            return False
+        end = max(high or 0, self.ends.get(partition, 0))
+        return done >= end - 1
 
-    def seen(self, partition: int, offset: int) -> bool:
-        """A roster record was processed; True when that completes the partition's roster."""
-        end = self.ends.get(partition)
-        if end is not None and offset >= end - 1:
-            del self.ends[partition]
-            self.ready_partitions.add(partition)
-            return True
-        return False
+    def seen(self, partition: int, offset: int) -> None:
+        if offset > self.done.get(partition, -1):
+            self.done[partition] = offset
 
 
 class Worker:
@@ -202,14 +224,21 @@ class Worker:
             key_type=bytes,
             value_type=bytes,
             use_partitioner=True,
+            store=register_store(),  # Faust's memory store, recovered in bulk
         )
         self.outbox = Outbox(settings.kafka_bootstrap, self.metrics)
-        self.roster = RosterGate(self.topics.households)
+        # a lambda: the consumer is made when the app starts, not now
+        self.roster = RosterGate(self.topics.households, lambda tp: self.app.consumer.highwater(tp))  # noqa: PLW0108
         self.holding: dict[int, set[bytes]] = {}  # partition → households with held events
         self.processed: dict[tuple[str, int], int] = {}  # last offset processed per input partition
+        self._lock = asyncio.Lock()  # one batch at a time changes the table: the agent's or the timer's
         self.app.agent(topic, name=AGENT, concurrency=1)(self.consume)
         self.app.task(self.follow_catalogue)
         self.app.timer(interval=5.0)(self.report_lag_and_size)
+        self.app.on_before_shutdown.connect(self._on_shutdown)
+
+    async def _on_shutdown(self, app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        await self.outbox.stop()
 
     # ---- the rule catalogue ---------------------------------------------------------------------
     def _catalogue_in_force(self) -> None:
@@ -257,59 +286,87 @@ class Worker:
     # ---- the agent ------------------------------------------------------------------------------
     async def consume(self, stream: Any) -> None:
         async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_S):
-            await self._assignment_changed()
-            records = [
-                InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events
-            ]
-            effects = self.driver.process(records, self._load, self.roster.ready)
-            done: list[int] = []
-            for e in events:
-                m = e.message
-                self.processed[(m.topic, m.partition)] = m.offset
-                if m.topic == self.roster.topic and self.roster.seen(m.partition, m.offset):
-                    done.append(m.partition)
-            await self._emit(effects)
-            for partition in done:
-                await self._release(partition)
+            async with self._lock:
+                try:
+                    await self._batch(events)
+                except BaseException as exc:
+                    unfinished(exc)
             now = time.time()
             for e in events:
                 # Faust gives the broker timestamp in seconds (its aiokafka driver divides by 1000)
                 self.metrics.latency.observe(max(0.0, now - e.message.timestamp))
 
+    async def _batch(self, events: list[Any]) -> None:
+        await self._assignment_changed()
+        records = [InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events]
+        effects = self.driver.process(records, self._load, self.roster.ready)
+        for e in events:
+            m = e.message
+            self.processed[(m.topic, m.partition)] = m.offset
+            if m.topic == self.roster.topic:
+                self.roster.seen(m.partition, m.offset)
+        await self._emit(effects)
+        await self._release_ready()
+
     async def _assignment_changed(self) -> None:
-        """On a new assignment: which roster partitions still have records to read, and which
-        households of the new partitions hold events (a worker that held them may have died)."""
+        """On a new assignment: where each new roster partition is already read to (the group's
+        committed offset), and which households of the new partitions hold events (a worker that held
+        them may have died)."""
         assigned = frozenset(tp for tp in self.app.consumer.assignment() if tp.topic == self.roster.topic)
         if assigned == self.roster.known:
             return
         new = assigned - self.roster.known
         self.roster.known = assigned
         mine = {tp.partition for tp in assigned}
-        self.roster.ready_partitions &= mine
+        self.roster.done = {p: o for p, o in self.roster.done.items() if p in mine}
         self.roster.ends = {p: e for p, e in self.roster.ends.items() if p in mine}
         self.holding = {p: keys for p, keys in self.holding.items() if p in mine}
         if not new:
             return
         ends = await self.app.consumer.highwaters(*new)
+        committed = await self._committed(new)
         for tp in new:
-            position = await self.app.consumer.position(tp)
-            end = ends.get(tp, 0)
-            if end == 0 or (position is not None and position >= end):
-                self.roster.ready_partitions.add(tp.partition)
-            else:
-                self.roster.ends[tp.partition] = end
+            self.roster.ends[tp.partition] = ends.get(tp, 0)
+            self.roster.done[tp.partition] = committed.get(tp, 0) - 1
         partitions = {tp.partition for tp in new}
         for key, p in list(self._store._key_partition.items()):
             if p in partitions and not self._store.data.get(key, _NOTHING_HELD).endswith(_NOTHING_HELD):
                 self.holding.setdefault(p, set()).add(key)
-        for p in partitions:
-            if self.roster.ready(p):
-                await self._release(p)
         log.info(
-            "roster partitions: %s ready, %s still being read",
-            sorted(self.roster.ready_partitions),
-            sorted(self.roster.ends),
+            "roster partitions taken: %s; read: %s",
+            sorted(partitions),
+            sorted(p for p in partitions if self.roster.ready(p)),
         )
+
+    async def _committed(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The group's committed offsets of these partitions (absent: never committed). Not the
+        consumer's position: the fetcher reads ahead of what the agent has processed."""
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap, client_id="dixian-worker"
+        )
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(self.settings.worker_id, partitions=list(tps))
+        finally:
+            await admin.close()
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+    async def _roster_committed(self) -> None:
+        """A partition whose roster the group has committed to its end is read, even if its last
+        record did not pass through this worker (it may have been processed before a rebalance)."""
+        waiting = [TopicPartition(self.roster.topic, p) for p in self.holding if not self.roster.ready(p)]
+        if not waiting:
+            return
+        committed = await self._committed(waiting)
+        async with self._lock:
+            for tp in waiting:
+                if tp.partition in self.roster.done:
+                    self.roster.seen(tp.partition, committed.get(tp, 0) - 1)
+            await self._release_ready()
+
+    async def _release_ready(self) -> None:
+        for partition in [p for p, keys in self.holding.items() if keys and self.roster.ready(p)]:
+            await self._release(partition)
 
     async def _release(self, partition: int) -> None:
         keys = self.holding.pop(partition, set())
@@ -354,13 +411,17 @@ class Worker:
 
     # ---- lag and size ---------------------------------------------------------------------------
     async def report_lag_and_size(self) -> None:
+        await self._roster_committed()
         self.metrics.households.set(len(self._store.data))
         self.metrics.held.set(sum(len(k) for k in self.holding.values()))
         lag: dict[str, int] = {}
         for tp in self.app.consumer.assignment():
             if tp.topic not in self.driver.channels:
                 continue
-            high = self.app.consumer.highwater(tp)
+            try:
+                high = self.app.consumer.highwater(tp)
+            except AssertionError:  # revoked by a rebalance since assignment() was read
+                continue
             if high is None:
                 continue
             done = self.processed.get((tp.topic, tp.partition), -1)

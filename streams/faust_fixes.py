@@ -1,0 +1,103 @@
+"""Three defects of faust-streaming 0.15.3 that lose records when a worker starts on a backlog or
+takes over from one that died, and the worker's fixes for them (subclasses, no patched library).
+
+Found by reading the pinned sources and reproducing each with a real broker (paths relative to
+site-packages):
+
+1. Never-committed partitions are not read again (records lost, or partitions left unconsumed with
+   no error). A fetch issued before a revoke can return records of the new assignment while Faust has
+   paused it; Faust drops them and calls ``Consumer.perform_seek``, which seeks to the committed
+   offset — but aiokafka's ``seek_to_committed`` seeks only when the offset is > 0
+   (aiokafka/consumer/consumer.py:901) and Faust maps a committed 0 to None
+   (faust/transport/consumer.py:571-576). A partition nobody committed yet stays where the fetcher
+   was: past the dropped records. ``RewindingConsumer`` seeks such partitions to their first offset
+   after Faust's own seek, which is where ``auto_offset_reset=earliest`` would start: at worst
+   records are delivered twice, which the core absorbs by event id.
+
+2. Resuming the flow after recovery wipes records already handed out (exactly one record skipped
+   while the lag still reaches 0). ``flow_control.resume()`` (faust/tables/recovery.py:659) clears
+   every stream queue and cancels the conductor's blocked put, though records of the current
+   generation have been flowing since the partitions were resumed (recovery.py:649). The hole is
+   never acked, and Faust's commit tolerates a hole of one (consumer.py:1139-1141): it commits past
+   it. ``KeepLiveEventsOnResume`` clears only what is stale (another generation, a topic Faust does
+   not ack, or during recovery) and leaves blocked putters alone.
+
+3. Partitions that once filled a stream queue stay "buffered" across rebalances
+   (consumer.py:554-559, 641-664), so their records can pass Faust's filter while paused during
+   recovery. ``RewindingConsumer`` forgets them on every assignment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from mode.utils.queues import FlowControlEvent
+
+
+class RewindingConsumer(aiokafka_driver.Consumer):
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        app = self.app
+        never = [
+            tp
+            for tp in self.assignment()
+            if app.topics.acks_enabled_for(tp.topic) and not self._committed_offset.get(tp)
+        ]
+        if never:
+            first = await self.earliest_offsets(*never)
+            await self.seek_wait({tp: first[tp] for tp in never})  # thread-safe, unlike seek()
+            for tp in never:
+                self._read_offset[tp] = None  # accept every offset again
+
+    async def on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
+        self._buffered_partitions.clear()
+        await super().on_partitions_assigned(assigned, generation_id)
+
+
+class RewindingTransport(aiokafka_driver.Transport):
+    Consumer = RewindingConsumer
+
+
+class KeepLiveEventsOnResume(FlowControlEvent):
+    def __init__(self, app: faust.App, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._app = app
+
+    def _live(self, item: Any) -> bool:
+        message = getattr(item, "message", None)
+        app = self._app
+        return (
+            message is not None
+            and not app.in_recovery
+            and app.topics.acks_enabled_for(message.topic)
+            and message.generation_id == app.consumer_generation_id
+        )
+
+    def resume(self) -> None:
+        # mode's resume() without its clear(): the same two events, then each stream queue keeps its
+        # live items; the changelog queue (and everything while recovering) is cleared as Faust does
+        self._suspend.clear()
+        self._resume.set()
+        changelog_queue = getattr(self._app.tables, "_changelog_queue", None)
+        for queue in list(self._queues):
+            if queue is changelog_queue or self._app.in_recovery:
+                queue.clear()
+                continue
+            items: Any = queue._queue  # type: ignore[attr-defined]  # asyncio.Queue's deque
+            live = [item for item in items if self._live(item)]
+            items.clear()
+            items.extend(live)
+
+
+class App(faust.App):
+    """``faust.App`` with the fixes above in place."""
+
+    def _new_transport(self) -> Any:
+        return RewindingTransport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return KeepLiveEventsOnResume(self, loop=self.loop)

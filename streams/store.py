@@ -1,0 +1,111 @@
+"""The household table's store: Faust's in-memory store, recovered in bulk.
+
+Faust recovers a table by passing every changelog record through its consumer path (~150 µs a
+record here: 1M households took ~3 minutes). On a rebalance, before Faust's recovery asks how far
+the store already is, this store reads its active changelog partitions itself with a plain consumer
+(a few µs a record) and answers with the last offset it applied (``persisted_offset``); Faust's own
+recovery then reads only what was written after that. The data ends as Faust would leave it: the
+records applied in offset order, the last one per key winning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.stores import STORES, memory
+
+log = logging.getLogger("dixian.streams")
+SCHEME = "dixian-memory"
+
+
+class BulkRecoveredStore(memory.Store[bytes, bytes]):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._applied: dict[TopicPartition, int] = {}  # last changelog offset applied, per partition
+
+    def persisted_offset(self, tp: Any) -> int | None:
+        return self._applied.get(TopicPartition(tp.topic, tp.partition))
+
+    def set_persisted_offset(self, tp: Any, offset: int) -> None:
+        key = TopicPartition(tp.topic, tp.partition)
+        if offset > self._applied.get(key, -1):
+            self._applied[key] = offset
+
+    async def on_rebalance(
+        self, assigned: Any, revoked: Any, newly_assigned: Any, generation_id: int = 0
+    ) -> None:
+        """Called by Faust's table manager before its recovery reads ``persisted_offset``."""
+        topic: str = self.table.changelog_topic_name  # type: ignore[attr-defined]
+        actives = {
+            TopicPartition(tp.topic, tp.partition)
+            for tp in self.app.assignor.assigned_actives()
+            if tp.topic == topic
+        }
+        for tp in list(self._applied):
+            if tp not in actives:  # revoked: Faust drops its keys, and reads it again if it returns
+                del self._applied[tp]
+        if actives:
+            await self._load(actives)
+
+    async def _load(self, tps: set[TopicPartition]) -> None:
+        started = time.perf_counter()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=[f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker],
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        await consumer.start()
+        applied = 0
+        try:
+            consumer.assign(list(tps))
+            ends = await consumer.end_offsets(list(tps))
+            todo: dict[TopicPartition, int] = {}
+            for tp in tps:
+                start = self._applied.get(tp, -1) + 1
+                if start < ends[tp]:
+                    if start == 0:
+                        await consumer.seek_to_beginning(tp)
+                    else:
+                        consumer.seek(tp, start)
+                    todo[tp] = ends[tp]
+            data, key_partition = self.data, self._key_partition
+            while todo:
+                batches = await consumer.getmany(*todo, timeout_ms=1000, max_records=None)
+                for tp, records in batches.items():
+                    end = todo.get(tp)
+                    if end is None:
+                        continue
+                    for r in records:
+                        if r.offset >= end:
+                            break
+                        if r.value is None:
+                            data.pop(r.key, None)
+                            key_partition.pop(r.key, None)
+                        else:
+                            data[r.key] = r.value
+                            key_partition[r.key] = tp.partition
+                        self._applied[tp] = r.offset
+                        applied += 1
+                for tp in list(todo):  # compaction can leave the last offsets empty
+                    if await consumer.position(tp) >= todo[tp]:
+                        self._applied[tp] = todo.pop(tp) - 1
+        finally:
+            await consumer.stop()
+        if applied:
+            log.info(
+                "household table: %d changelog records of %d partitions loaded in %.1fs",
+                applied,
+                len(tps),
+                time.perf_counter() - started,
+            )
+
+
+def register() -> str:
+    """Make the store known to Faust by URL; returns the URL to pass as a table's ``store``
+    (with a path: Faust ignores a bare ``scheme://`` URL, which yarl treats as false)."""
+    STORES[SCHEME] = f"{__name__}:BulkRecoveredStore"
+    return f"{SCHEME}://household/"
