@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,11 @@ class Catalogue:
         return tuple(r for r in self.rules if r.rule.state == RuleState.ACTIVE)
 
     def get(self, rule_id: str) -> CompiledRule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
+        return self._by_id.get(rule_id)
+
+    @cached_property
+    def _by_id(self) -> dict[str, CompiledRule]:
+        return {r.id: r for r in self.rules}
 
     def as_data(self) -> dict[str, Any]:
         """The catalogue as plain data (what `dixian rules publish` puts on the control topic)."""

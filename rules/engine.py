@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -35,7 +36,7 @@ from dixian.contract import EventBase
 from rules.catalogue import Catalogue, CompiledRule
 from rules.compile import compile_rule
 from rules.conditions import Ref, params_used, walk
-from rules.facts import HouseholdContext, MemberContext, build_fact, fact_key
+from rules.facts import FactPlan, HouseholdContext, MemberContext, context_values, fact_key
 
 _NOT_HANDLED = 1  # durable: no rule matched the fact
 _OBSERVED = 2
@@ -113,7 +114,7 @@ class RuleEngine:
         self._ids = itertools.count(1)
         self.catalogue = catalogue
         self._rules: dict[str, _RuleInfo] = {}
-        self._keys: frozenset[str] = frozenset()
+        self._plans: dict[str, FactPlan] = {}
         self._install(catalogue)
 
     def _install(self, catalogue: Catalogue) -> None:
@@ -130,13 +131,22 @@ class RuleEngine:
         self._handle = handle
         self.catalogue = catalogue
         self._rules = {r.id: _info(r) for r in active}
-        # the fact keys some rule in force reads: facts carry only these
-        self._keys = frozenset(
-            {"id", "event_type"}
-            | {key for info in self._rules.values() for _, key in info.evidence}
-            | {"p_" + p for info in self._rules.values() for p in info.params}
-        )
         self.event_types = frozenset(t for r in active for t in r.rule.event_types)
+        # per event type, the fact keys that the rules listening to it read: facts carry only these
+        rules_of = {
+            t: tuple(i for i in self._rules.values() if t in i.rule.rule.event_types)
+            for t in self.event_types
+        }
+        self._plans = {
+            t: FactPlan.of(
+                t,
+                frozenset(
+                    {key for info in infos for _, key in info.evidence}
+                    | {"p_" + p for info in infos for p in info.params}
+                ),
+            )
+            for t, infos in rules_of.items()
+        }
         if old is not None:
             _delete(old)
 
@@ -154,12 +164,17 @@ class RuleEngine:
         """Whether any rule in force can match this event type (every rule names its event types)."""
         return event_type in self.event_types
 
+    def plan(self, event_type: str) -> FactPlan | None:
+        """What the facts of this event type hold (None: no rule in force listens to it)."""
+        return self._plans.get(event_type)
+
     def fire(self, fact: dict[str, Any]) -> list[str]:
         """The ids of every active rule whose condition the fact meets."""
         handle = self._handle
         if handle is None:
             return []
-        fact["id"] = next(self._ids)
+        fact_id = next(self._ids)
+        fact["id"] = fact_id
         text = fact_json(fact)
         fired: list[str] = []
         try:
@@ -174,23 +189,30 @@ class RuleEngine:
                         dre.update_state(handle, state)
                         message = dre.complete_and_start_action(handle, state_handle)
         finally:
-            dre.retract_fact(handle, text)
+            dre.retract_fact(handle, f'{{"id":{fact_id}}}')  # facts are identified by their id
         return fired
 
     def evaluate(
         self,
         event: EventBase,
-        household: HouseholdContext,
-        member: MemberContext | None,
+        household: HouseholdContext | Mapping[str, Any],
+        member: MemberContext | Mapping[str, Any] | None,
         *,
         region: str | None = None,
         on: date | None = None,
     ) -> list[RuleHit]:
-        """Every rule hit for one event in its household's context (parameters by region and date)."""
-        if not self.listens_to(event.event_type_name):
+        """Every rule hit for one event in its household's context (parameters by region and date).
+        The context is a ``HouseholdContext`` (and ``MemberContext``), or the values of it that the
+        event type's ``plan`` names."""
+        plan = self._plans.get(event.event_type_name)
+        if plan is None:
             return []
         params = self.catalogue.params.resolve(region or event.village_code, on or event.occurred_at)
-        fact = build_fact(event, household, member, params, 0, self._keys)
+        if not isinstance(household, Mapping):
+            household = context_values(household, plan.household)
+        if member is not None and not isinstance(member, Mapping):
+            member = context_values(member, plan.member)
+        fact = plan.fact(event, household, member, params)
         hits = []
         for rule_id in self.fire(fact):
             info = self._rules[rule_id]

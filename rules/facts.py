@@ -12,6 +12,7 @@ Keys (what rule conditions may name, as ``event.x`` / ``household.x`` / ``member
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
@@ -137,6 +138,62 @@ def _shape(cls: type[EventBase], keys: frozenset[str] | None) -> _Shape:
             tuple((f.name, "m_" + f.name) for f in fields(MemberContext) if wanted("m_" + f.name)),
         )
     return shape
+
+
+@dataclass(frozen=True, slots=True)
+class FactPlan:
+    """What the facts of one event type must hold for the rules that listen to it: which event
+    fields, which household and member context values, which parameters. A fact holds only these
+    (a comparison on an absent key is false either way), and a stream processor computes only the
+    context values named here."""
+
+    event_type: str
+    event: tuple[tuple[str, str], ...]  # (field, fact key)
+    household: tuple[str, ...]  # HouseholdContext field names
+    member: tuple[str, ...]  # MemberContext field names
+    params: tuple[str, ...]
+
+    @staticmethod
+    def of(event_type: str, keys: frozenset[str]) -> FactPlan:
+        cls = MODEL_BY_TYPE[event_type]
+        return FactPlan(
+            event_type,
+            tuple((n, "e_" + n) for n in cls.model_fields if n not in _ENVELOPE_SKIP and "e_" + n in keys),
+            tuple(f.name for f in fields(HouseholdContext) if "hh_" + f.name in keys),
+            tuple(f.name for f in fields(MemberContext) if "m_" + f.name in keys),
+            tuple(sorted(k.removeprefix("p_") for k in keys if k.startswith("p_"))),
+        )
+
+    def fact(
+        self,
+        event: EventBase,
+        household: Mapping[str, Any],
+        member: Mapping[str, Any] | None,
+        params: Mapping[str, float],
+    ) -> dict[str, Any]:
+        """The fact (without its id): an unknown context value (None) stays absent."""
+        fact: dict[str, Any] = {"event_type": self.event_type}
+        for name, key in self.event:
+            value = getattr(event, name)
+            if value is not None:
+                fact[key] = _plain(value)
+        for name in self.household:
+            value = household[name]
+            if value is not None:
+                fact["hh_" + name] = value
+        if member is not None:
+            for name in self.member:
+                fact["m_" + name] = member[name]
+        for name in self.params:
+            value = params.get(name)
+            if value is not None:
+                fact["p_" + name] = value
+        return fact
+
+
+def context_values(context: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields of a ``HouseholdContext`` or ``MemberContext``, as a plan reads them."""
+    return {n: getattr(context, n) for n in names}
 
 
 def build_fact(

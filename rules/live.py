@@ -8,6 +8,7 @@ costs one durable_rules ruleset (see ``rules.engine`` on why its memory is not a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,7 +19,7 @@ from dixian.contract import EventBase
 from rules.catalogue import Catalogue, catalogue_from_data, load_catalogue
 from rules.engine import EngineError, RuleEngine, RuleHit
 from rules.examples import run_examples
-from rules.facts import HouseholdContext, MemberContext
+from rules.facts import FactPlan, HouseholdContext, MemberContext
 from rules.loader import LoadError
 
 
@@ -72,11 +73,14 @@ class LiveCatalogue:
     def listens_to(self, event_type: str) -> bool:
         return self.engine.listens_to(event_type)
 
+    def plan(self, event_type: str) -> FactPlan | None:
+        return self.engine.plan(event_type)
+
     def evaluate(
         self,
         event: EventBase,
-        household: HouseholdContext,
-        member: MemberContext | None,
+        household: HouseholdContext | Mapping[str, Any],
+        member: MemberContext | Mapping[str, Any] | None,
         *,
         on: date | None = None,
     ) -> list[RuleHit]:

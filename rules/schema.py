@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -108,7 +109,7 @@ class Rule(BaseModel):
             raise ValueError("examples: give at least one input that does not fire")
         return self
 
-    @property
+    @cached_property
     def label(self) -> str:
         """The risk (or guarantee) in Chinese, as officers read it."""
         if self.guarantee:

@@ -96,11 +96,21 @@ class Hit:
     parameters: dict[str, float]
 
 
-def new_alert(hit: Hit, event: DeptEvent, catalogue_version: str, deadlines: Deadlines) -> AlertDoc:
+def new_alert(
+    hit: Hit,
+    event: DeptEvent,
+    catalogue_version: str,
+    deadlines: Deadlines,
+    placed: tuple[str, date, date] | None = None,
+) -> AlertDoc:
+    """The first revision of an alert (``placed``: its id and window, when the caller has them)."""
     r = hit.rule.rule
-    start, end = window_of(hit.on, r.suppression_days)
+    if placed is None:
+        start, end = window_of(hit.on, r.suppression_days)
+        placed = (Alert.make_id(event.household_id, r.id, start), start, end)
+    alert_id, start, end = placed
     return {
-        "alert_id": Alert.make_id(event.household_id, r.id, start),
+        "alert_id": alert_id,
         "revision": 1,
         "household_id": event.household_id,
         "village_code": event.village_code,

@@ -122,17 +122,11 @@ class Driver:
         self.channels: dict[str, Channel] = {topics.dept(d): d for d in Dept}
         self.channels[topics.households] = "roster"
         self.channels[topics.conclusions] = "conclusions"
-        self._partition_cache: dict[bytes, int] = {}
 
     def partition(self, key: bytes) -> int | None:
-        if self.partitions is None:
-            return None
-        p = self._partition_cache.get(key)
-        if p is None:
-            if len(self._partition_cache) > 1_000_000:
-                self._partition_cache.clear()
-            p = self._partition_cache[key] = partition_of(key, self.partitions)
-        return p
+        # not cached: a month's events are of different households, and a cache of every household
+        # would hold ~150 bytes each (150 MB a million)
+        return None if self.partitions is None else partition_of(key, self.partitions)
 
     def process(
         self, records: Iterable[InputRecord], load: Load, roster_ready: Callable[[int], bool] = _always

@@ -61,7 +61,7 @@ class EventBase(BaseModel):
 
     @property
     def event_type_name(self) -> str:
-        return str(type(self).model_fields["event_type"].default)
+        return _TYPE_NAME[type(self)]
 
 
 # ---- 医保 medical insurance --------------------------------------------------------------------------
@@ -259,6 +259,7 @@ DEPT_EVENT_ADAPTER: TypeAdapter[DeptEvent] = TypeAdapter(DeptEvent)
 MODEL_BY_TYPE: dict[str, type[EventBase]] = {
     str(m.model_fields["event_type"].default): m for m in EVENT_MODELS
 }
+_TYPE_NAME: dict[type[EventBase], str] = {m: t for t, m in MODEL_BY_TYPE.items()}
 
 
 # Delivery metadata and the id itself are not part of an event's identity.

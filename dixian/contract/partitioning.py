@@ -11,10 +11,14 @@ uses it: seed 0x9747b28c); a unit test holds it against aiokafka's implementatio
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 _SEED = 0x9747B28C
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
+
+
+_WORDS = [struct.Struct(f"<{n}I") for n in range(64)]  # little-endian 32-bit words, by count
 
 
 def murmur2(data: bytes) -> int:
@@ -22,7 +26,8 @@ def murmur2(data: bytes) -> int:
     length = len(data)
     h = (_SEED ^ length) & _MASK
     words = length // 4
-    for word in struct.unpack_from(f"<{words}I", data):
+    unpack = _WORDS[words].unpack_from if words < 64 else struct.Struct(f"<{words}I").unpack_from
+    for word in unpack(data):
         k = (word * _M) & _MASK
         k ^= k >> 24
         h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
@@ -40,6 +45,7 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+@lru_cache(maxsize=1 << 16)  # a batch's households, and every village and department
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition of a keyed record on a topic of ``partitions`` partitions."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
