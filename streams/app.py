@@ -24,8 +24,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, NoReturn, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -47,11 +47,15 @@ from streams.store import register as register_store
 
 HOUSEHOLD_TABLE = "household_state"
 AGENT = "household_events"
-BATCH_RECORDS = 100  # records per take_events batch (a department record may hold 500 events)
+BATCH_RECORDS = 500  # records per take_events batch ...
+CHUNK_BYTES = 2 * 1024 * 1024  # ... processed in chunks of this much input (a record may hold 500 events)
 BATCH_WITHIN_S = 0.005
+STREAM_BUFFER = 256
+MAX_IN_FLIGHT = 8  # batches whose outputs may wait for the broker's acknowledgement at once
 # encode_state ends with the held events: a state without any ends so (see streams.core)
 _NOTHING_HELD = b",[]]"
 log = logging.getLogger("dixian.streams")
+T = TypeVar("T")
 Output = dict[tuple[str, int], list[tuple[bytes | None, bytes]]]
 
 
@@ -89,6 +93,9 @@ def faust_app(settings: Settings) -> App:
         stream_wait_empty=True,
         # a standby replica of an in-memory table is pure cost: a new owner reads the changelog anyway
         table_standby_replicas=0,
+        # records buffered ahead of the agent: a department record holds up to 500 events (256 KiB),
+        # so Faust's default of 4096 could hold a whole backlog in memory
+        stream_buffer_maxsize=STREAM_BUFFER,
         loghandlers=[],
     )
 
@@ -103,12 +110,44 @@ def unfinished(exc: BaseException) -> NoReturn:
     os._exit(70)
 
 
+async def _answered(ask: Callable[[], Awaitable[T]], what: str) -> T:
+    """``ask()`` again until the broker answers (it may be away for a while)."""
+    delay = 0.5
+    while True:
+        try:
+            return await ask()
+        except (KafkaError, OSError) as exc:
+            log.warning("%s not readable (%s); asking again in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def chunked(events: list[Any]) -> list[list[Any]]:
+    """A take_events batch in chunks of at most ``CHUNK_BYTES`` of record values (at least one
+    record each): roster records are small and go in one chunk, batch records of departments a few
+    at a time, so what one chunk holds in memory stays bounded."""
+    chunks: list[list[Any]] = [[]]
+    size = 0
+    for e in events:
+        n = len(e.value) if e.value else 0
+        if chunks[-1] and size + n > CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(e)
+        size += n
+    return chunks
+
+
+Sent = list[tuple[tuple[str, int], list[tuple[bytes | None, bytes]], "asyncio.Future[Any]"]]
+
+
 class Outbox:
-    """The worker's own idempotent producer. ``deliver`` hands every record of a batch over in
-    per-partition producer batches and returns only when the broker acknowledged all of them: a
-    batch that fails (the broker away, a timeout) is sent again until it is acknowledged. Sending
-    again is safe: alerts and changelog values repeat with the same content, forwarded events are
-    recognised by their event id."""
+    """The worker's own idempotent producer. ``send`` hands a batch's records over in per-partition
+    producer batches at once; ``settle`` waits until the broker acknowledged all of them, sending a
+    failed partition's records again (the broker away, a timeout) until it does. Sending again is
+    safe: alerts repeat with the same revision, forwarded events are recognised by their event id, and
+    a changelog partition is sent again with the *current* value of each of its keys (``latest``), so
+    a later batch's state of a household is never overwritten by an earlier one."""
 
     def __init__(self, bootstrap: str, metrics: PipelineMetrics) -> None:
         self.bootstrap = bootstrap
@@ -127,41 +166,59 @@ class Outbox:
             await self._producer.stop()
             self._producer = None
 
-    async def deliver(self, output: Output) -> None:
-        pending = dict(output)
-        delay = 0.1
-        while pending:
-            producer = await self._ready()
-            sent: list[tuple[tuple[str, int], asyncio.Future[Any]]] = []
-            for where, records in pending.items():
-                batch = producer.create_batch()
-                for key, value in records:
+    async def send(self, output: Output) -> Sent:
+        producer = await self._ready()
+        sent: Sent = []
+        for where, records in output.items():
+            batch = producer.create_batch()
+            held: list[tuple[bytes | None, bytes]] = []
+            for key, value in records:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    sent.append((where, held, await producer.send_batch(batch, where[0], partition=where[1])))
+                    batch, held = producer.create_batch(), []
                     if batch.append(key=key, value=value, timestamp=None) is None:
-                        sent.append((where, await producer.send_batch(batch, where[0], partition=where[1])))
-                        batch = producer.create_batch()
-                        if batch.append(key=key, value=value, timestamp=None) is None:
-                            raise ValueError(
-                                f"a record of {len(value)} bytes exceeds the producer's batch size"
-                            )
-                sent.append((where, await producer.send_batch(batch, where[0], partition=where[1])))
-            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
-            failed = {
-                where for (where, _), r in zip(sent, results, strict=True) if isinstance(r, BaseException)
-            }
-            pending = {where: pending[where] for where in failed}
-            if pending:
-                errors = {type(r).__name__ for r in results if isinstance(r, BaseException)}
-                log.warning(
-                    "%d output partitions not acknowledged (%s); sending them again in %.1fs",
-                    len(pending),
-                    ", ".join(sorted(errors)),
-                    delay,
-                )
-                self.metrics.send_retries.inc(len(pending))
-                if any(not isinstance(r, KafkaError) for r in results if isinstance(r, BaseException)):
-                    await self.stop()  # an unexpected failure: start over with a new producer
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                        raise ValueError(f"a record of {len(value)} bytes exceeds the producer's batch size")
+                held.append((key, value))
+            sent.append((where, held, await producer.send_batch(batch, where[0], partition=where[1])))
+        return sent
+
+    async def settle(
+        self, sent: Sent, changelog: str = "", latest: Callable[[bytes], bytes | None] | None = None
+    ) -> None:
+        delay = 0.1
+        while sent:
+            results = await asyncio.gather(*(f for _, _, f in sent), return_exceptions=True)
+            failed = [
+                (w, recs)
+                for (w, recs, _), r in zip(sent, results, strict=True)
+                if isinstance(r, BaseException)
+            ]
+            if not failed:
+                return
+            errors = {type(r).__name__ for r in results if isinstance(r, BaseException)}
+            log.warning(
+                "%d output batches not acknowledged (%s); sending them again in %.1fs",
+                len(failed),
+                ", ".join(sorted(errors)),
+                delay,
+            )
+            self.metrics.send_retries.inc(len(failed))
+            if any(not isinstance(r, KafkaError) for r in results if isinstance(r, BaseException)):
+                await self.stop()  # an unexpected failure: start over with a new producer
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            again: Output = {}
+            for where, records in failed:
+                if where[0] == changelog and latest is not None:
+                    current = [(k, v) for k, _ in records if k is not None and (v := latest(k)) is not None]
+                    again.setdefault(where, []).extend(current)
+                else:
+                    again.setdefault(where, []).extend(records)
+            sent = await self.send(again)
+
+    async def deliver(self, output: Output) -> None:
+        """``send`` then ``settle``."""
+        await self.settle(await self.send(output))
 
 
 class RosterGate:
@@ -232,12 +289,19 @@ class Worker:
         self.holding: dict[int, set[bytes]] = {}  # partition → households with held events
         self.processed: dict[tuple[str, int], int] = {}  # last offset processed per input partition
         self._lock = asyncio.Lock()  # one batch at a time changes the table: the agent's or the timer's
+        self._sent: Sent = []  # outputs sent since the last hand-over
+        self._settling: asyncio.Queue[tuple[list[Any], Sent]] = asyncio.Queue(MAX_IN_FLIGHT)
+        self._acker: asyncio.Future[None] | None = None
         self.app.agent(topic, name=AGENT, concurrency=1)(self.consume)
         self.app.task(self.follow_catalogue)
         self.app.timer(interval=5.0)(self.report_lag_and_size)
         self.app.on_before_shutdown.connect(self._on_shutdown)
 
     async def _on_shutdown(self, app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        # batches not settled yet stay unacknowledged: Faust does not commit them, the next owner
+        # processes them again
+        if self._acker is not None:
+            self._acker.cancel()
         await self.outbox.stop()
 
     # ---- the rule catalogue ---------------------------------------------------------------------
@@ -285,21 +349,52 @@ class Worker:
 
     # ---- the agent ------------------------------------------------------------------------------
     async def consume(self, stream: Any) -> None:
+        # Each batch's records stay unacknowledged (an extra reference on each message) until the
+        # broker has acknowledged every output the batch produced; that happens in ``_acknowledge``,
+        # batch after batch in order, while the agent goes on with the next batches.
         async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_S):
+            for e in events:
+                e.message.incref()
             async with self._lock:
                 try:
-                    await self._batch(events)
+                    for chunk in chunked(events):
+                        await self._batch(chunk)
                 except BaseException as exc:
                     unfinished(exc)
-            now = time.time()
-            for e in events:
-                # Faust gives the broker timestamp in seconds (its aiokafka driver divides by 1000)
-                self.metrics.latency.observe(max(0.0, now - e.message.timestamp))
+                await self._hand_over(events)
+
+    async def _hand_over(self, events: list[Any]) -> None:
+        """Queue the outputs sent since the last hand-over, with the records they came from."""
+        sent, self._sent = self._sent, []
+        if self._acker is None:
+            self._acker = asyncio.ensure_future(self._acknowledge())
+        waited = time.perf_counter()
+        await self._settling.put((events, sent))  # waits while MAX_IN_FLIGHT batches are unsettled
+        self.metrics.busy.labels("backpressure").inc(time.perf_counter() - waited)
+
+    async def _acknowledge(self) -> None:
+        """Settle each batch's outputs, then acknowledge its records to Faust (which commits them)."""
+        changelog: str = self.table.changelog_topic_name  # type: ignore[attr-defined]
+        try:
+            while True:
+                events, sent = await self._settling.get()
+                await self.outbox.settle(sent, changelog, self._store.data.get)
+                now = time.time()
+                for e in events:
+                    e.ack()
+                    # Faust gives the broker timestamp in seconds (its aiokafka driver divides by 1000)
+                    self.metrics.latency.observe(max(0.0, now - e.message.timestamp))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            unfinished(exc)
 
     async def _batch(self, events: list[Any]) -> None:
         await self._assignment_changed()
         records = [InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events]
+        started = time.perf_counter()
         effects = self.driver.process(records, self._load, self.roster.ready)
+        self.metrics.busy.labels("core").inc(time.perf_counter() - started)
         for e in events:
             m = e.message
             self.processed[(m.topic, m.partition)] = m.offset
@@ -323,7 +418,7 @@ class Worker:
         self.holding = {p: keys for p, keys in self.holding.items() if p in mine}
         if not new:
             return
-        ends = await self.app.consumer.highwaters(*new)
+        ends = await _answered(lambda: self.app.consumer.highwaters(*new), "end offsets of the roster")
         committed = await self._committed(new)
         for tp in new:
             self.roster.ends[tp.partition] = ends.get(tp, 0)
@@ -340,16 +435,23 @@ class Worker:
 
     async def _committed(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         """The group's committed offsets of these partitions (absent: never committed). Not the
-        consumer's position: the fetcher reads ahead of what the agent has processed."""
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.settings.kafka_bootstrap, client_id="dixian-worker"
-        )
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(self.settings.worker_id, partitions=list(tps))
-        finally:
-            await admin.close()
-        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+        consumer's position: the fetcher reads ahead of what the agent has processed. Asked again
+        until the broker answers."""
+
+        async def ask() -> dict[TopicPartition, int]:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.settings.kafka_bootstrap, client_id="dixian-worker"
+            )
+            try:
+                await admin.start()
+                offsets = await admin.list_consumer_group_offsets(
+                    self.settings.worker_id, partitions=list(tps)
+                )
+            finally:
+                await admin.close()
+            return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+        return await _answered(ask, "committed offsets")
 
     async def _roster_committed(self) -> None:
         """A partition whose roster the group has committed to its end is read, even if its last
@@ -363,6 +465,8 @@ class Worker:
                 if tp.partition in self.roster.done:
                     self.roster.seen(tp.partition, committed.get(tp, 0) - 1)
             await self._release_ready()
+            if self._sent:
+                await self._hand_over([])
 
     async def _release_ready(self) -> None:
         for partition in [p for p, keys in self.holding.items() if keys and self.roster.ready(p)]:
@@ -377,6 +481,7 @@ class Worker:
             await self._emit(self.driver.release(sorted(keys), self._load))
 
     async def _emit(self, effects: Effects) -> None:
+        started = time.perf_counter()
         n = self.settings.partitions
         output: Output = {}
         changelog: str = self.table.changelog_topic_name  # type: ignore[attr-defined]
@@ -404,14 +509,18 @@ class Worker:
         for f in effects.forwards:
             output.setdefault((f.topic, f.partition), []).append((f.key, f.value))
         if output:
-            await self.outbox.deliver(output)
+            self._sent.extend(await self.outbox.send(output))
+        self.metrics.busy.labels("encode").inc(time.perf_counter() - started)
         for (name, labels), count in effects.counts.items():
             metric = getattr(self.metrics, name)
             (metric.labels(*labels) if labels else metric).inc(count)
 
     # ---- lag and size ---------------------------------------------------------------------------
     async def report_lag_and_size(self) -> None:
-        await self._roster_committed()
+        try:
+            await self._roster_committed()
+        except (KafkaError, OSError) as exc:  # the broker away: next time (a timer must not crash the app)
+            log.warning("roster progress not checked: %s", exc)
         self.metrics.households.set(len(self._store.data))
         self.metrics.held.set(sum(len(k) for k in self.holding.values()))
         lag: dict[str, int] = {}

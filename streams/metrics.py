@@ -86,8 +86,35 @@ class PipelineMetrics:
         )
         self.latency = Histogram(
             "dixian_processing_seconds",
-            "Time from a record's broker timestamp to the end of its processing",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            "Time from a record's broker timestamp to the end of its processing (outputs acknowledged)",
+            buckets=(
+                0.001,
+                0.0025,
+                0.005,
+                0.0075,
+                0.01,
+                0.015,
+                0.02,
+                0.025,
+                0.03,
+                0.04,
+                0.05,
+                0.075,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+            ),
+            registry=registry,
+        )
+        self.busy = Counter(
+            "dixian_worker_busy_seconds_total",
+            "Time the agent spent per phase: the core (decode, state, rules, alerts), encoding the"
+            " outputs, waiting for the broker to acknowledge them",
+            ["phase"],
             registry=registry,
         )
         self.lag = Gauge(

@@ -55,8 +55,8 @@ class BulkRecoveredStore(memory.Store[bytes, bytes]):
         consumer = AIOKafkaConsumer(
             bootstrap_servers=[f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker],
             enable_auto_commit=False,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=2 * 1024 * 1024,
+            fetch_max_bytes=8 * 1024 * 1024,
         )
         await consumer.start()
         applied = 0
