@@ -60,7 +60,8 @@ def worker(topics: list[str], records: int, latency_records: int) -> None:
         consumer_auto_offset_reset="earliest",
         broker_commit_every=1000,
         broker_commit_interval=1.0,
-        stream_wait_empty=False,
+        stream_wait_empty=True,
+        table_standby_replicas=0,
         web_enabled=False,
         loghandlers=[],
     )
@@ -88,7 +89,9 @@ def worker(topics: list[str], records: int, latency_records: int) -> None:
                 print(f"RESULT latency {p50 * 1000:.1f} {p99 * 1000:.1f}", flush=True)
                 os._exit(0)
 
-    sys.argv = [sys.argv[0], "worker", "-l", "warn", "--without-web"]
+    # info, as the dixian worker logs: at warn or above Faust turns its console spinner on, which
+    # sets the root logger to DEBUG and makes every record slower
+    sys.argv = [sys.argv[0], "worker", "-l", "info", "--without-web"]
     app.main()
 
 
@@ -97,7 +100,12 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--latency-rate", type=float, default=1000.0)
     ap.add_argument("--latency-seconds", type=float, default=10.0)
-    ap.add_argument("--topics", type=int, default=1, help="spread the records over this many topics")
+    ap.add_argument(
+        "--topics",
+        type=int,
+        default=12,
+        help="spread the records over this many topics (the worker reads 12)",
+    )
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -122,7 +130,7 @@ def main() -> None:
     proc = subprocess.Popen(
         [sys.executable, __file__, "--worker", ",".join(topics), str(args.records), str(latency_records)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     assert proc.stdout is not None

@@ -1,14 +1,19 @@
 """End-to-end stream processing through the real broker: department topics → workers → alerts.
 
-    python bench/pipeline_bench.py --households 100000 --events 60000 --workers 1
-    python bench/pipeline_bench.py --households 100000 --events 60000 --workers 2
+    python bench/pipeline_bench.py --households 30000 --events 30000 --workers 1
+    python bench/pipeline_bench.py --households 1000000 --events 30000 --workers 1
 
-1. Simulates a city and a month of feeds, ingests the roster and the events into fresh topics.
-2. Starts the workers on that backlog and times the drain: events/s from department topic to
-   alerts topic, with every rule evaluated and every alert acknowledged.
-3. Latency: produces events at half the measured rate for --latency-seconds and reads p50/p99 of
-   the workers' own histogram (broker timestamp → end of processing, incl. alert acknowledgement).
-4. Worker memory (RSS) with all households of the roster in state.
+1. Simulates a city and a month of feeds. The roster goes to the households topic, and a worker
+   applies it: the roster load time.
+2. The workers stop; the month's feeds are ingested as the bulk producers send them (batch records
+   of one partition's events); workers start again (recovering the table: the restart time) and
+   drain the backlog: events/s from department topic to acknowledged alerts, counted from the
+   workers' own event counters once every worker holds its partitions. The alerts on the topic are
+   compared with the embedded runner's over the same ingested records.
+3. Worker memory (RSS) with every household of the roster in state.
+4. Latency: single events, one record each, as an outside client sends them, at --latency-rate
+   events/s for --latency-seconds; p50/p99 of the workers' own histogram (broker timestamp → the
+   batch's outputs acknowledged by the broker).
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ from pathlib import Path
 
 import orjson
 
-from connectors.ingest import Ingester, tune_gc_for_bulk_work
-from connectors.kafka import ensure_topics, group_lag, read_topic
-from connectors.sinks import KafkaSink
+from connectors.ingest import ingest_files, tune_gc_for_bulk_work
+from connectors.kafka import ensure_topics, idempotent_producer
+from connectors.sinks import KafkaSink, LocalSink, Sink, read_local
 from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.simulate import simulate
 from dixian.topics import Topics
-from streams.kafka_run import input_topics, kafka_alerts, start_worker, wait_caught_up
+from streams.embedded import run_embedded
+from streams.kafka_run import collect_alerts, input_topics, kafka_alerts, start_worker, wait_caught_up
 
 
 def rss_mib(pid: int) -> float:
@@ -41,12 +47,23 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _scrape(port: int) -> str:
+    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+
+
+def counter(ports: list[int], name: str) -> float:
+    return sum(
+        float(v)
+        for port in ports
+        for v in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", _scrape(port), re.M)
+    )
+
+
 def histogram(ports: list[int]) -> list[tuple[float, float]]:
     """Cumulative (upper bound, count) of dixian_processing_seconds summed over workers."""
     total: dict[float, float] = {}
     for port in ports:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        for m in re.finditer(r'dixian_processing_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)', text):
+        for m in re.finditer(r'dixian_processing_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)', _scrape(port)):
             le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
             total[le] = total.get(le, 0.0) + float(m.group(2))
     return sorted(total.items())
@@ -67,53 +84,36 @@ def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]]
     return prev_le
 
 
-async def _ingest(settings: Settings, sim: Path, manifest: dict[str, object], roster: bool) -> None:
-    sink = KafkaSink(settings.kafka_bootstrap)
-    await sink.start()
-    ing = Ingester(settings, sink)
-    try:
-        if roster:
-            await ing.ingest_file("roster", sim / "roster.csv", month="2022-06")
-        else:
-            for feed in manifest["feeds"]:  # type: ignore[attr-defined]
-                await ing.ingest_file(feed["dept"], sim / feed["file"], month="2022-06")
-    finally:
-        ing.close()
-        await sink.stop()
+def _ingest(settings: Settings, sink: Sink, files: list[tuple[str, Path]]) -> None:
+    asyncio.run(ingest_files(settings, sink, files, month="2022-06"))
 
 
-async def _paced(
-    settings: Settings, records: list[tuple[str, bytes, bytes]], rate: float, seconds: float
-) -> int:
-    sink = KafkaSink(settings.kafka_bootstrap)
-    await sink.start()
-    sent = 0
-    t0 = time.perf_counter()
+async def _paced(settings: Settings, records: list[tuple[str, bytes, bytes]], rate: float) -> int:
+    """One record per event, sent one by one at ``rate`` events/s (an outside client)."""
+    producer = idempotent_producer(settings.kafka_bootstrap, linger_ms=0)
+    await producer.start()
     try:
-        while time.perf_counter() - t0 < seconds and sent < len(records):
-            due = int((time.perf_counter() - t0) * rate)
-            batch = records[sent:due]
-            by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
-            for topic, k, v in batch:
-                by_topic.setdefault(topic, []).append((k, v))
-            for topic, recs in by_topic.items():
-                await sink.send(topic, recs)
-            await sink.flush()
-            sent = max(sent, due)
-            await asyncio.sleep(0.005)
+        t0 = time.perf_counter()
+        for i, (topic, key, value) in enumerate(records):
+            if (wait := t0 + i / rate - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            await producer.send(topic, value, key=key)
+        await producer.flush()
     finally:
-        await sink.stop()
-    return sent
+        await producer.stop()
+    return len(records)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--households", type=int, default=100_000)
-    ap.add_argument("--events", type=int, default=60_000, help="department events in the backlog")
+    ap.add_argument("--households", type=int, default=30_000)
+    ap.add_argument("--events", type=int, default=30_000, help="department events in the backlog")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--latency-rate", type=float, default=200.0)
     ap.add_argument("--latency-seconds", type=float, default=20.0)
     ap.add_argument("--bootstrap", default="127.0.0.1:9092")
+    ap.add_argument("--no-compare", action="store_true", help="skip the embedded run (large rosters)")
     args = ap.parse_args()
     tune_gc_for_bulk_work()
     run = uuid.uuid4().hex[:6]
@@ -131,75 +131,106 @@ def main() -> None:
     manifest = simulate(
         tmp / "sim", households=args.households, month="2022-06", seed=3, malformed=0.0, rows=per_dept
     )
+    roster = [("roster", tmp / "sim" / "roster.csv")]
+    feeds = [(f["dept"], tmp / "sim" / f["file"]) for f in manifest["feeds"]]  # type: ignore[index]
     print(
-        f"simulated {args.households:,} households, {per_dept * len(Dept):,} events in "
-        f"{time.perf_counter() - t0:.0f}s"
+        f"simulated {args.households:,} households, {per_dept * len(Dept):,} events "
+        f"in {time.perf_counter() - t0:.0f}s"
     )
-    asyncio.run(_ingest(s, tmp / "sim", manifest, roster=True))
+    expected = None
+    if not args.no_compare:
+        local = s.override(data_dir=tmp / "local-state")
+        _ingest(local, LocalSink(local.local_dir), roster + feeds)
+        result = run_embedded(local.local_dir, Topics(local))
+        expected = collect_alerts(a.model_dump_json().encode() for a in result.alerts.values())
+    _ingest(s, KafkaSink(s.kafka_bootstrap), roster)
     # 1. the roster is the standing state: apply it, then stop the workers (state is in the changelog)
     t0 = time.perf_counter()
     first = [start_worker(s, f"r{i}", tmp / "logs", 9600 + i) for i in range(args.workers)]
     try:
         for w in first:
-            w.wait_ready(timeout=600)
-        wait_caught_up(s, input_topics(s), timeout=3600, workers=first)
+            w.wait_ready(timeout=900)
+        wait_caught_up(s, input_topics(s), timeout=7200, workers=first)
     finally:
         for w in first:
             w.stop()
     roster_s = time.perf_counter() - t0
     # 2. a month of events waits on the department topics; workers start, recover state, drain it
-    asyncio.run(_ingest(s, tmp / "sim", manifest, roster=False))
+    _ingest(s, KafkaSink(s.kafka_bootstrap), feeds)
     workers = [start_worker(s, f"w{i}", tmp / "logs", 9610 + i) for i in range(args.workers)]
+    ports = [w.metrics_port for w in workers]
     try:
         t0 = time.perf_counter()
         for w in workers:
-            w.wait_ready(timeout=600)
+            w.wait_ready(timeout=900)
         while not all(w.settled() for w in workers):  # every worker past its latest rebalance
             time.sleep(0.1)
         recovery_s = time.perf_counter() - t0
-        # steady state: the backlog left once every worker holds its partitions, over the time to
-        # drain it (a worker that is ready first starts early; that part is not counted)
-        t1 = time.perf_counter()
-        backlog = asyncio.run(group_lag(s.kafka_bootstrap, s.worker_id, input_topics(s)))
-        wait_caught_up(s, input_topics(s), timeout=3600, workers=workers)
+        rss_recovered = [rss_mib(w.proc.pid) for w in workers]
+        # steady state: the events processed once every worker holds its partitions, over the time
+        # to drain the rest (a worker that is ready first starts early; that part is not counted)
+        t1, before = time.perf_counter(), counter(ports, "dixian_events_consumed_total")
+        wait_caught_up(s, input_topics(s), timeout=7200, workers=workers)
         drain = time.perf_counter() - t1
-        n_events = sum(f["valid_unique"] + f["duplicates"] for f in manifest["feeds"])  # type: ignore[index]
-        rate = backlog / drain
-        alerts = kafka_alerts(s)
-        mem = [rss_mib(w.proc.pid) for w in workers]
-        print(
-            f"{args.workers} worker(s), {args.partitions} partitions: roster of {args.households:,} "
-            f"households applied in {roster_s:.0f}s; restart with state recovery {recovery_s:.0f}s; "
-            f"{n_events:,} events, of which {backlog:,} drained by all workers in {drain:.1f}s = "
-            f"{rate:,.0f} events/s → "
-            f"{len(alerts.latest):,} alerts"
+        drained = counter(ports, "dixian_events_consumed_total") - before
+        busy = {
+            phase: float(v)
+            for port in ports
+            for phase, v in re.findall(
+                r'dixian_worker_busy_seconds_total\{phase="(\w+)"\} ([0-9.e+]+)', _scrape(port)
+            )
+        }
+        got = kafka_alerts(s)
+        same = (
+            "not compared"
+            if expected is None
+            else (
+                "= the embedded run's"
+                if got.summary() == expected.summary()
+                else "DIFFERENT from the embedded run's"
+            )
         )
         print(
-            f"worker RSS with {args.households:,} households in state: "
-            + ", ".join(f"{m:.0f} MiB" for m in mem)
+            f"{args.workers} worker(s), {args.partitions} partitions: "
+            f"roster of {args.households:,} households applied in {roster_s:.0f}s; "
+            f"restart with state recovery {recovery_s:.0f}s; {drained:,.0f} events drained "
+            f"by all workers in {drain:.2f}s = {drained / drain:,.0f} events/s → "
+            f"{len(got.latest):,} alerts ({got.records:,} records), {same}"
         )
-        # latency at half the sustainable rate: the same month's events again, under new ids so
-        # that they are applied (not skipped as redeliveries)
+        print(
+            "worker time per event (whole run, roster included): "
+            + ", ".join(
+                f"{k} {v / max(counter(ports, 'dixian_events_consumed_total'), 1) * 1e6:.0f} µs"
+                for k, v in busy.items()
+            )
+        )
+        print(
+            f"worker RSS with {args.households:,} households in state: after recovery "
+            + ", ".join(f"{m:.0f} MiB" for m in rss_recovered)
+            + "; after the month "
+            + ", ".join(f"{rss_mib(w.proc.pid):.0f} MiB" for w in workers)
+        )
+        # 4. latency: the month's events again under new ids (so they are applied), one per record
         topics = Topics(s)
         records: list[tuple[str, bytes, bytes]] = []
         for dept in Dept:
-            for k, v in asyncio.run(read_topic(s.kafka_bootstrap, topics.dept(dept))):
-                if k is None or v is None:
-                    continue
+            for k, v in (
+                read_local(tmp / "local-state" / "local" / f"{topics.dept(dept)}.jsonl") if expected else []
+            ):
                 ev = orjson.loads(v)
                 ev["event_id"] = "lat-" + ev["event_id"]
-                records.append((topics.dept(dept), k, orjson.dumps(ev)))
-        target = rate / 2
-        before = histogram([w.metrics_port for w in workers])
-        sent = asyncio.run(_paced(s, records, target, args.latency_seconds))
-        wait_caught_up(s, input_topics(s), timeout=600, workers=workers)
-        after = histogram([w.metrics_port for w in workers])
-        p50, p99 = quantile(before, after, 0.5), quantile(before, after, 0.99)
-        print(
-            f"latency at {target:,.0f} events/s (half of sustainable) over {sent:,} events: "
-            f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms (broker timestamp → processed, "
-            "interpolated in histogram buckets)"
-        )
+                records.append((Topics(s).dept(dept), k, orjson.dumps(ev)))
+        n = min(len(records), int(args.latency_rate * args.latency_seconds))
+        if n:
+            before_h = histogram(ports)
+            asyncio.run(_paced(s, records[:n], args.latency_rate))
+            wait_caught_up(s, input_topics(s), timeout=600, workers=workers)
+            after_h = histogram(ports)
+            p50, p99 = quantile(before_h, after_h, 0.5), quantile(before_h, after_h, 0.99)
+            print(
+                f"latency of {n:,} single events at {args.latency_rate:,.0f}/s: p50 {p50 * 1000:.1f} ms, "
+                f"p99 {p99 * 1000:.1f} ms (broker timestamp → outputs acknowledged; interpolated in buckets)"
+            )
     finally:
         for w in workers:
             w.stop()

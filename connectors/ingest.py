@@ -138,6 +138,19 @@ def build_event(mapping: ColumnMapping, dept: Dept, values: Mapping[str, Any]) -
     )
 
 
+async def ingest_files(
+    settings: Settings, sink: Sink, files: Iterable[tuple[str, Path]], *, month: str | None = None
+) -> list[IngestSummary]:
+    """Ingest ``(dept or "roster", path)`` files in order through one sink, started and stopped here."""
+    await sink.start()
+    ingester = Ingester(settings, sink)
+    try:
+        return [await ingester.ingest_file(dept, path, month=month) for dept, path in files]
+    finally:
+        ingester.close()
+        await sink.stop()
+
+
 class Ingester:
     """Publishes validated records through a ``Sink``; keeps the dedup index and quality counters."""
 

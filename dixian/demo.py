@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from connectors.ingest import Ingester, IngestSummary, tune_gc_for_bulk_work
+from connectors.ingest import IngestSummary, ingest_files, tune_gc_for_bulk_work
 from connectors.sinks import LocalSink
 from dixian.config import Settings
 from dixian.contract import Dept
@@ -56,22 +56,10 @@ class DemoResult:
     queue: DemoQueue
 
 
-async def _ingest_all(
-    settings: Settings, sim_dir: Path, month: str, manifest: dict[str, object]
-) -> list[IngestSummary]:
-    sink = LocalSink(settings.local_dir)
-    await sink.start()
-    ingester = Ingester(settings, sink)
-    try:
-        summaries = [await ingester.ingest_file("roster", sim_dir / "roster.csv", month=month)]
-        feeds = manifest["feeds"]
-        assert isinstance(feeds, list)
-        for feed in feeds:
-            summaries.append(await ingester.ingest_file(feed["dept"], sim_dir / feed["file"], month=month))
-        return summaries
-    finally:
-        ingester.close()
-        await sink.stop()
+def _feeds(sim_dir: Path, manifest: dict[str, object]) -> list[tuple[str, Path]]:
+    feeds = manifest["feeds"]
+    assert isinstance(feeds, list)
+    return [("roster", sim_dir / "roster.csv")] + [(f["dept"], sim_dir / f["file"]) for f in feeds]
 
 
 def run_demo(
@@ -87,7 +75,9 @@ def run_demo(
     with console.status(f"模拟桂林市 {households} 户及 {month} 部门数据 / simulating Guilin ..."):
         manifest = simulate(sim_dir, households=households, month=month, seed=seed, malformed=malformed)
     with console.status("导入部门数据 / ingesting department feeds ..."):
-        summaries = asyncio.run(_ingest_all(settings, sim_dir, month, manifest))
+        summaries = asyncio.run(
+            ingest_files(settings, LocalSink(settings.local_dir), _feeds(sim_dir, manifest), month=month)
+        )
     with console.status("流处理 / running the stream core ..."):
         stream = run_embedded(
             settings.local_dir, Topics(settings), deadlines=Deadlines(visit_days=settings.visit_days)
