@@ -14,17 +14,24 @@ site-packages):
    after Faust's own seek, which is where ``auto_offset_reset=earliest`` would start: at worst
    records are delivered twice, which the core absorbs by event id.
 
-2. Resuming the flow after recovery wipes records already handed out (exactly one record skipped
-   while the lag still reaches 0). ``flow_control.resume()`` (faust/tables/recovery.py:659) clears
-   every stream queue and cancels the conductor's blocked put, though records of the current
-   generation have been flowing since the partitions were resumed (recovery.py:649). The hole is
-   never acked, and Faust's commit tolerates a hole of one (consumer.py:1139-1141): it commits past
-   it. ``KeepLiveEventsOnResume`` clears only what is stale (another generation, a topic Faust does
-   not ack, or during recovery) and leaves blocked putters alone.
+2. Resuming the flow after recovery wipes records already handed out. ``flow_control.resume()``
+   (faust/tables/recovery.py:659) clears every stream queue and cancels the conductor's blocked put,
+   though records of the current generation have been flowing since the partitions were resumed
+   (recovery.py:649) while ``perform_seek`` ran (one OffsetFetch round trip per partition: seconds
+   with many partitions on a remote broker). Reproduced with hundreds to 4,096 records wiped at
+   once. They are never acked: on a partition with a committed offset Faust then refuses to commit
+   past the hole and the lag stays stuck until the next rebalance; on a never-committed partition
+   it commits past it and the records are lost. ``KeepLiveEventsOnResume`` clears only what is
+   stale (another generation, a topic Faust does not ack, or during recovery) and leaves blocked
+   putters alone.
 
 3. Partitions that once filled a stream queue stay "buffered" across rebalances
    (consumer.py:554-559, 641-664), so their records can pass Faust's filter while paused during
    recovery. ``RewindingConsumer`` forgets them on every assignment.
+
+``tests/integration/test_faust_races.py`` reproduces 1 and 2 with real worker processes: stock
+``faust.App`` loses records in every run, this App in none, and each fix is needed (measured 7/7 and
+0/7 per scenario).
 """
 
 from __future__ import annotations

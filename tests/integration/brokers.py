@@ -29,7 +29,11 @@ class OwnBroker:
         }
 
     def start(self) -> None:
-        subprocess.run(["bash", str(SCRIPT), "start"], env=self._env(), check=True, capture_output=True)
+        done = subprocess.run(
+            ["bash", str(SCRIPT), "start"], check=False, env=self._env(), capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"the test broker did not start ({done.returncode}):\n{done.stderr[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL: the broker dies as a machine does, with no shutdown."""

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from connectors.ingest import Ingester
+from connectors.ingest import ingest_files
 from connectors.kafka import end_offsets, ensure_topics, read_topic
 from connectors.sinks import KafkaSink, LocalSink, Sink, read_local
 from dixian.config import Settings
@@ -44,6 +44,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _free_ports() -> tuple[int, int]:
+    """Two distinct free ports (the kernel may hand out the same one twice in a row)."""
+    while (ports := (_free_port(), _free_port()))[0] == ports[1]:
+        pass
+    return ports
+
+
 class Month:
     """A simulated month: its files, and the alerts the embedded runner makes of them."""
 
@@ -68,17 +75,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
 
 
 def _ingest(settings: Settings, sink: Sink, files: list[tuple[str, Path]]) -> None:
-    async def run() -> None:
-        await sink.start()
-        ing = Ingester(settings, sink)
-        try:
-            for dept, path in files:
-                await ing.ingest_file(dept, path, month="2022-06")
-        finally:
-            ing.close()
-            await sink.stop()
-
-    asyncio.run(run())
+    asyncio.run(ingest_files(settings, sink, files, month="2022-06"))
 
 
 def _same(got: AlertSet, want: AlertSet) -> None:
@@ -203,7 +200,7 @@ async def _uncommitted_partitions(settings: Settings) -> int:
 def test_the_broker_killed_mid_stream_loses_no_alert(tmp_path: Path, month: Month, down_for: float) -> None:
     """The broker is SIGKILLed while the worker processes the month (outputs of a batch unacknowledged),
     then started again at once or after 20 s; the worker carries on."""
-    broker = OwnBroker(tmp_path / "kafka", _free_port(), _free_port())
+    broker = OwnBroker(tmp_path / "kafka", *_free_ports())
     broker.start()
     worker = None
     try:

@@ -10,10 +10,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from connectors.ingest import Ingester, IngestSummary
-from connectors.kafka import end_offsets
+from connectors.kafka import end_offsets, read_topic
 from connectors.sinks import KafkaSink
 from dixian.config import Settings
 from dixian.contract import Dept
+from dixian.contract.wire import decode_events
 from dixian.simulate import build_city, generate_feed
 from dixian.topics import Topics
 
@@ -23,6 +24,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 async def _topic_count(bootstrap: str, topic: str) -> int:
     """Records in a topic (nothing is deleted from these fresh topics: end offsets count them)."""
     return sum((await end_offsets(bootstrap, [topic])).values())
+
+
+async def _event_count(bootstrap: str, topic: str, dept: Dept) -> int:
+    """Events on a department topic: its records carry batches of events (a JSON array each)."""
+    return sum(len(decode_events(v or b"", dept)) for _, v in await read_topic(bootstrap, topic))
 
 
 async def _ingest(settings: Settings, path: Path) -> IngestSummary:
@@ -75,7 +81,9 @@ def test_100k_feed_with_5_percent_malformed_reconciles_with_topics(
     assert summary.rejected_total == sum(feed.malformed.values())
     assert summary.duplicates == feed.duplicates
     assert summary.accepted == feed.valid_unique
-    dept_count = asyncio.run(_topic_count(settings.kafka_bootstrap, topics.dept(Dept.MEDICAL_INSURANCE)))
+    dept_topic = topics.dept(Dept.MEDICAL_INSURANCE)
+    dept_count = asyncio.run(_event_count(settings.kafka_bootstrap, dept_topic, Dept.MEDICAL_INSURANCE))
+    assert asyncio.run(_topic_count(settings.kafka_bootstrap, dept_topic)) < dept_count / 100  # batched
     dead_count = asyncio.run(_topic_count(settings.kafka_bootstrap, topics.dead_letter))
     assert dept_count == summary.accepted
     assert dead_count == summary.rejected_total
@@ -94,5 +102,5 @@ def test_100k_feed_with_5_percent_malformed_reconciles_with_topics(
     again = asyncio.run(_ingest(settings, tmp_path / feed.file))
     assert again.accepted == 0
     assert again.duplicates == feed.valid_unique + feed.duplicates
-    dept_after = asyncio.run(_topic_count(settings.kafka_bootstrap, topics.dept(Dept.MEDICAL_INSURANCE)))
+    dept_after = asyncio.run(_event_count(settings.kafka_bootstrap, dept_topic, Dept.MEDICAL_INSURANCE))
     assert dept_after == dept_count
