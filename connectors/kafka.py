@@ -159,9 +159,12 @@ async def read_topic_to_end(
 ) -> tuple[list[tuple[bytes | None, bytes | None]], dict[TopicPartition, int]]:
     """Every record of a topic, from the beginning to the end offsets it has now, and those end
     offsets (no consumer group). A partition is done when the consumer's position reaches its end,
-    which also holds when compaction removed the last offsets before it."""
+    which also holds when compaction removed the last offsets before it. (Reset policy ``earliest``:
+    see ``streams.store.load_changelog`` for what aiokafka's default does to ``seek_to_beginning``.)"""
     ends = await end_offsets(bootstrap, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     out: list[tuple[bytes | None, bytes | None]] = []
     try:

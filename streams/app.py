@@ -24,7 +24,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 import orjson
@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry
 
 from connectors.kafka import idempotent_producer, read_topic_to_end
 from dixian.config import Settings
+from dixian.contract import Dept
 from dixian.contract.deadlines import Deadlines
 from dixian.contract.partitioning import partition_of
 from dixian.topics import Topics
@@ -250,6 +251,18 @@ class RosterGate:
         if offset > self.done.get(partition, -1):
             self.done[partition] = offset
 
+    def to_confirm(self, partitions: Iterable[int]) -> list[TopicPartition]:
+        """The roster partitions, among those of a chunk's department records, that look read. The
+        highwater they look read by comes from the roster partition's latest fetch, which can be older
+        than the department records: the roster's end is asked again before such a chunk is processed
+        (``confirm``), so that an event is held whenever a roster record written before it is unread."""
+        return [TopicPartition(self.topic, p) for p in sorted(set(partitions)) if self.ready(p)]
+
+    def confirm(self, ends: Mapping[TopicPartition, int]) -> None:
+        for tp, end in ends.items():
+            if tp.partition in self.done and end > self.ends.get(tp.partition, 0):
+                self.ends[tp.partition] = end
+
 
 class Worker:
     """One stream worker: the Faust app, its household table, the agent that drives the core, the
@@ -272,6 +285,7 @@ class Worker:
         )
         self.app = faust_app(settings)
         self.inputs = [*self.driver.channels]
+        self.departments = frozenset(t for t, c in self.driver.channels.items() if isinstance(c, Dept))
         topic = self.app.topic(*self.inputs, key_serializer="raw", value_serializer="raw")
         # use_partitioner: the household id's murmur2 partition, as every producer of the inputs uses
         self.table = self.app.Table(
@@ -391,6 +405,9 @@ class Worker:
 
     async def _batch(self, events: list[Any]) -> None:
         await self._assignment_changed()
+        await self._confirm_roster_ends(
+            e.message.partition for e in events if e.message.topic in self.departments
+        )
         records = [InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events]
         started = time.perf_counter()
         effects = self.driver.process(records, self._load, self.roster.ready)
@@ -468,7 +485,15 @@ class Worker:
             if self._sent:
                 await self._hand_over([])
 
+    async def _confirm_roster_ends(self, partitions: Iterable[int]) -> None:
+        confirm = self.roster.to_confirm(partitions)
+        if confirm:
+            self.roster.confirm(
+                await _answered(lambda: self.app.consumer.highwaters(*confirm), "end offsets of the roster")
+            )
+
     async def _release_ready(self) -> None:
+        await self._confirm_roster_ends(p for p, keys in self.holding.items() if keys)
         for partition in [p for p, keys in self.holding.items() if keys and self.roster.ready(p)]:
             await self._release(partition)
 

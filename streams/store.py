@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -52,49 +53,10 @@ class BulkRecoveredStore(memory.Store[bytes, bytes]):
 
     async def _load(self, tps: set[TopicPartition]) -> None:
         started = time.perf_counter()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=[f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker],
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=2 * 1024 * 1024,
-            fetch_max_bytes=8 * 1024 * 1024,
-        )
-        await consumer.start()
-        applied = 0
-        try:
-            consumer.assign(list(tps))
-            ends = await consumer.end_offsets(list(tps))
-            todo: dict[TopicPartition, int] = {}
-            for tp in tps:
-                start = self._applied.get(tp, -1) + 1
-                if start < ends[tp]:
-                    if start == 0:
-                        await consumer.seek_to_beginning(tp)
-                    else:
-                        consumer.seek(tp, start)
-                    todo[tp] = ends[tp]
-            data, key_partition = self.data, self._key_partition
-            while todo:
-                batches = await consumer.getmany(*todo, timeout_ms=1000, max_records=None)
-                for tp, records in batches.items():
-                    end = todo.get(tp)
-                    if end is None:
-                        continue
-                    for r in records:
-                        if r.offset >= end:
-                            break
-                        if r.value is None:
-                            data.pop(r.key, None)
-                            key_partition.pop(r.key, None)
-                        else:
-                            data[r.key] = r.value
-                            key_partition[r.key] = tp.partition
-                        self._applied[tp] = r.offset
-                        applied += 1
-                for tp in list(todo):  # compaction can leave the last offsets empty
-                    if await consumer.position(tp) >= todo[tp]:
-                        self._applied[tp] = todo.pop(tp) - 1
-        finally:
-            await consumer.stop()
+        bootstrap = [f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker]
+        starts = {tp: self._applied.get(tp, -1) + 1 for tp in tps}
+        applied, last = await load_changelog(bootstrap, starts, self.data, self._key_partition)
+        self._applied.update(last)
         if applied:
             log.info(
                 "household table: %d changelog records of %d partitions loaded in %.1fs",
@@ -102,6 +64,63 @@ class BulkRecoveredStore(memory.Store[bytes, bytes]):
                 len(tps),
                 time.perf_counter() - started,
             )
+
+
+async def load_changelog(
+    bootstrap: str | list[str],
+    starts: dict[TopicPartition, int],
+    data: MutableMapping[bytes, bytes],
+    key_partition: MutableMapping[bytes, int],
+) -> tuple[int, dict[TopicPartition, int]]:
+    """Apply the changelog records of each partition from its start offset to the end offset it has
+    now: the last one per key wins, a tombstone deletes. Returns how many records were applied and
+    the last offset each partition is read to.
+
+    The consumer's reset policy is ``earliest``: with aiokafka's default (``latest``) the reset of a
+    freshly assigned partition can land after ``seek_to_beginning`` and move it to the end, so the
+    partition looks read while none of its records was returned (seen: 1,718 households of one
+    partition missing after a takeover; a test keeps it)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=2 * 1024 * 1024,
+        fetch_max_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    applied = 0
+    last: dict[TopicPartition, int] = {}
+    try:
+        consumer.assign(list(starts))
+        ends = await consumer.end_offsets(list(starts))
+        todo: dict[TopicPartition, int] = {}
+        for tp, start in starts.items():
+            if start < ends[tp]:
+                consumer.seek(tp, start)  # a start below the log's first offset resets to it
+                todo[tp] = ends[tp]
+        while todo:
+            batches = await consumer.getmany(*todo, timeout_ms=1000, max_records=None)
+            for tp, records in batches.items():
+                end = todo.get(tp)
+                if end is None:
+                    continue
+                for r in records:
+                    if r.offset >= end:
+                        break
+                    if r.value is None:
+                        data.pop(r.key, None)
+                        key_partition.pop(r.key, None)
+                    else:
+                        data[r.key] = r.value
+                        key_partition[r.key] = tp.partition
+                    last[tp] = r.offset
+                    applied += 1
+            for tp in list(todo):  # compaction can leave the last offsets empty
+                if await consumer.position(tp) >= todo[tp]:
+                    last[tp] = todo.pop(tp) - 1
+    finally:
+        await consumer.stop()
+    return applied, last
 
 
 def register() -> str:

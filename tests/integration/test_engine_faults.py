@@ -133,7 +133,9 @@ def test_records_on_the_wrong_partition_are_forwarded_and_give_the_same_alerts(
         from aiokafka import AIOKafkaConsumer  # noqa: PLC0415
 
         ends = await end_offsets(settings.kafka_bootstrap, [changelog])
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await consumer.start()
         out: list[Any] = []
         try:

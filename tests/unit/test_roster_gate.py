@@ -1,0 +1,49 @@
+"""The worker's roster gate: when a partition's roster counts as read."""
+
+from __future__ import annotations
+
+from aiokafka import TopicPartition
+
+from streams.app import RosterGate
+
+TOPIC = "households"
+
+
+def _gate(highwater: int | None) -> RosterGate:
+    gate = RosterGate(TOPIC, lambda tp: highwater)
+    gate.done[0] = -1  # assigned, nothing committed
+    gate.ends[0] = 0  # the roster partition was empty when it was assigned
+    return gate
+
+
+def test_a_partition_not_assigned_is_never_read() -> None:
+    assert not RosterGate(TOPIC, lambda tp: 10).ready(3)
+
+
+def test_a_partition_is_read_once_its_last_known_record_is_processed() -> None:
+    gate = _gate(highwater=3)
+    assert not gate.ready(0)
+    gate.seen(0, 1)
+    assert not gate.ready(0)
+    gate.seen(0, 2)
+    assert gate.ready(0)
+
+
+def test_a_stale_highwater_is_confirmed_before_department_records_are_processed() -> None:
+    """The roster partition's last fetch saw 3 records; 2 more were written before a department's
+    records that arrived in a later fetch. Asked again, the gate holds their events."""
+    gate = _gate(highwater=3)
+    gate.seen(0, 2)
+    assert gate.to_confirm([0, 0]) == [TopicPartition(TOPIC, 0)]
+    gate.confirm({TopicPartition(TOPIC, 0): 5})
+    assert not gate.ready(0)
+    assert gate.to_confirm([0]) == []  # not read: its events are held anyway, nothing to ask
+    gate.seen(0, 4)
+    assert gate.ready(0)
+
+
+def test_confirmation_never_moves_the_end_back_nor_adopts_a_revoked_partition() -> None:
+    gate = _gate(highwater=None)
+    gate.confirm({TopicPartition(TOPIC, 0): 4})
+    gate.confirm({TopicPartition(TOPIC, 0): 2, TopicPartition(TOPIC, 1): 9})
+    assert gate.ends == {0: 4}
