@@ -213,7 +213,8 @@ def print_demo(result: DemoResult, console: Console) -> None:
     console.print(f"  the same month through Kafka and real workers: {cmd} demo --kafka")
     q = result.queue
     console.print(
-        f"村级自查队列 / village queue: {q.clues} clues and {q.households} households in {q.store_url};"
+        f"村级自查队列 / village queue: {q.clues} household clues (one per household with a risk)"
+        f" and {q.households} households in {q.store_url};"
         f" a look-back campaign put {q.campaign_items} visit items for monitoring objects in the queues",
         soft_wrap=True,
     )

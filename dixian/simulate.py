@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import hashlib
 import io
 import random
 from collections import Counter
@@ -502,6 +503,22 @@ def _write_jsonl(path: Path, headers: list[str], body: list[list[Any]]) -> None:
             fh.write(orjson.dumps({h: v for h, v in zip(headers, row, strict=False) if v != ""}) + b"\n")
 
 
+_SURNAMES = (
+    "李王张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高梁宋郑谢韦蒋唐莫覃蓝潘"  # 覃、韦、蓝、莫: common in Guangxi
+)
+_GIVEN = "建国华明秀英桂芳玉兰志强海燕春梅文军丽娟德福永红小平金凤家豪子涵思雨俊杰"
+
+
+def simulated_name(member_id: str, household_id: str, relation: str) -> str:
+    """A made-up name, stable per member: children and the householder share the household's surname."""
+    h = int(hashlib.blake2b(member_id.encode(), digest_size=4).hexdigest(), 16)
+    family = int(hashlib.blake2b(household_id.encode(), digest_size=4).hexdigest(), 16)
+    shares = relation in ("户主", "子女", "孙辈", "兄弟姐妹")
+    surname = _SURNAMES[family % len(_SURNAMES)] if shares else _SURNAMES[h % len(_SURNAMES)]
+    given = _GIVEN[(h >> 8) % len(_GIVEN)] + ("" if h % 3 == 0 else _GIVEN[(h >> 16) % len(_GIVEN)])
+    return surname + given
+
+
 def roster_rows(city: City) -> Iterator[list[Any]]:
     for hh in city.households:
         for m in hh.members:
@@ -515,6 +532,7 @@ def roster_rows(city: City) -> Iterator[list[Any]]:
                 hh.per_capita_income,
                 *("是" if b else "否" for b in (hh.housing_safe, hh.water_safe, hh.dibao, hh.tekun)),
                 m.member_id,
+                simulated_name(m.member_id, hh.household_id, m.relation),
                 m.relation,
                 *(
                     "是" if b else "否"
@@ -536,6 +554,7 @@ ROSTER_HEADERS = [
     "是否低保",
     "是否特困",
     "成员身份证号",
+    "姓名",
     "与户主关系",
     "有劳动能力",
     "是否残疾",

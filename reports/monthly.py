@@ -172,17 +172,48 @@ def _clues(src: Sources, start: date, end: date, county: str | None) -> list[dic
     )
 
 
+def _warning_items(src: Sources, start: date, end: date, county: str | None) -> list[dict[str, Any]]:
+    """The month's department warnings as risk items (one per alert, that is per rule hit window),
+    dated by the item, with the workflow of the household clue each one joined."""
+    area, params = _area_sql(county, "c.county_code")
+    return src.store.db.query(
+        "SELECT i.item_id, i.rule_id, i.rule_version, i.catalogue_version, i.department, i.title, i.hits,"
+        " c.state, c.outcome, c.county_code FROM risk_items i JOIN clues c ON c.clue_id = i.clue_id"
+        " WHERE i.source = 'department_warning' AND i.item_date >= ? AND i.item_date < ?"
+        + area
+        + " ORDER BY i.item_id",
+        [start.isoformat(), end.isoformat(), *params],
+    )
+
+
 def is_identification(c: dict[str, Any]) -> bool:
     """A clue on the identification path (15 days): every clue except campaign visits that found no
     risk or have not concluded yet (those are counted as campaign coverage)."""
     return c["source"] != "campaign" or c["proposal"] not in (None, "no_risk")
 
 
-def sources_table(clues: list[dict[str, Any]], month: str) -> Table:
+def _items_by_source(src: Sources, start: date, end: date, county: str | None) -> list[dict[str, Any]]:
+    """Per household clue and source: the clue (its workflow) and how many items of that source
+    joined it in the month."""
+    area, params = _area_sql(county, "c.county_code")
+    return src.store.db.query(
+        "SELECT i.source AS item_source, COUNT(*) AS n, c.clue_id, c.source, c.state, c.proposal, c.outcome"
+        " FROM risk_items i JOIN clues c ON c.clue_id = i.clue_id"
+        " WHERE i.item_date >= ? AND i.item_date < ?"
+        + area
+        + " GROUP BY c.clue_id, i.source ORDER BY c.clue_id",
+        [start.isoformat(), end.isoformat(), *params],
+    )
+
+
+def sources_table(items: list[dict[str, Any]], month: str) -> Table:
+    """By channel: the households whose clue it fed in the month (a household fed by two channels is
+    counted under each), and its risk items."""
     acc: dict[str, Counter[str]] = defaultdict(Counter)
-    for c in clues:
-        k = acc[c["source"]]
+    for c in items:
+        k = acc[c["item_source"]]
         k["received"] += 1
+        k["items"] += int(c["n"])
         if is_identification(c):
             k["identification"] += 1
         if c["state"] == ClueState.CLOSED.value:
@@ -193,6 +224,7 @@ def sources_table(clues: list[dict[str, Any]], month: str) -> Table:
         {
             "source": SOURCE_ZH.get(src, src),
             "received": k["received"],
+            "items": k["items"],
             "identification": k["identification"],
             "closed": k["closed"],
             **{o: k[o] for o in OUTCOMES},
@@ -206,7 +238,8 @@ def sources_table(clues: list[dict[str, Any]], month: str) -> Table:
         f"{month} 线索按发现渠道",
         [
             ("source", "渠道"),
-            ("received", "线索"),
+            ("received", "线索(户)"),
+            ("items", "风险项"),
             ("identification", "进入识别程序"),
             ("closed", "已办结"),
             *((o, OUTCOME_ZH[o]) for o in OUTCOMES),
@@ -295,7 +328,7 @@ def rules_table(clues: list[dict[str, Any]], evaluations: dict[str, float], mont
             ("catalogues", "规则库版本"),
             ("evaluations", "评估次数"),
             ("hits", "命中次数"),
-            ("alerts", "产生线索"),
+            ("alerts", "风险项(预警)"),
             ("suppressed", "抑制的重复命中"),
             ("hit_rate", "命中率(%)"),
         ],
@@ -600,8 +633,10 @@ def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Tabl
         m = previous_month(month, back)
         start, end = month_bounds(m)
         r = src.store.db.one(
-            "SELECT COUNT(*) AS alerts, COALESCE(SUM(hits), 0) AS hits FROM clues"
-            " WHERE source = 'department_warning' AND clue_date >= ? AND clue_date < ?" + area,
+            "SELECT COUNT(*) AS alerts, COALESCE(SUM(i.hits), 0) AS hits FROM risk_items i"
+            " JOIN clues c ON c.clue_id = i.clue_id"
+            " WHERE i.source = 'department_warning' AND i.item_date >= ? AND i.item_date < ?"
+            + area.replace("county_code", "c.county_code"),
             [start.isoformat(), end.isoformat(), *params],
         )
         totals, _ = src.feeds(m)
@@ -623,7 +658,7 @@ def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Tabl
             ("month", "月份"),
             ("accepted", "入库变动数据"),
             ("hits", "规则命中"),
-            ("alerts", "产生线索"),
+            ("alerts", "风险项(预警)"),
             ("hit_rate", "命中率(%)"),
         ],
         rows,
@@ -643,12 +678,13 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
     evaluations["household"] = evaluations["*"]
     warnings = [c for c in clues if c["source"] == "department_warning"]
     identification = [c for c in clues if is_identification(c)]
-    rules = rules_table(warnings, evaluations, month)
+    items = _warning_items(src, start, end, county)
+    rules = rules_table(items, evaluations, month)
     screening = screening_tables(identification, month, as_of)
-    sources_t = sources_table(clues, month)
+    sources_t = sources_table(_items_by_source(src, start, end, county), month)
     campaigns_t = campaigns_table(src, start, end, county, as_of)
     monitoring, mon_head = monitoring_tables(src, month, county)
-    feedback = feedback_table(warnings, month)
+    feedback = feedback_table(items, month)
     problems, problem_summary, not_checked = quality_tables(src, month, county)
     trend_table = trend(src, month, county)
 
@@ -656,6 +692,7 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
     p_start, p_end = month_bounds(prev)
     prev_all = _clues(src, p_start, p_end, county)
     prev_clues = [c for c in prev_all if c["source"] == "department_warning"]
+    prev_items = _warning_items(src, p_start, p_end, county)
     _, _, prev_received, _ = feeds_tables(src, prev)
     prev_outcomes = Counter(c["outcome"] for c in prev_all)
     outcomes = Counter(c["outcome"] for c in clues)
@@ -663,8 +700,9 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
         ("部门数据接收行数", int(received["rows_read"]), int(prev_received["rows_read"])),
         ("入库变动数据", int(received["accepted"]), int(prev_received["accepted"])),
         ("拒收行数", int(received["rejected"]), int(prev_received["rejected"])),
-        ("预警线索", len(warnings), len(prev_clues)),
-        ("规则命中", sum(int(c["hits"]) for c in warnings), sum(int(c["hits"]) for c in prev_clues)),
+        ("预警线索(户)", len(warnings), len(prev_clues)),
+        ("预警风险项", len(items), len(prev_items)),
+        ("规则命中", sum(int(i["hits"]) for i in items), sum(int(i["hits"]) for i in prev_items)),
         (
             "农户申请与干部排查",
             sum(c["source"] in ("application", "cadre") for c in clues),

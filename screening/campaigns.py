@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -85,29 +86,50 @@ def create_campaign(
     ts = store.now().isoformat(timespec="seconds")
     area = " OR ".join("village_code LIKE ?" for _ in scope)
     kind = " OR ".join(KIND_WHERE[k] for k in kinds)
+    prefix = item_id(cid, "")
+    run = f'{{"campaign_run": "{uuid.uuid4().hex}"}}'
     with store.db.transaction():
+        # 1. one visit item per household in scope: on the household's open clue if it has one,
+        #    else on a clue of its own (which takes the item's id)
+        store.db.execute(
+            "INSERT INTO risk_items (item_id, clue_id, household_id, source, title, explanation, risk_label,"
+            " severity, revision, hits, detail_json, item_date, received_at)"
+            " SELECT ? || h.household_id, COALESCE((SELECT c.clue_id FROM clues c"
+            "   WHERE c.household_id = h.household_id AND c.state <> 'closed'"
+            "   ORDER BY c.clue_date, c.clue_id LIMIT 1), ? || h.household_id),"
+            " h.household_id, 'campaign', ?, ?, '集中排查', 'low', 1, 1, ?, ?, ?"
+            f" FROM households h WHERE ({area}) AND ({kind}) ON CONFLICT (item_id) DO NOTHING",
+            [
+                prefix, prefix, f"集中排查：{name.strip()}", "按集中排查要求入户，填写走访表并作出结论",
+                run, period_from.isoformat(), ts, *(f"{s}%" for s in scope),
+            ],
+        )  # fmt: skip
+        # 2. the clues of households that had none open
         store.db.execute(
             "INSERT INTO clues (clue_id, source, household_id, village_code, township_code, county_code,"
             " title, explanation, risk_label, severity, revision, hits, detail_json, clue_date, received_at,"
             " visit_by, decide_by, state, steps, updated_at, campaign_id, household_kind)"
-            " SELECT 'camp-' || ? || '-' || household_id, 'campaign', household_id, village_code,"
-            " township_code, county_code, ?, ?, '集中排查', 'low', 1, 1, '{}', ?, ?, ?, ?, 'new', 0, ?, ?,"
+            " SELECT i.item_id, 'campaign', h.household_id, h.village_code, h.township_code, h.county_code,"
+            " i.title, i.explanation, i.risk_label, 'low', 1, 1, '{}', i.item_date, ?, ?, ?, 'new', 0, ?, ?,"
             + KIND_OF
-            + f" FROM households WHERE ({area}) AND ({kind}) ON CONFLICT (clue_id) DO NOTHING",
+            + " FROM risk_items i JOIN households h ON h.household_id = i.household_id"
+            " WHERE i.detail_json = ? AND i.clue_id = i.item_id",
             [
-                cid.removeprefix("cmp-"),
-                f"集中排查：{name.strip()}",
-                "按集中排查要求入户，填写走访表并作出结论",
-                period_from.isoformat(),
-                ts,
-                period_to.isoformat(),
-                (period_to + timedelta(days=DECIDE_DAYS)).isoformat(),
-                ts,
-                cid,
-                *(f"{s}%" for s in scope),
+                ts, period_to.isoformat(), (period_to + timedelta(days=DECIDE_DAYS)).isoformat(), ts, cid,
+                run,
             ],
+        )  # fmt: skip
+        # 3. the open clues that the campaign's items joined: the campaign's visit is theirs
+        store.db.execute(
+            "UPDATE clues SET items = items + 1, updated_at = ?,"
+            " campaign_id = COALESCE(campaign_id, ?)"
+            " WHERE clue_id IN (SELECT clue_id FROM risk_items WHERE detail_json = ? AND clue_id <> item_id)",
+            [ts, cid, run],
         )
-        n = store.db.one("SELECT COUNT(*) AS n FROM clues WHERE campaign_id = ?", (cid,))
+        n = store.db.one(
+            "SELECT COUNT(*) AS n FROM risk_items WHERE source = 'campaign' AND item_id LIKE ?",
+            (prefix + "%",),
+        )
         items = int(n["n"]) if n else 0
         store.db.execute(
             "INSERT INTO campaigns (campaign_id, name, scope, kinds, period_from, period_to, items,"

@@ -23,6 +23,7 @@ from dixian.contract.vocabulary import (
     RECORDED_SOURCES,
     ClueSource,
     ClueState,
+    MonitoringStatus,
     Outcome,
     Proposal,
     Role,
@@ -44,11 +45,62 @@ TODO_STATES: dict[Role, tuple[ClueState, ...]] = {
 }
 
 
+SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2}
+
+
 @dataclass(frozen=True)
 class UpsertCounts:
-    inserted: int = 0
-    updated: int = 0
+    inserted: int = 0  # new clues (households without an open one)
+    updated: int = 0  # higher revisions of known alerts
     unchanged: int = 0  # replays and older revisions
+    joined: int = 0  # alerts that joined their household's open clue as a further risk item
+
+
+@dataclass(frozen=True)
+class RiskItem:
+    """One risk of a household's clue: an alert (one rule hit) or another source's record."""
+
+    item_id: str
+    household_id: str
+    source: str
+    title: str
+    explanation: str
+    risk_label: str
+    severity: str
+    item_date: date
+    visit_by: date
+    decide_by: date
+    rule_id: str | None = None
+    rule_version: int | None = None
+    catalogue_version: str | None = None
+    department: str | None = None
+    revision: int = 1
+    hits: int = 1
+    detail_json: str = "{}"
+
+
+def _alert_detail(a: Alert) -> str:
+    return a.model_dump_json(
+        include={
+            "triggering_events",
+            "evidence",
+            "parameters",
+            "window_start",
+            "window_end",
+            "risk_type",
+            "guarantee",
+        }
+    )
+
+
+def _alert_item(a: Alert) -> RiskItem:
+    return RiskItem(
+        item_id=a.alert_id, household_id=a.household_id, source=ClueSource.DEPARTMENT_WARNING,
+        title=a.title, explanation=a.explanation, risk_label=a.risk_label, severity=a.severity,
+        item_date=a.decide_by - timedelta(days=DECIDE_DAYS), visit_by=a.visit_by, decide_by=a.decide_by,
+        rule_id=a.rule_id, rule_version=a.rule_version, catalogue_version=a.catalogue_version,
+        department=a.department, revision=a.revision, hits=a.hits, detail_json=_alert_detail(a),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,6 +119,17 @@ class Clue:
     @property
     def state(self) -> ClueState:
         return ClueState(self.row["state"])
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the queue is narrowed to (all optional; the area is the ``village`` argument)."""
+
+    state: ClueState | None = None
+    source: ClueSource | None = None
+    risk: str | None = None  # a risk label, or its beginning: 因病, 因残 ...
+    household: str | None = None  # a household number or a householder's name, or its beginning
+    overdue: bool = False
 
 
 def _d(text: str | None) -> date | None:
@@ -94,8 +157,10 @@ class Clues:
 
     # ---- from the alerts topic -------------------------------------------------------------------
     def upsert_alerts(self, alerts: Iterable[Alert]) -> UpsertCounts:
-        """One transaction: new alerts become clues in state ``new``; a higher revision of a known
-        alert refreshes its content (hits, evidence, deadlines) and leaves its workflow alone."""
+        """One transaction. Each alert is a risk item of its household's open clue: a known alert's
+        higher revision refreshes its item (and, for the clue's first item, the clue's content), never
+        the workflow; a new alert joins the household's open clue, or opens one when there is none.
+        The alerts of one batch join in order of date, then id, so the batch's first opens the clue."""
         latest: dict[str, Alert] = {}
         received = 0
         for a in alerts:
@@ -104,63 +169,144 @@ class Clues:
                 latest[a.alert_id] = a
         if not latest:
             return UpsertCounts()
-        ins = upd = 0
         same = received - len(latest)  # repeats inside the batch: older or equal revisions
         ts = self._ts()
         with self.db.transaction():
-            known: dict[str, int] = {}
-            ids = list(latest)
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                for r in self.db.query(
-                    f"SELECT clue_id, revision FROM clues WHERE clue_id IN ({marks})", chunk
-                ):
-                    known[r["clue_id"]] = int(r["revision"])
-            new_rows, changed = [], []
-            for a in latest.values():
-                detail = a.model_dump_json(
-                    include={
-                        "triggering_events",
-                        "evidence",
-                        "parameters",
-                        "window_start",
-                        "window_end",
-                        "risk_type",
-                        "guarantee",
-                    }
+            known = {
+                r["item_id"]: (int(r["revision"]), r["clue_id"])
+                for r in self._in(
+                    "SELECT item_id, revision, clue_id FROM risk_items WHERE item_id", list(latest)
                 )
+            }
+            item_updates, clue_updates, fresh = [], [], []
+            for a in latest.values():
                 if a.alert_id not in known:
-                    clue_date = a.decide_by - timedelta(days=DECIDE_DAYS)
-                    new_rows.append((
-                        a.alert_id, ClueSource.DEPARTMENT_WARNING, a.household_id, a.village_code,
-                        a.township_code, a.county_code, a.rule_id, a.rule_version, a.catalogue_version,
-                        a.department, a.title, a.explanation, a.risk_label, a.severity, a.revision, a.hits,
-                        detail, clue_date.isoformat(), ts, a.visit_by.isoformat(), a.decide_by.isoformat(),
-                        ClueState.NEW.value, ts,
-                    ))  # fmt: skip
-                elif a.revision > known[a.alert_id]:
-                    changed.append((
-                        a.rule_version, a.catalogue_version, a.revision, a.hits, detail,
-                        a.visit_by.isoformat(), a.decide_by.isoformat(), ts, a.alert_id, a.revision,
-                    ))  # fmt: skip
+                    fresh.append(a)
+                elif a.revision > known[a.alert_id][0]:
+                    detail = _alert_detail(a)
+                    item_updates.append(
+                        (
+                            a.rule_version,
+                            a.catalogue_version,
+                            a.revision,
+                            a.hits,
+                            detail,
+                            a.alert_id,
+                            a.revision,
+                        )
+                    )
+                    if known[a.alert_id][1] == a.alert_id:  # the clue's first item
+                        clue_updates.append((
+                            a.rule_version, a.catalogue_version, a.revision, a.hits, detail, ts,
+                            a.alert_id, a.revision,
+                        ))  # fmt: skip
                 else:
                     same += 1
             self.db.executemany(
-                "INSERT INTO clues (clue_id, source, household_id, village_code, township_code, county_code,"
-                " rule_id, rule_version, catalogue_version, department, title, explanation, risk_label,"
-                " severity, revision, hits, detail_json, clue_date, received_at, visit_by, decide_by, state,"
-                " updated_at) VALUES (" + ",".join("?" * 23) + ")",
-                new_rows,
+                "UPDATE risk_items SET rule_version = ?, catalogue_version = ?, revision = ?, hits = ?,"
+                " detail_json = ? WHERE item_id = ? AND revision < ?",
+                item_updates,
             )
             self.db.executemany(
                 "UPDATE clues SET rule_version = ?, catalogue_version = ?, revision = ?, hits = ?,"
-                " detail_json = ?, visit_by = ?, decide_by = ?, updated_at = ?"
-                " WHERE clue_id = ? AND revision < ?",
-                changed,
+                " detail_json = ?, updated_at = ? WHERE clue_id = ? AND revision < ?",
+                clue_updates,
             )
-            ins, upd = len(new_rows), len(changed)
-        return UpsertCounts(ins, upd, same)
+            fresh.sort(key=lambda a: (a.decide_by, a.alert_id))
+            opened = joined = 0
+            for a in fresh:
+                item = _alert_item(a)
+                if self._join(item, ts):
+                    joined += 1
+                else:
+                    self._open(item, a.village_code, a.township_code, a.county_code, ts)
+                    opened += 1
+        return UpsertCounts(opened, len(item_updates), same, joined)
+
+    def _in(self, sql: str, values: list[str]) -> list[Row]:
+        """``sql`` + `` IN (values)``, in chunks of 500."""
+        rows: list[Row] = []
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            rows += self.db.query(f"{sql} IN ({','.join('?' * len(chunk))})", chunk)
+        return rows
+
+    def open_clue(self, household_id: str) -> Row | None:
+        """The household's open clue (the earliest, should a store of an earlier version hold more)."""
+        return self.db.one(
+            "SELECT * FROM clues WHERE household_id = ? AND state <> ? ORDER BY clue_date, clue_id LIMIT 1",
+            (household_id, ClueState.CLOSED.value),
+        )
+
+    def _monitored(self, household_id: str) -> bool:
+        hh = self.ledger.household(household_id)
+        return bool(hh and hh["status"] == MonitoringStatus.MONITORED.value)
+
+    def _join(self, item: RiskItem, ts: str) -> str | None:
+        """Add ``item`` to its household's open clue; its id, or None when the household has none.
+
+        Before the visit the clue's deadlines run from its earliest item; after it they stay, and
+        the clue is marked as having a new risk to check."""
+        row = self.open_clue(item.household_id)
+        if row is None:
+            return None
+        after_visit = ClueState(row["state"]) != ClueState.NEW
+        self._insert_item(row["clue_id"], item, ts, after_visit=after_visit)
+        severity = max(Severity(row["severity"]), Severity(item.severity), key=SEVERITY_RANK.__getitem__)
+        cols: dict[str, Any] = {
+            "items": int(row["items"]) + 1,
+            "severity": severity.value,
+            "monitored_risk": int(row["monitored_risk"]) or int(self._monitored(item.household_id)),
+            "updated_at": ts,
+        }
+        if after_visit:
+            cols["new_risk"] = 1
+        else:
+            cols["clue_date"] = min(row["clue_date"], item.item_date.isoformat())
+            cols["visit_by"] = min(row["visit_by"], item.visit_by.isoformat())
+            cols["decide_by"] = min(row["decide_by"], item.decide_by.isoformat())
+        assignments = ", ".join(f"{k} = ?" for k in cols)
+        self.db.execute(f"UPDATE clues SET {assignments} WHERE clue_id = ?", (*cols.values(), row["clue_id"]))
+        return str(row["clue_id"])
+
+    def _open(self, item: RiskItem, village: str, township: str, county: str, ts: str, **extra: Any) -> None:
+        """A new clue whose first item is ``item`` (the clue takes the item's id)."""
+        cols: dict[str, Any] = {
+            "clue_id": item.item_id, "source": item.source, "household_id": item.household_id,
+            "village_code": village, "township_code": township, "county_code": county,
+            "rule_id": item.rule_id, "rule_version": item.rule_version,
+            "catalogue_version": item.catalogue_version, "department": item.department,
+            "title": item.title, "explanation": item.explanation, "risk_label": item.risk_label,
+            "severity": item.severity, "revision": item.revision, "hits": item.hits,
+            "detail_json": item.detail_json, "clue_date": item.item_date.isoformat(), "received_at": ts,
+            "visit_by": item.visit_by.isoformat(), "decide_by": item.decide_by.isoformat(),
+            "state": ClueState.NEW.value, "steps": 0, "updated_at": ts, "items": 1,
+            "monitored_risk": int(self._monitored(item.household_id)), **extra,
+        }  # fmt: skip
+        self.db.execute(
+            f"INSERT INTO clues ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+            tuple(cols.values()),
+        )
+        self._insert_item(item.item_id, item, ts, after_visit=False)
+
+    def _insert_item(self, clue_id: str, item: RiskItem, ts: str, *, after_visit: bool) -> None:
+        self.db.execute(
+            "INSERT INTO risk_items (item_id, clue_id, household_id, source, rule_id, rule_version,"
+            " catalogue_version, department, title, explanation, risk_label, severity, revision, hits,"
+            " detail_json, item_date, received_at, after_visit) VALUES (" + ",".join("?" * 18) + ")",
+            (
+                item.item_id, clue_id, item.household_id, item.source, item.rule_id, item.rule_version,
+                item.catalogue_version, item.department, item.title, item.explanation, item.risk_label,
+                item.severity, item.revision, item.hits, item.detail_json, item.item_date.isoformat(), ts,
+                int(after_visit),
+            ),
+        )  # fmt: skip
+
+    def items(self, clue_id: str) -> list[Row]:
+        """The clue's risk items, in order of date."""
+        return self.db.query(
+            "SELECT * FROM risk_items WHERE clue_id = ? ORDER BY item_date, received_at, item_id", (clue_id,)
+        )
 
     # ---- the queue -------------------------------------------------------------------------------
     def _view(self, row: Row, today: date) -> Clue:
@@ -174,13 +320,43 @@ class Clues:
         return Clue(row, dl)
 
     def queue(
-        self, actor: Actor, *, todo: bool = False, village: str | None = None, include_closed: bool = False
+        self,
+        actor: Actor,
+        *,
+        todo: bool = False,
+        village: str | None = None,
+        include_closed: bool = False,
+        where: QueueFilter | None = None,
     ) -> list[Clue]:
-        """The clues in the actor's scope (or one village of it), most urgent first."""
+        """The clues in the actor's scope (or one township or village of it), most urgent first."""
         area = village or actor.scope
         actor.check_area(area)
-        sql = "SELECT * FROM clues WHERE village_code LIKE ?"
+        sql = (
+            "SELECT c.*, (SELECT h.head_name FROM households h WHERE h.household_id = c.household_id)"
+            " AS head_name FROM clues c WHERE c.village_code LIKE ?"
+        )
         params: list[Any] = [area + "%"]
+        f = where or QueueFilter()
+        if f.state:
+            sql += " AND state = ?"
+            params.append(f.state.value)
+        if f.source:
+            sql += " AND source = ?"
+            params.append(f.source.value)
+        if f.household and f.household.isdigit():
+            sql += " AND c.household_id LIKE ?"
+            params.append(f.household + "%")
+        elif f.household:  # a householder's name, or its beginning
+            sql += (
+                " AND EXISTS (SELECT 1 FROM households h"
+                " WHERE h.household_id = c.household_id AND h.head_name LIKE ?)"
+            )
+            params.append(f.household + "%")
+        if f.risk:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM risk_items i WHERE i.clue_id = c.clue_id AND i.risk_label LIKE ?)"
+            )
+            params.append(f.risk + "%")
         if todo:
             states = TODO_STATES[actor.role]
             if not states:
@@ -192,11 +368,17 @@ class Clues:
             params.append(ClueState.CLOSED.value)
         today = self.today()
         views = [self._view(r, today) for r in self.db.query(sql, params)]
+        if f.overdue:
+            views = [v for v in views if v.deadline.overdue]
         views.sort(key=lambda c: urgency_key(c.deadline, c["severity"], date.fromisoformat(c["clue_date"])))
         return views
 
     def get(self, actor: Actor, clue_id: str) -> Clue:
-        row = self.db.one("SELECT * FROM clues WHERE clue_id = ?", (clue_id,))
+        row = self.db.one(
+            "SELECT c.*, (SELECT h.head_name FROM households h WHERE h.household_id = c.household_id)"
+            " AS head_name FROM clues c WHERE c.clue_id = ?",
+            (clue_id,),
+        )
         if row is None:
             raise NotFound(f"没有编号为 {clue_id} 的线索")
         actor.check(row["village_code"])
@@ -231,6 +413,8 @@ class Clues:
                 actor, row, {"state": t.to_state.value, **t.updates}, t.step, t.to_state.value, t.note,
                 proposal=t.proposal, outcome=t.outcome, category=t.category,
             )  # fmt: skip
+            if t.outcome is not None:  # the household ledger records the county's decision
+                self.ledger.decided(row["household_id"], t.outcome, t.category)
             if t.outcome == Outcome.INCLUDED:  # an assistance plan is due within 10 days of inclusion
                 self.db.execute(
                     "INSERT INTO plans (clue_id, household_id, village_code, county_code, included_on,"
@@ -289,8 +473,9 @@ class Clues:
     def create(
         self, actor: Actor, household_id: str, source: str, note: str, *, authorisation_signed: bool = False
     ) -> tuple[str, bool]:
-        """A clue from a household's application or a cadre's screening, with the 15-day clock
-        starting today. Idempotent per household, source and day: returns (clue id, created)."""
+        """A household's application or a cadre's finding, with the 15-day clock starting today: it
+        joins the household's open clue as a risk item, or opens a clue. Idempotent per household,
+        source and day: returns (clue id, whether this recorded something new)."""
         if source not in RECORDED_SOURCES:
             raise Refusal("bad_source", f"线索来源应为：{'、'.join(s.zh for s in RECORDED_SOURCES)}")
         if actor.role != Role.VILLAGE:
@@ -302,28 +487,38 @@ class Clues:
             raise NotFound(f"户编号 {household_id} 不在农户名单中，请核对户编号")
         actor.check(hh["village_code"])
         today = self.today()
-        severity = Severity.HIGH if source == ClueSource.APPLICATION else Severity.MEDIUM
         basis = f"{household_id}|{source}|{today.isoformat()}".encode()
-        clue_id = f"{source[:4]}-" + hashlib.blake2b(basis, digest_size=10).hexdigest()
+        item = RiskItem(
+            item_id=f"{source[:4]}-" + hashlib.blake2b(basis, digest_size=10).hexdigest(),
+            household_id=household_id,
+            source=source,
+            title=ClueSource(source).zh,
+            explanation=note.strip(),
+            risk_label="待核实",
+            severity=Severity.HIGH if source == ClueSource.APPLICATION else Severity.MEDIUM,
+            item_date=today,
+            visit_by=today + timedelta(days=self.visit_days),
+            decide_by=today + timedelta(days=DECIDE_DAYS),
+        )
         ts = self._ts()
-        title, label = ClueSource(source).zh, "待核实"
         with self.db.transaction():
-            if self.db.one("SELECT clue_id FROM clues WHERE clue_id = ?", (clue_id,)):
-                return clue_id, False
-            self.db.execute(
-                "INSERT INTO clues (clue_id, source, household_id, village_code, township_code, county_code,"
-                " title, explanation, risk_label, severity, revision, hits, detail_json, clue_date,"
-                " received_at, visit_by, decide_by, state, steps, updated_at, authorisation_signed)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,1,1,'{}',?,?,?,?,?,0,?,?)",
-                (
-                    clue_id, source, household_id, hh["village_code"], hh["township_code"], hh["county_code"],
-                    title, note.strip(), label, severity,
-                    today.isoformat(), ts, (today + timedelta(days=self.visit_days)).isoformat(),
-                    (today + timedelta(days=DECIDE_DAYS)).isoformat(), ClueState.NEW.value, ts,
-                    int(authorisation_signed),
-                ),
-            )  # fmt: skip
-            self.record_step(actor, clue_id, Step.OPEN, note.strip(), ClueState.NEW)
+            done = self.db.one("SELECT clue_id FROM risk_items WHERE item_id = ?", (item.item_id,))
+            if done:
+                return str(done["clue_id"]), False
+            clue_id = self._join(item, ts)
+            if clue_id is None:
+                clue_id = item.item_id
+                self._open(
+                    item, hh["village_code"], hh["township_code"], hh["county_code"], ts,
+                    authorisation_signed=int(authorisation_signed),
+                )  # fmt: skip
+            elif authorisation_signed:
+                self.db.execute("UPDATE clues SET authorisation_signed = 1 WHERE clue_id = ?", (clue_id,))
+            row = self.db.one("SELECT clue_id, steps, state FROM clues WHERE clue_id = ?", (clue_id,))
+            assert row is not None
+            self._append_step(
+                actor, row, {}, Step.OPEN, row["state"], f"{ClueSource(source).zh}：{note.strip()}"
+            )
         return clue_id, True
 
     def apply(self, village: str, household_id: str, description: str) -> str:
@@ -378,18 +573,29 @@ class Clues:
         """Households of one village in public notice: no ID number, phone, bank account or health detail."""
         actor.check_area(village_code)
         rows = self.db.query(
-            "SELECT c.household_id, c.proposal, c.category, c.risk_label, c.notice_from, c.source, h.persons"
+            "SELECT c.clue_id, c.household_id, c.proposal, c.category, c.risk_label, c.notice_from, c.source,"
+            " h.persons, h.head_name"
             " FROM clues c LEFT JOIN households h ON h.household_id = c.household_id"
             " WHERE c.village_code = ? AND c.state = ? ORDER BY c.notice_from, c.household_id",
             (village_code, ClueState.NOTICE.value),
         )
+        labels: dict[str, list[str]] = {}
+        for i in self._in(
+            "SELECT clue_id, risk_label FROM risk_items WHERE clue_id", [r["clue_id"] for r in rows]
+        ):
+            label = i["risk_label"].split("(")[0]
+            if label.startswith(HEALTH_RISKS):
+                label = "（涉及健康信息，不予公示）"
+            if label != "待核实" and label not in labels.setdefault(i["clue_id"], []):
+                labels[i["clue_id"]].append(label)
         out = []
         for r in rows:
-            risk = r["risk_label"].split("(")[0]
+            risk = "、".join(sorted(labels.get(r["clue_id"], []))) or r["risk_label"].split("(")[0]
             start = date.fromisoformat(r["notice_from"])
             out.append(
                 {
                     "household_id": r["household_id"],
+                    "head_name": r["head_name"] or "",
                     "source": ClueSource(r["source"]).zh,
                     "persons": r["persons"],
                     "proposal": r["proposal"],
@@ -406,15 +612,15 @@ class Clues:
         actor.check_area(county_code)
         rows = self.db.query(
             "SELECT c.clue_id, c.household_id, c.village_code, c.township_code, c.category, c.state,"
-            " c.concluded_at, h.household_type, h.persons, h.dibao, h.tekun"
+            " c.concluded_at, h.household_type, h.persons, h.dibao, h.tekun, h.head_name"
             " FROM clues c LEFT JOIN households h ON h.household_id = c.household_id"
             " WHERE c.county_code = ? AND c.proposal = ? AND c.state <> ?"
             " ORDER BY c.township_code, c.village_code, c.household_id",
             (county_code, Proposal.INCLUDE.value, ClueState.CLOSED.value),
         )
         return [
-            {k: r[k] for k in ("clue_id", "household_id", "village_code", "township_code", "category",
-                               "state", "concluded_at", "household_type", "persons")}
+            {k: r[k] for k in ("clue_id", "household_id", "head_name", "village_code", "township_code",
+                               "category", "state", "concluded_at", "household_type", "persons")}
             for r in rows
             if not (r["dibao"] or r["tekun"])
         ]  # fmt: skip

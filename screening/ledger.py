@@ -8,12 +8,20 @@ from datetime import datetime
 
 from dixian.contract import Household
 from dixian.contract.ids import county_of, township_of
+from dixian.contract.vocabulary import MonitoringStatus, Outcome
 from screening.db import Database, Row
+
+DECIDED_STATUS = {
+    Outcome.INCLUDED: MonitoringStatus.MONITORED,
+    Outcome.ALREADY_MONITORED: MonitoringStatus.MONITORED,
+    Outcome.ELIMINATED: MonitoringStatus.RISK_ELIMINATED,
+    Outcome.ROLLED_BACK: MonitoringStatus.MONITORED,
+}
 
 _COLUMNS = (
     "household_id, village_code, township_code, county_code, household_type, category, status, dibao,"
     " tekun, persons, risk_types, updated_at, income_pc, housing_safe, water_safe, heads, can_work,"
-    " disabled, ill, uninsured"
+    " disabled, ill, uninsured, head_name"
 )
 
 
@@ -33,7 +41,7 @@ class Ledger:
                 float(h.per_capita_income), int(h.housing_safe), int(h.water_safe),
                 sum(m.relation == "户主" for m in h.members), sum(m.can_work for m in h.members),
                 sum(m.disabled for m in h.members), sum(m.seriously_ill for m in h.members),
-                sum(not m.insured for m in h.members),
+                sum(not m.insured for m in h.members), h.head_name,
             )
             for h in households
         ]  # fmt: skip
@@ -48,6 +56,19 @@ class Ledger:
                 rows,
             )
         return len(rows)
+
+    def decided(self, household_id: str, outcome: Outcome, category: str | None) -> None:
+        """A county decision, until the national system's next export says otherwise: an inclusion
+        makes the household a monitoring object of its category, an elimination ends its risk, a
+        rollback of an elimination resumes monitoring; other outcomes change nothing."""
+        status = DECIDED_STATUS.get(outcome)
+        if status is None:
+            return
+        self.db.execute(
+            "UPDATE households SET status = ?, category = COALESCE(?, category), updated_at = ?"
+            " WHERE household_id = ?",
+            (status.value, category, self.now().isoformat(timespec="seconds"), household_id),
+        )
 
     def household(self, household_id: str) -> Row | None:
         return self.db.one("SELECT * FROM households WHERE household_id = ?", (household_id,))

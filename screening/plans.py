@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from dixian.contract.vocabulary import ClueState, Role, Step
+from dixian.contract.vocabulary import ClueState, MonitoringStatus, Role, Step
 from screening.auth import Actor
 from screening.forms import measure_group
 from screening.refusal import NotFound, Refusal
@@ -106,4 +106,36 @@ def plans(store: Store, actor: Actor) -> list[dict[str, Any]]:
         measures.setdefault(m["clue_id"], []).append(m)
     today = store.today()
     out = [plan_status(p, measures.get(p["clue_id"], []), today) for p in rows]
-    return sorted(out, key=lambda p: (not (p["late"] or p["no_development"]), p["due_by"], p["clue_id"]))
+    out += unplanned(store, actor)
+    return sorted(out, key=lambda p: (not (p["late"] or p["no_development"]), p["due_by"], p["household_id"]))
+
+
+def unplanned(store: Store, actor: Actor) -> list[dict[str, Any]]:
+    """Monitoring objects of the ledger in the actor's area with no assistance plan: those that came
+    in with the roster (identified before this system, or in the national system directly) need one
+    as much as those included here. Flagged; the plan is made on the household's next clue."""
+    rows = store.db.query(
+        "SELECT h.household_id, h.village_code, h.category, h.updated_at FROM households h"
+        " WHERE h.village_code LIKE ? AND h.status = ?"
+        " AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.household_id = h.household_id)"
+        " ORDER BY h.village_code, h.household_id",
+        (actor.scope + "%", MonitoringStatus.MONITORED.value),
+    )
+    return [
+        {
+            "clue_id": None,
+            "household_id": r["household_id"],
+            "village_code": r["village_code"],
+            "county_code": r["village_code"][:6],
+            "category": r["category"],
+            "included_on": None,
+            "due_by": "",
+            "measures": 0,
+            "development": 0,
+            "late": True,
+            "no_development": False,
+            "no_plan": True,
+            "label": "监测对象尚无帮扶计划（名单中的监测对象，请制定帮扶计划）",
+        }
+        for r in rows
+    ]

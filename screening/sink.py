@@ -36,7 +36,8 @@ log = logging.getLogger("dixian.screening")
 @dataclass
 class SinkStats:
     alerts: int = 0  # records read from the alerts topic
-    inserted: int = 0
+    inserted: int = 0  # new household clues
+    joined: int = 0  # alerts that joined their household's open clue
     updated: int = 0
     unchanged: int = 0
     households: int = 0
@@ -46,7 +47,8 @@ class SinkStats:
 
     def line(self) -> str:
         return (
-            f"alerts read {self.alerts}: new {self.inserted}, updated {self.updated}, "
+            f"alerts read {self.alerts}: new clues {self.inserted}, joined open clues {self.joined},"
+            f" updated {self.updated}, "
             f"replayed/older {self.unchanged}; households {self.households}; dead letters {self.dead_letters}"
         )
 
@@ -72,6 +74,7 @@ def _apply(store: Store, topics: Topics, records: list[tuple[str, bytes]], stats
         stats.households += store.ledger.upsert(households)
         counts = store.clues.upsert_alerts(alerts)
     stats.inserted += counts.inserted
+    stats.joined += counts.joined
     stats.updated += counts.updated
     stats.unchanged += counts.unchanged
     stats.batches += 1

@@ -89,6 +89,14 @@ def open_test_store(url: str, clock: Clock) -> Store:
     return open_store(url, clock)
 
 
+def stores_of(kind: str, tmp_path: Path, clock: Clock) -> Iterator[Store]:
+    """An open store of ``kind`` (sqlite or postgresql), closed after the test."""
+    for url in store_url(kind, tmp_path):
+        store = open_test_store(url, clock)
+        yield store
+        store.db.close()
+
+
 def alert(
     n: int = 1,
     *,
@@ -202,6 +210,17 @@ def serve_queue(args: list[str], env: dict[str, str], log: Path) -> tuple[subpro
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "web server did not start"
             time.sleep(0.2)
+
+
+def phone_login(playwright: Any, base: str, username: str, password: str) -> tuple[Any, Any]:
+    """Debian's Chromium on a phone-sized page, logged in as ``username``: (browser, page)."""
+    browser = playwright.chromium.launch(executable_path=chromium(), headless=True, args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    return browser, page
 
 
 def ui_conclude_and_review(page: Any, proposal: str, note: str, after_review: str) -> None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from dixian.config import Settings
+from dixian.privacy import install_log_masking
 
 console = Console(stderr=True)  # progress, messages and errors; results go to standard output
 stdout = Console()
@@ -38,6 +39,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def setup_logging(settings: Settings) -> None:
+    install_log_masking()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 

@@ -23,6 +23,15 @@ ReportOutOption = Annotated[
 ]
 
 
+def _check_month_and_county(month: str, county: str | None) -> None:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        console.print(f"[red]月份格式应为 YYYY-MM / month must be YYYY-MM, got {month!r}[/]")
+        raise typer.Exit(2)
+    if county is not None and not re.fullmatch(r"\d{6}", county):
+        console.print(f"[red]县级代码应为6位数字 / county code must be 6 digits, got {county!r}[/]")
+        raise typer.Exit(2)
+
+
 @report_app.command("monthly")
 def report_monthly(
     ctx: typer.Context,
@@ -40,12 +49,7 @@ def report_monthly(
     """Feeds, early warning, screening, monitoring objects, data quality, department feedback (Chinese)."""
     from reports.publish import monthly  # noqa: PLC0415
 
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        console.print(f"[red]月份格式应为 YYYY-MM / month must be YYYY-MM, got {month!r}[/]")
-        raise typer.Exit(2)
-    if county is not None and not re.fullmatch(r"\d{6}", county):
-        console.print(f"[red]县级代码应为6位数字 / county code must be 6 digits, got {county!r}[/]")
-        raise typer.Exit(2)
+    _check_month_and_county(month, county)
     with console.status(f"生成 {month} 月报 / building the monthly report ..."):
         report, xlsx, html = monthly(settings_of(ctx), month, county, out)
     console.print(
@@ -72,3 +76,32 @@ def report_quarterly(
     with console.status(f"生成 {quarter} 季度通报 / building the bulletin ..."):
         report, xlsx, html = quarterly(settings_of(ctx), quarter, out)
     console.print(f"{report.title}\n  XLSX: {xlsx}\n  HTML: {html}")
+
+
+@report_app.command("national")
+def report_national(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(envvar="DIXIAN_REPORT_MONTH", show_envvar=True, help="Month YYYY-MM")],
+    county: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DIXIAN_REPORT_COUNTY", show_envvar=True, help="One county's 6-digit code (default: all)"
+        ),
+    ] = None,
+    out: ReportOutOption = None,
+) -> None:
+    """The month's county decisions (识别纳入, 风险消除, 回退) for the national monitoring system."""
+    from reports.national import national_export, write_national  # noqa: PLC0415
+    from screening.store import open_store  # noqa: PLC0415
+
+    _check_month_and_county(month, county)
+    settings = settings_of(ctx)
+    store = open_store(settings.screening_url())
+    try:
+        export = national_export(store, month, county)
+    finally:
+        store.db.close()
+    xlsx, csv_path = write_national(export, out or settings.reports_dir)
+    console.print(
+        f"{month} 监测对象变动 {len(export.rows)} 户 / households\n  XLSX: {xlsx}\n  CSV: {csv_path}"
+    )

@@ -8,6 +8,7 @@ import typer
 
 from dixian.cli._shared import env_help, override
 from dixian.cli.kafka import create_topics
+from dixian.privacy import install_log_masking
 
 
 def worker_cmd(
@@ -29,6 +30,7 @@ def worker_cmd(
     from streams.app import Worker  # noqa: PLC0415
 
     settings = override(ctx, web_port=web_port, metrics_port=metrics_port, worker_id=worker_id)
+    install_log_masking()
     create_topics(settings)
     registry = CollectorRegistry()
     if settings.metrics_port:

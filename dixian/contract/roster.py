@@ -22,6 +22,7 @@ class Member(BaseModel):
 
     member_id: ResidentId
     relation: Literal["户主", "配偶", "子女", "父母", "孙辈", "兄弟姐妹", "其他"]
+    name: str | None = Field(None, min_length=2, max_length=20, pattern=r"^[\u4e00-\u9fff·]+$")  # 姓名
     can_work: bool = True
     disabled: bool = False
     seriously_ill: bool = False
@@ -66,3 +67,8 @@ class Household(BaseModel):
     @property
     def size(self) -> int:
         return len(self.members)
+
+    @property
+    def head_name(self) -> str | None:
+        """The householder's name (户主姓名), as the roster gives it."""
+        return next((m.name for m in self.members if m.relation == "户主"), None)

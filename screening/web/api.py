@@ -71,7 +71,16 @@ def clue_json(clue: Clue) -> dict[str, Any]:
         "notice_from": r["notice_from"],
         "overdue": clue.deadline.overdue,
         "deadline": clue.deadline.label,
+        "items": r["items"],
+        "new_risk": bool(r["new_risk"]),
+        "monitored_risk": bool(r["monitored_risk"]),
     }
+
+
+def item_json(r: dict[str, Any]) -> dict[str, Any]:
+    keys = ("item_id", "source", "rule_id", "rule_version", "department", "title", "explanation",
+            "risk_label", "severity", "revision", "hits", "item_date")  # fmt: skip
+    return {k: r[k] for k in keys} | {"after_visit": bool(r["after_visit"])}
 
 
 async def api_login(request: web.Request) -> web.Response:
@@ -98,7 +107,17 @@ async def api_me(request: web.Request) -> web.Response:
 
 
 async def api_clues(request: web.Request) -> web.Response:
-    return json_response({"clues": [clue_json(c) for c in await listed_clues(request)]})
+    listed = await listed_clues(request)
+    return json_response(
+        {
+            "clues": [clue_json(c) for c in listed.clues],
+            "total": listed.total,
+            "overdue": listed.overdue,
+            "page": listed.page,
+            "pages": listed.pages,
+            "size": listed.query.size,
+        }
+    )
 
 
 async def api_clue(request: web.Request) -> web.Response:
@@ -107,6 +126,7 @@ async def api_clue(request: web.Request) -> web.Response:
     out = clue_json(clue) | {
         "detail": clue.detail,
         "steps": await in_thread(store.clues.steps, clue["clue_id"]),
+        "risk_items": [item_json(i) for i in await in_thread(store.clues.items, clue["clue_id"])],
     }
     out["allowed_actions"] = allowed_actions(actor_of(request), clue)
     return json_response(out)

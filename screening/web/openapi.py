@@ -74,6 +74,29 @@ SPEC: dict[str, Any] = {
                     "decide_by": {"type": "string", "format": "date"},
                     "overdue": {"type": "boolean"},
                     "deadline": {"type": "string", "description": "期限提示，如“走访剩 2 天”"},
+                    "items": {"type": "integer", "description": "本户风险项数（一户一条线索）"},
+                    "new_risk": {"type": "boolean", "description": "走访后又收到新的风险"},
+                    "monitored_risk": {"type": "boolean", "description": "监测对象新增风险"},
+                    "risk_items": {
+                        "type": "array",
+                        "description": "详情：本户的每项风险（每次规则命中或其他来源）",
+                        "items": {"$ref": "#/components/schemas/RiskItem"},
+                    },
+                },
+            },
+            "RiskItem": {
+                "type": "object",
+                "properties": {
+                    "item_id": {"type": "string"},
+                    "source": {"type": "string", "enum": [s.value for s in ClueSource]},
+                    "rule_id": {"type": ["string", "null"]},
+                    "department": {"type": ["string", "null"]},
+                    "title": {"type": "string"},
+                    "risk_label": {"type": "string"},
+                    "severity": {"type": "string", "enum": [s.value for s in Severity]},
+                    "hits": {"type": "integer"},
+                    "item_date": {"type": "string", "format": "date"},
+                    "after_visit": {"type": "boolean"},
                 },
             },
             "ActionRequest": {
@@ -150,7 +173,45 @@ SPEC: dict[str, Any] = {
                         "in": "query",
                         "schema": {"type": "string", "enum": ["todo", "all", "closed"], "default": "todo"},
                     },
-                    {"name": "village", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "village",
+                        "in": "query",
+                        "description": "乡镇(9位)或村(12位)代码",
+                        "schema": {"type": "string", "pattern": "^[0-9]{9}([0-9]{3})?$"},
+                    },
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": [s.value for s in ClueState]},
+                    },
+                    {
+                        "name": "source",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": [s.value for s in ClueSource]},
+                    },
+                    {
+                        "name": "risk",
+                        "in": "query",
+                        "description": "风险类型，如 因病",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": "户编号或户主姓名（或其开头）",
+                        "schema": {"type": "string"},
+                    },
+                    {"name": "overdue", "in": "query", "schema": {"type": "boolean", "default": False}},
+                    {
+                        "name": "page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "default": 1},
+                    },
+                    {
+                        "name": "size",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    },
                 ],
                 "responses": {
                     "200": _resp(

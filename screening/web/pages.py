@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -37,6 +38,7 @@ from screening.web.common import (
     render,
     status_of,
 )
+from screening.web.requests import QueueQuery, parse_query
 from screening.workflow import ACTION_RULE, Request
 
 log = logging.getLogger("dixian.screening.web")
@@ -88,30 +90,59 @@ async def logout_post(request: web.Request) -> web.StreamResponse:
 
 
 def queue_view(request: web.Request) -> str:
-    view = request.query.get("view", "todo")
-    return view if view in ("todo", "all", "closed") else "todo"
+    return parse_query(request.query).view
 
 
-async def listed_clues(request: web.Request) -> list[Clue]:
-    """The queue as the page and the API list it: to do, all open, or closed; optionally one village."""
-    actor, view = actor_of(request), queue_view(request)
-    village = request.query.get("village") or None
+@dataclass(frozen=True)
+class QueuePage:
+    clues: list[Clue]  # this page's
+    total: int
+    overdue: int
+    page: int
+    pages: int
+    query: QueueQuery
+
+
+async def listed_clues(request: web.Request) -> QueuePage:
+    """The queue as the page and the API list it: to do, all open, or closed; narrowed by area,
+    state, source, risk, household number and overdue; one page of it."""
+    actor, query = actor_of(request), parse_query(request.query)
     clues = await in_thread(
         request.app[STORE].clues.queue,
         actor,
-        todo=view == "todo",
-        village=village,
-        include_closed=view == "closed",
+        todo=query.view == "todo",
+        village=query.village,
+        include_closed=query.view == "closed",
+        where=query.where(),
     )
-    if view == "closed":
+    if query.view == "closed":
         clues = [c for c in clues if c.state == ClueState.CLOSED]
-    return clues
+    pages = max(1, -(-len(clues) // query.size))
+    start = (query.page - 1) * query.size
+    return QueuePage(
+        clues[start : start + query.size],
+        len(clues),
+        sum(1 for c in clues if c.deadline.overdue),
+        query.page,
+        pages,
+        query,
+    )
 
 
 async def queue_page(request: web.Request) -> web.Response:
-    clues = await listed_clues(request)
-    overdue = sum(1 for c in clues if c.deadline.overdue)
-    return render(request, "queue.html", clues=clues, view=queue_view(request), overdue=overdue)
+    listed = await listed_clues(request)
+    return render(
+        request,
+        "queue.html",
+        clues=listed.clues,
+        listed=listed,
+        view=listed.query.view,
+        overdue=listed.overdue,
+        query=listed.query,
+        page_url=lambda n: (
+            "/?" + urlencode([*((k, v) for k, v in request.query.items() if k != "page"), ("page", n)])
+        ),
+    )
 
 
 def allowed_actions(actor: Actor, clue: Clue) -> list[str]:
@@ -125,6 +156,7 @@ def _clue_context(store: Store, actor: Actor, clue_id: str) -> dict[str, Any]:
         "clue": clue,
         "detail": clue.detail,
         "steps": store.clues.steps(clue["clue_id"]),
+        "items": store.clues.items(clue["clue_id"]),
         "household": store.ledger.household(clue["household_id"]),
         "actions": allowed_actions(actor, clue),
         "visit_form": visit_form(kind) if kind else None,

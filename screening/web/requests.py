@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dixian.contract.validate import REASON_ZH
+from dixian.contract.vocabulary import ClueSource, ClueState
+from screening.clues import QueueFilter
 from screening.refusal import Refusal
 from screening.workflow import Request
 
@@ -91,6 +93,45 @@ _REASON_EXTRA = {
     "dict_type": "应为对象",
     "too_long": "条目过多",
 }
+
+
+class QueueQuery(BaseModel):
+    """The queue's query string: the view, filters, search and the page (names as in the URL)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    view: Literal["todo", "all", "closed"] = "todo"
+    village: str | None = Field(None, pattern=r"^[0-9]{9}([0-9]{3})?$", description="乡镇(9位)或村(12位)代码")
+    state: ClueState | None = None
+    source: ClueSource | None = None
+    risk: str | None = Field(None, max_length=20)
+    q: str | None = Field(
+        None, pattern=r"^([0-9]{1,18}|[\u4e00-\u9fff·]{1,20})$", description="户编号或户主姓名（或其开头）"
+    )
+    overdue: bool = False
+    page: int = Field(1, ge=1, le=100_000)
+    size: int = Field(50, ge=1, le=200)
+
+    def where(self) -> QueueFilter:
+        return QueueFilter(
+            state=self.state,
+            source=self.source,
+            risk=self.risk or None,
+            household=self.q,
+            overdue=self.overdue,
+        )
+
+
+def parse_query(query: Any) -> QueueQuery:
+    """The query string as ``QueueQuery``, or a ``Refusal`` (bad_request) naming each parameter."""
+    try:
+        return QueueQuery.model_validate({k: v for k, v in query.items() if v != ""})
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'])}：{REASON_ZH.get(err['type'], '取值无效')}"
+            for err in exc.errors(include_url=False)[:5]
+        ]
+        raise Refusal("bad_request", f"查询参数有误（{'；'.join(problems)}）") from None
 
 
 def parse(model: type[M], raw: bytes) -> M:

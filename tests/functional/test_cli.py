@@ -64,17 +64,31 @@ def test_demo_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
     assert "✘" not in result.output
     assert (tmp_path / "demo" / "local" / "deadletter.jsonl").exists()
     assert (tmp_path / "demo" / "ingest" / "quality.sqlite").exists()
-    # the village queue holds exactly one clue per alert id, and the printed demo password works
+    # one household, one clue: every alert is one risk item of its household's clue, no household
+    # has two open clues, and there are as many clues as households with a risk; the printed demo
+    # password works
     from connectors.sinks import read_local  # noqa: PLC0415
     from screening.store import open_store  # noqa: PLC0415
 
-    ids = {orjson.loads(v)["alert_id"] for _, v in read_local(tmp_path / "demo" / "local" / "alerts.jsonl")}
+    alerts = [orjson.loads(v) for _, v in read_local(tmp_path / "demo" / "local" / "alerts.jsonl")]
     store = open_store(f"sqlite:///{tmp_path / 'demo' / 'screening' / 'screening.sqlite'}")
-    assert {
-        r["clue_id"] for r in store.db.query("SELECT clue_id FROM clues WHERE source = 'department_warning'")
-    } == ids
+    items = store.db.query(
+        "SELECT item_id, clue_id, household_id FROM risk_items WHERE source = 'department_warning'"
+    )
+    assert {r["item_id"] for r in items} == {a["alert_id"] for a in alerts}
+    assert len({a["household_id"] for a in alerts}) < len(
+        {a["alert_id"] for a in alerts}
+    )  # some have several
+    assert (
+        store.db.query(
+            "SELECT household_id FROM clues WHERE state <> 'closed' GROUP BY household_id HAVING COUNT(*) > 1"
+        )
+        == []
+    )
+    with_risk = store.db.one("SELECT COUNT(DISTINCT household_id) AS n FROM risk_items")
+    assert store.db.one("SELECT COUNT(*) AS n FROM clues") == with_risk
     monitored = store.db.one("SELECT COUNT(*) AS n FROM households WHERE status IN ('监测中', '风险已消除')")
-    assert store.db.one("SELECT COUNT(*) AS n FROM clues WHERE source = 'campaign'") == monitored
+    assert store.db.one("SELECT COUNT(*) AS n FROM risk_items WHERE source = 'campaign'") == monitored
     password = result.output.split("(this run only): ")[1].split()[0]
     assert store.accounts.login("demo-village", password) is not None
 

@@ -145,7 +145,7 @@ def test_monthly_figures_reconcile_with_their_sources(world: tuple[Sources, Cloc
     july = monthly_report(src, "2022-07", date(2022, 8, 1))
     monitored = july.table("监测对象-县")
     assert monitored.total("new_included") == 1  # the county decision was taken in July
-    assert monitored.total("边缘易致贫户_h") == 1
+    assert monitored.total("边缘易致贫户_h") == 2  # household 2, and household 1 by the July inclusion
     assert monitored.total("eliminated_h") == 1
     store.db.close()
 
@@ -201,6 +201,8 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
     src, clock, store = world
     clock.at = china(2022, 8, 2)
     store.clues.create(OFFICER_A, household(3).household_id, "application", "户主住院，申请纳入")
+    # household 1 is a monitoring object since its inclusion in July: the only ordinary one is new
+    store.ledger.upsert([household(6)])
     c = create_campaign(
         store,
         CITY,
@@ -210,7 +212,7 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
         date(2022, 8, 31),
         ["ordinary"],
     )
-    item = item_id(c.campaign_id, household(1).household_id)
+    item = item_id(c.campaign_id, household(6).household_id)
     store.clues.act(
         OFFICER_A,
         item,
@@ -221,7 +223,8 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
     sources = {x["source"]: x for x in r.table("线索来源").rows}
     assert (sources["农户申请"]["received"], sources["集中排查"]["received"]) == (1, 1)
     assert sources["集中排查"]["identification"] == 0
-    assert r.table("核查处置-县").total("received") == 1  # the application only
+    # the application joined household 3's open clue of June: one household, one clue, no new clue in August
+    assert r.table("核查处置-县").total("received") == 0
     camp = r.table("集中排查").rows
     assert [(x["total"], x["visited"], x["no_risk"]) for x in camp] == [(1, 1, 1)]
     # the inclusion of 2022-07-06 has had no measure for over a month by the end of August
@@ -234,3 +237,23 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
     }
     assert ("1", "DQ-NO-DEVELOPMENT-MEASURE") in flagged
     assert ("1", "DQ-NO-MEASURE-AFTER-MONTH") not in flagged
+
+
+def test_the_national_export_lists_the_months_county_decisions(
+    world: tuple[Sources, Clock, Store], tmp_path: Path
+) -> None:
+    from reports.national import national_export, write_national  # noqa: PLC0415
+
+    _, _, store = world
+    export = national_export(store, "2022-07")
+    # household 1 was included in July; household 2's exclusion is not the national system's business
+    assert [(r["household_id"], r["action"], r["category"], r["risk_types"]) for r in export.rows] == [
+        (household(1).household_id, "识别纳入", "边缘易致贫户", "因病")
+    ]
+    assert national_export(store, "2022-06").rows == []
+    assert national_export(store, "2022-07", county="450999").rows == []
+    xlsx, csv_path = write_national(export, tmp_path / "out")
+    lines = csv_path.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("县级代码,县（市、区）,乡镇代码,行政村代码,户编号,户主姓名")
+    assert len(lines) == 2
+    assert xlsx.stat().st_size > 0

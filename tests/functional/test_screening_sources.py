@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,6 +183,11 @@ def test_application_clue_runs_the_15_day_clock(world: tuple[Store, Clock]) -> N
     assert store.clues.get(OFFICER_A, cadre)["source"] == "cadre"
 
 
+def _plan(store: Store, clue_id: str) -> dict[str, Any]:
+    """The clue's plan as the plan list shows it (the list also flags roster objects without one)."""
+    return next(p for p in plans(store, OFFICER_A) if p["clue_id"] == clue_id)
+
+
 def test_inclusion_opens_a_plan_due_in_10_days_with_flags(world: tuple[Store, Clock]) -> None:
     store, clock = world
     store.clues.upsert_alerts([alert(1)])
@@ -198,20 +204,20 @@ def test_inclusion_opens_a_plan_due_in_10_days_with_flags(world: tuple[Store, Cl
     plan, measures = got
     assert (plan["included_on"], plan["due_by"], measures) == ("2022-09-06", "2022-09-16", [])
     clock.at = china(2022, 9, 16, 22)
-    assert not plans(store, OFFICER_A)[0]["late"]
+    assert not _plan(store, cid)["late"]
     clock.at = china(2022, 9, 17, 8)
-    assert plans(store, OFFICER_A)[0]["late"]
-    assert "超期 1 天" in plans(store, OFFICER_A)[0]["label"]
+    assert _plan(store, cid)["late"]
+    assert "超期 1 天" in _plan(store, cid)["label"]
     add_measure(store, OFFICER_A, cid, "health", "落实大病专项救治", date(2022, 9, 17))
     with pytest.raises(Refusal, match="unknown_measure"):
         add_measure(store, OFFICER_A, cid, "magic", "x" * 5, date(2022, 9, 17))
     clock.at = china(2022, 10, 7)
-    p = plans(store, OFFICER_A)[0]
+    p = _plan(store, cid)
     assert (p["measures"], p["development"], p["no_development"], p["late"]) == (1, 0, True, True)
     add_measure(
         store, OFFICER_A, cid, "employment", "安排到县城扶贫车间务工", date(2022, 10, 8), date(2023, 10, 7)
     )
-    assert plans(store, OFFICER_A)[0]["no_development"] is False
+    assert _plan(store, cid)["no_development"] is False
     assert [s["step"] for s in store.clues.steps(cid)][-2:] == ["plan_measure", "plan_measure"]
     with pytest.raises(ScopeError):
         add_measure(store, OFFICER_B, cid, "employment", "越界登记", date(2022, 10, 8))

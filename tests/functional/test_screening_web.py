@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -242,14 +243,19 @@ async def test_public_application_and_officer_recorded_clues(client: TestClient,
     assert "申请已收到" in await r.text()
     headers = await _api_token(client)
     clues = (await (await client.get("/api/v1/clues", headers=headers)).json())["clues"]
-    assert {c["source"] for c in clues} == {"department_warning", "application"}
+    # the household already had an open clue (a department warning): the application joined it
+    assert [(c["source"], c["items"]) for c in clues] == [("department_warning", 2)]
+    detail = await (await client.get(f"/api/v1/clues/{clues[0]['clue_id']}", headers=headers)).json()
+    assert [i["source"] for i in detail["risk_items"]] == ["department_warning", "application"]
     r = await client.post(
         "/api/v1/clues",
         json={"household_id": hid, "source": "cadre", "note": "入户发现房屋开裂"},
         headers=headers,
     )
     assert r.status == 201
-    assert (await r.json())["decide_by"] == "2022-07-16"
+    joined = await r.json()
+    # one household, one clue: its deadlines still run from its first item (reported 2022-06-30)
+    assert (joined["clue_id"], joined["items"], joined["decide_by"]) == (clues[0]["clue_id"], 3, "2022-07-15")
     county = await _api_token(client, "xian")
     r = await client.post(
         "/api/v1/clues", json={"household_id": hid, "source": "cadre", "note": "县里登记"}, headers=county
@@ -290,3 +296,33 @@ async def test_campaign_pages_and_plan_api(client: TestClient, store: Store) -> 
     assert r.status == 404  # not included: no plan
     assert "没有帮扶计划" in (await r.json())["message"]
     assert (await (await client.get("/api/v1/plans", headers=headers)).json()) == {"plans": []}
+
+
+@pytest.mark.asyncio
+async def test_the_queue_filters_searches_and_pages(client: TestClient, store: Store) -> None:  # type: ignore[type-arg]
+    store.ledger.upsert([household(n) for n in range(3, 8)])
+    store.clues.upsert_alerts(
+        [alert(n, risk_label="因残" if n % 2 else "因病", severity="medium") for n in range(3, 8)]
+    )
+    headers = await _api_token(client)
+
+    async def listed(query: str) -> Any:
+        r = await client.get(f"/api/v1/clues?view=all&{query}", headers=headers)
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+    page = await listed("size=2")
+    assert (page["total"], page["pages"], len(page["clues"])) == (6, 3, 2)
+    last = await listed("size=2&page=3")
+    assert len(last["clues"]) == 2
+    assert {c["clue_id"] for c in page["clues"]}.isdisjoint(c["clue_id"] for c in last["clues"])
+    assert (await listed("risk=因残"))["total"] == 3
+    hid = household(4).household_id
+    assert [c["household_id"] for c in (await listed(f"q={hid}"))["clues"]] == [hid]
+    assert (await listed("state=visited"))["total"] == 0
+    assert (await listed("source=application"))["total"] == 0
+    r = await client.get("/api/v1/clues?size=1000", headers=headers)
+    assert r.status == 400
+    assert "size" in (await r.json())["message"]
+    r = await client.get(f"/api/v1/clues?village={VILLAGE_B}", headers=headers)
+    assert r.status == 403

@@ -163,3 +163,55 @@ def store_actor_for_checks():  # type: ignore[no-untyped-def]
     from screening.auth import Actor  # noqa: PLC0415
 
     return Actor("test", "test", Role.OPERATOR, "4503")
+
+
+def test_one_household_with_three_risks_is_one_visit_one_conclusion_one_notice_line(tmp_path: Path) -> None:
+    """A household whose medical bill, job loss and dwelling each raised an alert (three rules, three
+    departments): the officer sees one clue with three risk items, visits once, concludes once, and
+    the village's public notice shows one line for it."""
+    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+
+    from tests.screening_helpers import VILLAGE_A, alert, household, phone_login  # noqa: PLC0415
+
+    db_url = f"sqlite:///{tmp_path / 'screening.sqlite'}"
+    store = open_store(db_url)
+    store.accounts.add("cun-a", "village", VILLAGE_A, PASSWORD, "白沙村 李干部")
+    head = household(1).members[0].model_copy(update={"name": "李建国"})
+    store.ledger.upsert([household(1).model_copy(update={"members": (head,)})])
+    medical = alert(1)
+    job = alert(1, rule="HR-JOB-LOSS", risk_label="因失业", severity="medium").model_copy(
+        update={"department": "hrss", "title": "家庭劳动力失业"}
+    )
+    dwelling = alert(1, rule="HOUSING-UNSAFE", risk_label="住房安全", severity="high").model_copy(
+        update={"department": "housing", "title": "住房鉴定为危房"}
+    )
+    assert store.clues.upsert_alerts([medical, job, dwelling]).inserted == 1
+    store.db.close()
+    proc, base = serve_queue(
+        [], {"DIXIAN_SCREENING_DB": db_url, "DIXIAN_CLOCK_DATE": "2022-07-01"}, tmp_path / "web.log"
+    )
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser, page = phone_login(p, base, "cun-a", PASSWORD)
+            expect(page.locator("ul.queue li")).to_have_count(1)
+            expect(page.locator("ul.queue")).to_contain_text("3 项风险")
+            page.click("ul.queue li a")
+            expect(page.locator("#items tr")).to_have_count(4)  # a header and three items
+            page.fill("#note-visit", "入户核实：户主住院、儿子失业、房屋开裂，已签署财产检索授权书")
+            page.click("#form-visit button")
+            expect(page.locator("#state")).to_have_text("已走访，待结论")
+            page.select_option("#category", "突发严重困难户")
+            ui_conclude_and_review(page, "include", "三项风险叠加，拟纳入", "公示中")
+            page.screenshot(path=str(SCREENS / "household-clue-phone.png"), full_page=True)
+            page.goto(f"{base}/villages/{VILLAGE_A}/notice")
+            rows = page.locator("table tr")
+            expect(rows).to_have_count(2)  # a header and one household
+            expect(rows.nth(1)).to_contain_text("李建国")  # the householder, as a real notice names him
+            expect(rows.nth(1)).not_to_contain_text(household(1).household_id)
+            expect(rows.nth(1)).to_contain_text("（涉及健康信息，不予公示）")
+            expect(rows.nth(1)).to_contain_text("因失业")
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
