@@ -7,6 +7,7 @@ simulate → ingest (validation, dead letters, dedup) → stream core (household
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import shutil
 import sys
@@ -86,7 +87,25 @@ def run_demo(
         "载入村级自查队列, 生成月报 / loading the village queue, writing the monthly report ..."
     ):
         queue = load_demo_queue(settings, stream, month)
+    (out / DEMO_MANIFEST).write_text(
+        json.dumps({"month": month, "households": households, "clock_date": queue.clock_date.isoformat()}),
+        encoding="utf-8",
+    )
     return DemoResult(out, summaries, stream, time.perf_counter() - t0, queue)
+
+
+DEMO_MANIFEST = "demo.json"
+
+
+def existing_demo(settings: Settings) -> tuple[Path, date] | None:
+    """The demo already built under the data directory (its folder and the day its queue counts
+    deadlines from), or None."""
+    out = settings.data_dir / "demo"
+    try:
+        manifest = json.loads((out / DEMO_MANIFEST).read_text(encoding="utf-8"))
+        return out, date.fromisoformat(manifest["clock_date"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> DemoQueue:

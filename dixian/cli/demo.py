@@ -46,7 +46,17 @@ def demo_cmd(
             "--serve",
             envvar="DIXIAN_DEMO_SERVE",
             show_envvar=True,
-            help="Then serve the village queue's web page on the demo data (until Ctrl-C)",
+            help="Serve the village queue's web page on the demo data (until Ctrl-C); an existing demo"
+            " is served as it is, with its queue work",
+        ),
+    ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            envvar="DIXIAN_DEMO_FRESH",
+            show_envvar=True,
+            help="With --serve: build the demo again even if one exists",
         ),
     ] = False,
 ) -> None:
@@ -54,9 +64,20 @@ def demo_cmd(
 
     With --kafka, the same month then goes through the local broker and real worker processes,
     and the demo checks that they publish exactly the same alerts."""
-    from dixian.demo import print_demo, run_demo, run_demo_kafka  # noqa: PLC0415
+    from dixian.demo import existing_demo, print_demo, run_demo, run_demo_kafka  # noqa: PLC0415
 
     settings = settings_of(ctx)
+    if serve and not fresh and not kafka and (found := existing_demo(settings)) is not None:
+        from dixian.cli.queue import serve as serve_queue  # noqa: PLC0415
+
+        out, clock = found
+        stdout.print(
+            f"已有演示数据 / serving the existing demo in {out} (deadlines as of {clock}); its accounts keep"
+            " the password printed when it was built. To build it again: dixian demo --serve --fresh"
+        )
+        demo_settings = settings.override(data_dir=out, clock_date=clock)
+        serve_queue(demo_settings, local_dir=demo_settings.local_dir)
+        return
     result = run_demo(
         settings, households=households, month=month, seed=seed, malformed=malformed, console=console
     )

@@ -89,6 +89,14 @@ def test_demo_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
     assert store.db.one("SELECT COUNT(*) AS n FROM clues") == with_risk
     monitored = store.db.one("SELECT COUNT(*) AS n FROM households WHERE status IN ('监测中', '风险已消除')")
     assert store.db.one("SELECT COUNT(*) AS n FROM risk_items WHERE source = 'campaign'") == monitored
+    # `dixian demo --serve` finds this demo and serves it as it is (with its queue work)
+    from datetime import date  # noqa: PLC0415
+
+    from dixian.config import Settings  # noqa: PLC0415
+    from dixian.demo import existing_demo  # noqa: PLC0415
+
+    assert existing_demo(Settings(data_dir=tmp_path)) == (tmp_path / "demo", date(2022, 7, 1))
+    assert existing_demo(Settings(data_dir=tmp_path / "none")) is None
     password = result.output.split("(this run only): ")[1].split()[0]
     assert store.accounts.login("demo-village", password) is not None
 
