@@ -137,10 +137,13 @@ class SnapshotStore:
 
 
 class TokenStore:
-    """Department push tokens. Only a SHA-256 digest is stored: tokens are 256-bit random values,
-    so a fast hash is enough (passwords, which are guessable, would need a slow one)."""
+    """Department push tokens. Only an HMAC-SHA256 of each token is stored, keyed with
+    ``DIXIAN_INGEST_SECRET``: tokens are 256-bit random values, so a fast keyed hash is enough, and a
+    copy of the token file is of no use without the key. (Tokens issued before the key was used must
+    be issued again.)"""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: bytes) -> None:
+        self._key = key
         self._db = _connect(path)
         self._db.execute(
             """CREATE TABLE IF NOT EXISTS tokens (
@@ -148,11 +151,11 @@ class TokenStore:
                created_at TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)"""
         )
 
-    @staticmethod
-    def digest(token: str) -> str:
+    def digest(self, token: str) -> str:
         import hashlib  # noqa: PLC0415
+        import hmac  # noqa: PLC0415
 
-        return hashlib.sha256(token.encode()).hexdigest()
+        return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
 
     def issue(self, dept: str, label: str, now: str) -> str:
         import secrets  # noqa: PLC0415

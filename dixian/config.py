@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ingest_secret: SecretStr = Field(
-        SecretStr("dev-secret"), description="HMAC key for department push tokens"
+        SecretStr("dev-secret"),
+        description="HMAC-SHA256 key of the stored push-token digests (a real secret in production)",
     )
 
     @model_validator(mode="after")
@@ -73,6 +74,11 @@ class Settings(BaseSettings):
         ):
             raise ValueError(
                 "DIXIAN_INGEST_SECRET is a placeholder; set a real secret before running in production"
+            )
+        if self.environment == "production" and self.clock_date is not None:
+            raise ValueError(
+                "DIXIAN_CLOCK_DATE shifts every deadline and is for demos and training only:"
+                " unset it before running in production"
             )
         return self
 

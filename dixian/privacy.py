@@ -15,6 +15,25 @@ _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 _NAME = re.compile(r"((?:户主姓名|姓名|户主|\"?name\"?)\s*[:：=]\s*\"?)([\u4e00-\u9fff·]{2,20})")
 
 
+_BANK_CARD = re.compile(r"(?<![0-9])62[0-9]{14,17}(?![0-9])")  # UnionPay; household numbers start 45
+MASKED_NOTE = "〔已按隐私规定隐去号码〕"
+
+
+def mask_free_text(text: str) -> str:
+    """Free text an officer or a household typed (visit notes, applications, measures), as it may be
+    stored and published: ID, mobile and UnionPay card numbers masked, and a marker saying so, which
+    the officer sees on the record."""
+    masked = mask_numbers(text)
+    return masked if masked == text else masked + MASKED_NOTE
+
+
+def mask_numbers(text: str) -> str:
+    """``text`` with ID, mobile and UnionPay card numbers masked (no marker: for form answers)."""
+    masked = _RESIDENT_ID.sub(lambda m: mask_resident_id(m.group()), text)
+    masked = _PHONE.sub(lambda m: mask_phone(m.group()), masked)
+    return _BANK_CARD.sub(lambda m: m.group()[:4] + "*" * (len(m.group()) - 8) + m.group()[-4:], masked)
+
+
 def _mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 1)
 

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 from dixian.contract.vocabulary import SCOPE_DIGITS, Role
-from screening.refusal import ScopeError
+from screening.refusal import NotFound, ScopeError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{2,39}")
@@ -35,6 +35,12 @@ class Actor:
     def check(self, village_code: str) -> None:
         if not self.covers(village_code):
             raise ScopeError(f"无权访问：村 {village_code} 不在您的管辖范围（{self.role.zh} {self.scope}）内")
+
+    def check_record(self, village_code: str, unknown: str) -> None:
+        """A record (clue, household, plan) outside the scope is answered exactly as an unknown id
+        is: the same refusal and message, so a refusal tells nothing about what exists elsewhere."""
+        if not self.covers(village_code):
+            raise NotFound(unknown)
 
     def check_area(self, code: str) -> None:
         """A notice or list for an area (village or county code) must lie inside the scope."""

@@ -150,17 +150,23 @@ def create_campaign(
     return get_campaign(store, cid)
 
 
-def get_campaign(store: Store, campaign_id: str) -> Campaign:
+def _overlaps(c: Campaign, actor: Actor) -> bool:
+    return any(s.startswith(actor.scope) or actor.scope.startswith(s) for s in c.scope)
+
+
+def get_campaign(store: Store, campaign_id: str, actor: Actor | None = None) -> Campaign:
+    """The campaign; one whose area does not meet the actor's scope is answered as an unknown id."""
     row = store.db.one("SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,))
-    if row is None:
+    c = _campaign(row) if row is not None else None
+    if c is None or (actor is not None and not _overlaps(c, actor)):
         raise NotFound(f"没有编号为 {campaign_id} 的排查活动")
-    return _campaign(row)
+    return c
 
 
-def campaigns(store: Store) -> list[Campaign]:
-    return [
-        _campaign(r) for r in store.db.query("SELECT * FROM campaigns ORDER BY period_from DESC, campaign_id")
-    ]
+def campaigns(store: Store, actor: Actor) -> list[Campaign]:
+    """The campaigns whose area meets the actor's scope, latest first."""
+    rows = store.db.query("SELECT * FROM campaigns ORDER BY period_from DESC, campaign_id")
+    return [c for c in map(_campaign, rows) if _overlaps(c, actor)]
 
 
 LEVELS = {"county": ("county_code", 6), "township": ("township_code", 9), "village": ("village_code", 12)}
@@ -169,7 +175,7 @@ LEVELS = {"county": ("county_code", 6), "township": ("township_code", 9), "villa
 def coverage(store: Store, actor: Actor, campaign_id: str, level: str) -> list[dict[str, Any]]:
     """Per area inside the actor's scope: items, visited, concluded, overdue (not visited after the
     period), coverage %."""
-    get_campaign(store, campaign_id)
+    get_campaign(store, campaign_id, actor)
     column, _ = LEVELS[level]
     today = store.today().isoformat()
     rows = store.db.query(
@@ -200,7 +206,7 @@ def coverage(store: Store, actor: Actor, campaign_id: str, level: str) -> list[d
 def lookback(store: Store, actor: Actor, campaign_id: str) -> list[dict[str, Any]]:
     """回头看: items whose conclusion was returned by a reviewer, and items concluded "no risk" that a
     department warning contradicted afterwards."""
-    get_campaign(store, campaign_id)
+    get_campaign(store, campaign_id, actor)
     scope = actor.scope + "%"
     returned = store.db.query(
         "SELECT DISTINCT c.clue_id, c.household_id, c.village_code, c.state FROM clues c"
@@ -225,7 +231,7 @@ def summary_xlsx(store: Store, actor: Actor, campaign_id: str) -> bytes:
     from openpyxl import Workbook  # noqa: PLC0415
     from openpyxl.styles import Font  # noqa: PLC0415
 
-    c = get_campaign(store, campaign_id)
+    c = get_campaign(store, campaign_id, actor)
     wb = Workbook()
     ws = wb.active
     ws.title = "概况"

@@ -30,6 +30,7 @@ from dixian.contract.vocabulary import (
     Severity,
     Step,
 )
+from dixian.privacy import mask_free_text, mask_numbers
 from screening.auth import Actor
 from screening.db import Database, Row
 from screening.ledger import Ledger
@@ -45,6 +46,9 @@ TODO_STATES: dict[Role, tuple[ClueState, ...]] = {
 }
 
 
+# what the public notice says for every reason it must not publish (illness, disability): one
+# neutral wording, so that no marker tells a reader that something was withheld
+NEUTRAL_RISK = "家庭生活困难"
 SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2}
 
 
@@ -379,9 +383,10 @@ class Clues:
             " AS head_name FROM clues c WHERE c.clue_id = ?",
             (clue_id,),
         )
+        unknown = f"没有编号为 {clue_id} 的线索"
         if row is None:
-            raise NotFound(f"没有编号为 {clue_id} 的线索")
-        actor.check(row["village_code"])
+            raise NotFound(unknown)
+        actor.check_record(row["village_code"], unknown)
         return self._view(row, self.today())
 
     def steps(self, clue_id: str) -> list[Row]:
@@ -394,9 +399,10 @@ class Clues:
         now = self.now()
         with self.db.transaction():
             row = self.db.one("SELECT * FROM clues WHERE clue_id = ?", (clue_id,))
+            unknown = f"没有编号为 {clue_id} 的线索"
             if row is None:
-                raise NotFound(f"没有编号为 {clue_id} 的线索")
-            actor.check(row["village_code"])
+                raise NotFound(unknown)
+            actor.check_record(row["village_code"], unknown)
             hh = self.ledger.household(row["household_id"])
             facts = ClueFacts(
                 state=ClueState(row["state"]),
@@ -444,6 +450,11 @@ class Clues:
         The update only applies if nobody recorded a step since ``row`` was read (optimistic check)."""
         seq = int(row["steps"]) + 1
         ts = self._ts()
+        note = mask_free_text(note)  # stored and published: no ID, phone or card number in clear
+        if cols.get("form_json"):
+            answers = json.loads(cols["form_json"])
+            masked = {k: mask_numbers(v) if isinstance(v, str) else v for k, v in answers.items()}
+            cols = {**cols, "form_json": json.dumps(masked, ensure_ascii=False, sort_keys=True)}
         cols = {**cols, "steps": seq, "updated_at": ts}
         assignments = ", ".join(f"{k} = ?" for k in cols)
         changed = self.db.execute(
@@ -483,9 +494,10 @@ class Clues:
         if not 2 <= len(note.strip()) <= 500:
             raise Refusal("note_required", "请填写申请事由或排查发现的情况（2–500字）")
         hh = self.ledger.household(household_id)
+        unknown = f"户编号 {household_id} 不在农户名单中，请核对户编号"
         if hh is None:
-            raise NotFound(f"户编号 {household_id} 不在农户名单中，请核对户编号")
-        actor.check(hh["village_code"])
+            raise NotFound(unknown)
+        actor.check_record(hh["village_code"], unknown)
         today = self.today()
         basis = f"{household_id}|{source}|{today.isoformat()}".encode()
         item = RiskItem(
@@ -493,7 +505,7 @@ class Clues:
             household_id=household_id,
             source=source,
             title=ClueSource(source).zh,
-            explanation=note.strip(),
+            explanation=mask_free_text(note.strip()),
             risk_label="待核实",
             severity=Severity.HIGH if source == ClueSource.APPLICATION else Severity.MEDIUM,
             item_date=today,
@@ -585,7 +597,7 @@ class Clues:
         ):
             label = i["risk_label"].split("(")[0]
             if label.startswith(HEALTH_RISKS):
-                label = "（涉及健康信息，不予公示）"
+                label = NEUTRAL_RISK
             if label != "待核实" and label not in labels.setdefault(i["clue_id"], []):
                 labels[i["clue_id"]].append(label)
         out = []
@@ -600,7 +612,7 @@ class Clues:
                     "persons": r["persons"],
                     "proposal": r["proposal"],
                     "category": r["category"] or "",
-                    "risk": "（涉及健康信息，不予公示）" if risk.startswith(HEALTH_RISKS) else risk,
+                    "risk": NEUTRAL_RISK if risk.startswith(HEALTH_RISKS) else risk,
                     "notice_from": start.isoformat(),
                     "notice_until": (start + timedelta(days=NOTICE_DAYS)).isoformat(),
                 }

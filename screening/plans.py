@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from dixian.contract.vocabulary import ClueState, MonitoringStatus, Role, Step
+from dixian.privacy import mask_free_text
 from screening.auth import Actor
 from screening.forms import measure_group
 from screening.refusal import NotFound, Refusal
@@ -30,13 +31,15 @@ def add_measure(
         raise Refusal("wrong_role", "帮扶措施由村级账号登记")
     if not 2 <= len(description.strip()) <= 300:
         raise Refusal("description_required", "请填写帮扶措施内容（2–300字）")
+    description = mask_free_text(description.strip())
     if end_on is not None and end_on < start_on:
         raise Refusal("bad_period", "措施结束日期早于开始日期")
     with store.db.transaction():
         plan = store.db.one("SELECT * FROM plans WHERE clue_id = ?", (clue_id,))
+        unknown = "该线索没有帮扶计划：只有经县级审定纳入监测的农户才制定帮扶计划"
         if plan is None:
-            raise NotFound("该线索没有帮扶计划：只有经县级审定纳入监测的农户才制定帮扶计划")
-        actor.check(plan["village_code"])
+            raise NotFound(unknown)
+        actor.check_record(plan["village_code"], unknown)
         row = store.db.one("SELECT COALESCE(MAX(seq), 0) AS n FROM measures WHERE clue_id = ?", (clue_id,))
         seq = int(row["n"]) + 1 if row else 1
         store.db.execute(
@@ -86,9 +89,8 @@ def plan_status(plan: dict[str, Any], measures: list[dict[str, Any]], today: dat
 
 def plan_for(store: Store, actor: Actor, clue_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     plan = store.db.one("SELECT * FROM plans WHERE clue_id = ?", (clue_id,))
-    if plan is None:
+    if plan is None or not actor.covers(plan["village_code"]):
         return None
-    actor.check(plan["village_code"])
     measures = store.db.query("SELECT * FROM measures WHERE clue_id = ? ORDER BY seq", (clue_id,))
     return plan_status(plan, measures, store.today()), measures
 

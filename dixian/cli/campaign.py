@@ -94,7 +94,7 @@ def campaign_list(ctx: typer.Context) -> None:
     table = Table("name", "period", "kinds", "items")
     table.add_column("id", no_wrap=True, min_width=16)
     table.columns.insert(0, table.columns.pop())
-    for c in campaigns(store_for(settings_of(ctx))):
+    for c in campaigns(store_for(settings_of(ctx)), _cli_actor()):
         table.add_row(
             c.campaign_id, c.name, f"{c.period_from} – {c.period_to}", ",".join(c.kinds), str(c.items)
         )

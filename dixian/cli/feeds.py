@@ -163,7 +163,9 @@ def ingest_cmd(
 
 
 def token_store(settings: Settings) -> TokenStore:
-    return TokenStore(settings.ingest_dir / "tokens.sqlite")
+    return TokenStore(
+        settings.ingest_dir / "tokens.sqlite", settings.ingest_secret.get_secret_value().encode()
+    )
 
 
 @tokens_app.command("add")

@@ -180,7 +180,7 @@ async def api_plans(request: web.Request) -> web.Response:
 
 
 async def api_campaigns(request: web.Request) -> web.Response:
-    found = await in_thread(campaigns, request.app[STORE])
+    found = await in_thread(campaigns, request.app[STORE], actor_of(request))
     return json_response({"campaigns": [c.__dict__ for c in found]})
 
 

@@ -59,6 +59,7 @@ PUBLIC = {
     "/api/openapi.json",
     "/api/docs",
     "/static/style.css",
+    "/static/print.js",
 }
 _PAGE_TITLE = {"not_found": "未找到", "out_of_scope": "无权访问"}
 
@@ -109,10 +110,63 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def stylesheet(request: web.Request) -> web.Response:
+    return _static("style.css", "text/css")
+
+
+async def print_script(request: web.Request) -> web.Response:
+    return _static("print.js", "text/javascript")
+
+
+def _static(name: str, content_type: str) -> web.Response:
     from importlib import resources  # noqa: PLC0415
 
-    css = resources.files("screening").joinpath("static", "style.css").read_text(encoding="utf-8")
-    return web.Response(text=css, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
+    text = resources.files("screening").joinpath("static", name).read_text(encoding="utf-8")
+    return web.Response(text=text, content_type=content_type, headers={"Cache-Control": "max-age=3600"})
+
+
+# ---- what every response carries, and what no response may be ------------------------------------
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+        " frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def _harden(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, errors included: the security headers, no server version, and no caching
+    of anything but the static files (pages and API answers carry personal data)."""
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Server"] = "dixian"
+    if not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+
+
+@web.middleware
+async def no_tracebacks(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Whatever goes wrong answers in Chinese (JSON on the API), never with a traceback: input the
+    parsers cannot take (nesting too deep, an unknown charset, bytes that are not text) is the
+    caller's 400; anything else is logged and is a 500 that says what to do."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except (RecursionError, LookupError, UnicodeError, ValueError) as exc:
+        log.info("unreadable request to %s: %s", request.path, type(exc).__name__)
+        message = "请求无法读取（格式、编码或嵌套层数不正确）：请检查后重新提交"
+        return _failure(request, 400, "bad_request", message)
+    except Exception:
+        log.exception("request to %s failed", request.path)
+        return _failure(request, 500, "internal", "系统内部错误，已记录：请稍后重试，或联系市级运维")
+
+
+def _failure(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+    if is_api(request):
+        return api_error(status, code, message)
+    return render(request, "error.html", status, title="无法办理", message=message)
 
 
 # ---- the outbox publisher, in the server's process -----------------------------------------------
@@ -151,6 +205,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/healthz", healthz),
     ("GET", "/metrics", metrics),
     ("GET", "/static/style.css", stylesheet),
+    ("GET", "/static/print.js", print_script),
     *api.ROUTES,
 ]
 
@@ -158,7 +213,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
 def create_app(
     store: Store, outbox: Sink, topics: Topics, clock_note: str = "", *, secure_cookies: bool = False
 ) -> web.Application:
-    app = web.Application(middlewares=[authenticate], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[no_tracebacks, authenticate], client_max_size=256 * 1024)
+    app.on_response_prepare.append(_harden)
     app[STORE] = store
     app[OUTBOX] = outbox
     app[TOPICS] = topics

@@ -60,7 +60,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     token = await in_thread(request.app[STORE].accounts.login, username, password)
     nxt = _safe_next(str(form.get("next", "/")))
     if token is None:
-        log.info("failed login for account %r", username[:40])
+        # the typed name is not logged: people type ID numbers and passwords into that field
+        log.info("failed login (%d characters typed as the account name)", len(username))
         return render(request, "login.html", 401, next=nxt, error=BAD_LOGIN)
     resp = web.HTTPFound(nxt)
     resp.set_cookie(
@@ -280,7 +281,9 @@ async def apply_post(request: web.Request) -> web.Response:
 
 
 async def campaigns_page(request: web.Request) -> web.Response:
-    return render(request, "campaigns.html", campaigns=await in_thread(campaigns, request.app[STORE]))
+    return render(
+        request, "campaigns.html", campaigns=await in_thread(campaigns, request.app[STORE], actor_of(request))
+    )
 
 
 def coverage_level(request: web.Request) -> str:
@@ -290,7 +293,7 @@ def coverage_level(request: web.Request) -> str:
 
 async def campaign_page(request: web.Request) -> web.Response:
     store, actor = request.app[STORE], actor_of(request)
-    c = await in_thread(get_campaign, store, request.match_info["campaign_id"])
+    c = await in_thread(get_campaign, store, request.match_info["campaign_id"], actor_of(request))
     rows = await in_thread(coverage, store, actor, c.campaign_id, coverage_level(request))
     back = await in_thread(lookback, store, actor, c.campaign_id)
     return render(request, "campaign.html", c=c, rows=rows, level=coverage_level(request), back=back)

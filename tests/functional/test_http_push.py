@@ -45,7 +45,9 @@ async def push(local_settings: Settings) -> AsyncIterator[Push]:
     sink = LocalSink(local_settings.data_dir / "local")
     await sink.start()
     ingester = Ingester(local_settings, sink)
-    store = TokenStore(local_settings.data_dir / "tokens.sqlite")
+    store = TokenStore(
+        local_settings.data_dir / "tokens.sqlite", local_settings.ingest_secret.get_secret_value().encode()
+    )
     tokens = {d: store.issue(d, d, "2022-06-30") for d in ("medical_insurance", "water")}
     server = TestServer(create_push_app(ingester, store, max_body=64 * 1024), host="127.0.0.1")
     await server.start_server()

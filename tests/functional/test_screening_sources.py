@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from dixian.contract.vocabulary import ClueState
+from dixian.contract.vocabulary import ClueState, Role
 from screening.campaigns import coverage, create_campaign, item_id, lookback
 from screening.plans import add_measure, plan_for, plans
-from screening.refusal import Refusal, ScopeError
+from screening.refusal import NotFound, Refusal, ScopeError
 from screening.store import Store
 from screening.workflow import Request
 from tests.screening_helpers import (
@@ -160,7 +160,7 @@ def test_monitored_household_visit_proposes_elimination_into_review(world: tuple
 def test_application_clue_runs_the_15_day_clock(world: tuple[Store, Clock]) -> None:
     store, clock = world
     hid = household(1).household_id
-    with pytest.raises(ScopeError):
+    with pytest.raises(NotFound, match="不在农户名单中"):  # as if the household did not exist
         store.clues.create(OFFICER_B, hid, "application", "因病申请")
     cid, created = store.clues.create(
         OFFICER_A, hid, "application", "户主住院，申请纳入监测", authorisation_signed=True
@@ -219,7 +219,7 @@ def test_inclusion_opens_a_plan_due_in_10_days_with_flags(world: tuple[Store, Cl
     )
     assert _plan(store, cid)["no_development"] is False
     assert [s["step"] for s in store.clues.steps(cid)][-2:] == ["plan_measure", "plan_measure"]
-    with pytest.raises(ScopeError):
+    with pytest.raises(NotFound, match="没有帮扶计划"):  # as if there were no plan
         add_measure(store, OFFICER_B, cid, "employment", "越界登记", date(2022, 10, 8))
 
 
@@ -247,3 +247,22 @@ def test_lookback_lists_returned_and_contradicted_items(world: tuple[Store, Cloc
         ("1", "排查结论为无风险，之后部门数据发出预警"),
         ("3", "结论被退回重新核实"),
     ]
+
+
+def test_campaigns_are_listed_and_opened_only_within_scope(world: tuple[Store, Clock]) -> None:
+    from screening.auth import Actor  # noqa: PLC0415
+    from screening.campaigns import campaigns, get_campaign  # noqa: PLC0415
+
+    store, _ = world
+    c = create_campaign(
+        store, COUNTY_A, "县内排查", [VILLAGE_A[:6]], date(2022, 9, 1), date(2022, 9, 30), ["ordinary"]
+    )
+    other_county = Actor("cun-c", "村干部C", Role.VILLAGE, VILLAGE_C)
+    assert [x.campaign_id for x in campaigns(store, OFFICER_A)] == [c.campaign_id]
+    assert [x.campaign_id for x in campaigns(store, CITY)] == [c.campaign_id]
+    assert campaigns(store, other_county) == []
+    with pytest.raises(NotFound) as hidden:
+        coverage(store, other_county, c.campaign_id, "village")
+    with pytest.raises(NotFound) as unknown:
+        get_campaign(store, "cmp-000000000000", other_county)
+    assert hidden.value.zh.replace(c.campaign_id, "") == unknown.value.zh.replace("cmp-000000000000", "")

@@ -166,9 +166,13 @@ def test_scope_is_enforced_on_reads_and_writes(store: Store) -> None:
         [alert(1, village=VILLAGE_A), alert(2, village=VILLAGE_B), alert(3, village=VILLAGE_C)]
     )
     b = alert(2, village=VILLAGE_B).alert_id
-    with pytest.raises(ScopeError):
+    # an id out of scope is refused exactly as an unknown id is (no existence oracle)
+    with pytest.raises(NotFound) as out_of_scope:
         store.clues.get(OFFICER_A, b)
-    with pytest.raises(ScopeError):
+    with pytest.raises(NotFound) as unknown:
+        store.clues.get(OFFICER_A, "alrt-" + "0" * 20)
+    assert out_of_scope.value.zh.replace(b, "") == unknown.value.zh.replace("alrt-" + "0" * 20, "")
+    with pytest.raises(NotFound):
         store.clues.act(OFFICER_A, b, Request("visit", note="越界"))
     with pytest.raises(ScopeError):
         store.clues.queue(OFFICER_A, village=VILLAGE_B)
@@ -213,7 +217,9 @@ def test_notice_shows_no_health_detail_and_asset_check_skips_dibao(store: Store)
     text = repr(notice)
     assert "因病" not in text
     assert "450321********" not in text
-    assert "不予公示" in text
+    assert "健康" not in text  # not even a marker that something was withheld
+    assert "不予公示" not in text
+    assert "家庭生活困难" in text
     assert [r["household_id"] for r in store.clues.asset_check(COUNTY_A, VILLAGE_A[:6])] == [
         alert(1).household_id
     ]

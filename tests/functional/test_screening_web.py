@@ -76,26 +76,37 @@ async def test_unauthenticated_requests_go_to_login_or_get_401(client: TestClien
 
 
 @pytest.mark.asyncio
-async def test_other_villages_clue_is_refused_on_page_and_api(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_other_villages_clue_is_answered_as_an_unknown_id(client: TestClient) -> None:  # type: ignore[type-arg]
+    """No existence oracle: an id the account may not see gets the very answer an unknown id gets
+    (status and body, the id aside), on the page and on every API route."""
     other = alert(2, village=VILLAGE_B).alert_id
+    unknown = "alrt-" + "0" * 20
     await _page_login(client)
-    r = await client.get(f"/clues/{other}")
-    text = await r.text()
-    assert r.status == 403
-    assert "无权访问" in text
-    assert VILLAGE_B in text
-    assert other not in text.replace(f"/clues/{other}", "")  # nothing of the clue is shown
-    r = await client.get(f"/?village={VILLAGE_B}")
+
+    async def answer(method: str, url: str, clue_id: str, **kw: Any) -> tuple[int, str]:
+        r = await client.request(method, url.format(clue_id), **kw)
+        return r.status, (await r.text()).replace(clue_id, "<id>")
+
+    assert await answer("GET", "/clues/{}", other) == await answer("GET", "/clues/{}", unknown)
+    status, text = await answer("GET", "/clues/{}", other)
+    assert status == 404
+    assert VILLAGE_B not in text
+    r = await client.get(f"/?village={VILLAGE_B}")  # an area is public: refused as out of scope
     assert r.status == 403
     assert "无权访问" in await r.text()
     headers = await _api_token(client)
-    r = await client.get(f"/api/v1/clues/{other}", headers=headers)
-    assert r.status == 403
-    assert (await r.json())["error"] == "out_of_scope"
-    r = await client.post(
-        f"/api/v1/clues/{other}/actions", json={"action": "visit", "note": "越界"}, headers=headers
-    )
-    assert r.status == 403
+    for method, url, body in (
+        ("GET", "/api/v1/clues/{}", None),
+        ("POST", "/api/v1/clues/{}/actions", {"action": "visit", "note": "越界"}),
+        (
+            "POST",
+            "/api/v1/clues/{}/measures",
+            {"group": "employment", "description": "越界登记", "start_on": "2022-07-01"},
+        ),
+    ):
+        got = await answer(method, url, other, json=body, headers=headers)
+        assert got == await answer(method, url, unknown, json=body, headers=headers), url
+        assert got[0] == 404, url
     r = await client.get("/api/v1/clues?view=all", headers=headers)
     assert [c["village_code"] for c in (await r.json())["clues"]] == [VILLAGE_A]
 

@@ -209,7 +209,9 @@ def test_one_household_with_three_risks_is_one_visit_one_conclusion_one_notice_l
             expect(rows).to_have_count(2)  # a header and one household
             expect(rows.nth(1)).to_contain_text("李建国")  # the householder, as a real notice names him
             expect(rows.nth(1)).not_to_contain_text(household(1).household_id)
-            expect(rows.nth(1)).to_contain_text("（涉及健康信息，不予公示）")
+            expect(rows.nth(1)).to_contain_text("家庭生活困难")  # the one neutral wording for 因病
+            expect(rows.nth(1)).not_to_contain_text("因病")
+            expect(rows.nth(1)).not_to_contain_text("健康")
             expect(rows.nth(1)).to_contain_text("因失业")
             browser.close()
     finally:

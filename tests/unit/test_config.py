@@ -24,3 +24,12 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     s = Settings()
     assert s.partitions == 12
     assert s.topic_prefix == "guilin."
+
+
+def test_a_shifted_clock_is_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="DIXIAN_CLOCK_DATE"):
+        Settings(
+            environment="production",
+            ingest_secret=SecretStr("a-real-secret-0123456789"),
+            clock_date="2022-07-01",  # type: ignore[arg-type]
+        )
