@@ -221,31 +221,27 @@ def print_demo(result: DemoResult, console: Console) -> None:
         f"({st.suppressed} repeats suppressed)"
     )
     console.print(alerts_table(st))
-    local = result.out_dir / "local"
-    console.print(f"完成 / done in {result.seconds:.1f}s. Where to look:")
-    console.print(f"  alerts (clues):        {local / 'alerts.jsonl'}")
-    console.print(f"  refused rows + reason: {local / 'deadletter.jsonl'}")
-    console.print(f"  published topics:      {local}")
-    console.print(f"  feeds as delivered:    {result.out_dir / 'feeds'}")
-    console.print(f"  data-quality counters: {result.out_dir / 'ingest' / 'quality.sqlite'}")
-    cmd = _command()
-    console.print(f"  the same month through Kafka and real workers: {cmd} demo --kafka")
     q = result.queue
+    cmd = _command()
     console.print(
-        f"村级自查队列 / village queue: {q.clues} household clues (one per household with a risk)"
-        f" and {q.households} households in {q.store_url};"
-        f" a look-back campaign put {q.campaign_items} visit items for monitoring objects in the queues",
+        f"完成 / done in {result.seconds:.1f}s: {q.clues} household clues (one per household with a risk)"
+        f" in the village queues, {q.campaign_items} look-back visits for monitoring objects;"
+        f" all files under {result.out_dir}",
         soft_wrap=True,
     )
+    console.print("\n下一步 / next steps", style="bold")
     console.print(
-        f"  open it:  DIXIAN_DATA_DIR={result.out_dir} DIXIAN_CLOCK_DATE={q.clock_date} "
-        f"{cmd} screening serve --local {local}   (or: {cmd} demo --serve)",
+        f"  1. 打开村级队列 / open the queue:  {cmd} demo --serve   → http://127.0.0.1:8080/", soft_wrap=True
+    )
+    console.print(
+        f"     账号 / accounts: {', '.join(u for u, _, _ in q.accounts)};"
+        f" password (this run only): {q.password}",
         soft_wrap=True,
     )
-    console.print("  accounts: " + ", ".join(f"{u} ({r} {s})" for u, r, s in q.accounts))
-    console.print(f"  password of every demo account (this run only): {q.password}")
-    console.print(f"月报 / monthly report: {q.report_html}", soft_wrap=True)
-    console.print(f"  workbook: {q.report_xlsx}", soft_wrap=True)
+    console.print(f"  2. 月报 / the monthly report:   {q.report_html}", soft_wrap=True)
+    console.print(
+        f"  3. 同一个月走 Kafka / the same month through Kafka and real workers:  {cmd} demo --kafka"
+    )
 
 
 # ---- the same month through Kafka ----------------------------------------------------------------

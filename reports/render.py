@@ -1,17 +1,18 @@
 """Reports to files: an XLSX workbook (one sheet per table, native Excel charts, byte-identical for
-the same data) and a self-contained HTML page with PNG charts drawn in a CJK font."""
+the same data) and a self-contained HTML page with SVG charts whose text the reader's browser draws."""
 
 from __future__ import annotations
 
-import base64
 import io
 import re
+import warnings
 import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from reports.model import Chart, Report, Table
 
@@ -22,37 +23,43 @@ CJK_FONT_FILES = (
 CJK_FAMILY = "Noto Sans CJK SC"
 
 
-class FontMissingError(RuntimeError):
-    pass
+# The SVG names these; the reader's browser draws the text with the first it has.
+BROWSER_FAMILIES = [CJK_FAMILY, "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
+                    "sans-serif"]  # fmt: skip
 
 
 def _matplotlib() -> Any:
+    """pyplot set up for charts whose text stays text (SVG): laid out with Noto Sans CJK when this
+    machine has it, else with matplotlib's own font (widths approximate), and drawn by the viewer's
+    browser in its CJK font either way, so no system font is needed to make a report."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     from matplotlib import font_manager, pyplot  # noqa: PLC0415
 
     if CJK_FAMILY not in {f.name for f in font_manager.fontManager.ttflist}:
-        found = [p for p in CJK_FONT_FILES if Path(p).exists()]
-        if not found:
-            raise FontMissingError(
-                "no CJK font for the charts: install Debian's fonts-noto-cjk"
-                " (apt-get install -y fonts-noto-cjk)"
-            )
-        for p in found:
-            font_manager.fontManager.addfont(p)
-    pyplot.rcParams["font.family"] = [CJK_FAMILY]
+        for p in CJK_FONT_FILES:
+            if Path(p).exists():
+                font_manager.fontManager.addfont(p)
+    pyplot.rcParams["font.family"] = BROWSER_FAMILIES
     pyplot.rcParams["axes.unicode_minus"] = False
+    pyplot.rcParams["svg.fonttype"] = "none"  # text as <text>, not paths
     pyplot.rcParams["svg.hashsalt"] = "dixian"
     return pyplot
 
 
-def chart_png(chart: Chart) -> bytes:
+def chart_svg(chart: Chart) -> str:
     plt = _matplotlib()
     n = max(1, len(chart.labels))
     horizontal = chart.kind == "barh"
     width = 9.0 if horizontal else max(7.0, min(16.0, 0.55 * n + 3))
     height = max(3.2, 0.38 * n + 1.2) if horizontal else 4.4
+    with warnings.catch_warnings():  # a machine without a CJK font lays the text out in another one
+        warnings.filterwarnings("ignore", message="(Glyph|findfont)")
+        return _draw(plt, chart, n, horizontal, width, height)
+
+
+def _draw(plt: Any, chart: Chart, n: int, horizontal: bool, width: float, height: float) -> str:
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
     xs = list(range(len(chart.labels)))
     colours = ["#9b1c1c", "#e3a008", "#3f83f8", "#31c48d", "#9061f9"]
@@ -84,10 +91,11 @@ def chart_png(chart: Chart) -> bytes:
     if len(chart.series) > 1:
         ax.legend(frameon=False)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
-    return buf.getvalue()
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]  # no XML prologue inside the page
 
 
 # ---- XLSX -------------------------------------------------------------------------------------------
@@ -194,7 +202,7 @@ _env = jinja2.Environment(
 
 
 def html_page(report: Report, *, row_limit: int = 300) -> str:
-    charts = [{"title": c.title, "png": base64.b64encode(chart_png(c)).decode()} for c in report.charts]
+    charts = [{"title": c.title, "svg": Markup(chart_svg(c))} for c in report.charts]
     return _env.get_template("report.html").render(report=report, charts=charts, row_limit=row_limit)
 
 
