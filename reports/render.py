@@ -4,6 +4,7 @@ the same data) and a self-contained HTML page with SVG charts whose text the rea
 from __future__ import annotations
 
 import io
+import logging
 import re
 import warnings
 import zipfile
@@ -36,6 +37,9 @@ def _matplotlib() -> Any:
 
     matplotlib.use("Agg")
     from matplotlib import font_manager, pyplot  # noqa: PLC0415
+
+    # the families the browser may have are looked up here too: "not found" is expected, not news
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
     if CJK_FAMILY not in {f.name for f in font_manager.fontManager.ttflist}:
         for p in CJK_FONT_FILES:
