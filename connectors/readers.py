@@ -130,52 +130,79 @@ class CsvFile(SourceFile):
 
     def rows(self) -> Iterator[SourceRow]:
         reader = csv.reader(io.StringIO(self._text))
-        n_headers = len(self.headers)
         try:
             next(reader)
             start = reader.line_num + 1
             for cells in reader:
                 line, start = start, reader.line_num + 1
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue  # blank lines are not records
-                joined = ",".join(cells)
-                if _UNEXPECTED.search(joined) and (
-                    _SURROGATE.search(joined) or (self._alt == "gb18030" and _is_gbk_mojibake(joined))
-                ):
-                    raw = joined.encode(
-                        "utf-8" if self.encoding == "utf-8" else self.encoding, "surrogateescape"
-                    ).decode(self._alt, "replace")
-                    yield SourceRow(
-                        line,
-                        None,
-                        raw,
-                        Problem(
-                            "(row)",
-                            "encoding",
-                            f"该行不是{self.encoding}编码(疑似{self._alt})",
-                            f"row is not valid {self.encoding} (looks like {self._alt})",
-                        ),
-                    )
+                if reader.line_num > line and any("\n" in c or "\r" in c for c in cells):
+                    # A quote left open swallows the lines after it into one record: the line with
+                    # the open quote is refused, each swallowed line is read as the record it was.
+                    yield from self._unclosed_quote(line, reader.line_num)
                     continue
-                if len(cells) != n_headers:
-                    yield SourceRow(
-                        line,
-                        None,
-                        joined,
-                        Problem(
-                            "(row)",
-                            "column_count",
-                            f"列数不符: 应为{n_headers}列, 实为{len(cells)}列",
-                            f"expected {n_headers} columns, found {len(cells)}",
-                        ),
-                    )
-                    continue
-                yield SourceRow(line, dict(zip(self.headers, cells, strict=True)), joined)
+                yield from self._record(line, cells)
         except csv.Error as exc:
             raise FileFormatError(
                 f"{self.path.name} 第{reader.line_num}行: CSV结构错误 / "
                 f"line {reader.line_num}: broken CSV: {exc}"
             ) from None
+
+    def _unclosed_quote(self, first: int, last: int) -> Iterator[SourceRow]:
+        lines = self._text.splitlines()
+        yield SourceRow(
+            first,
+            None,
+            lines[first - 1],
+            Problem(
+                "(row)",
+                "unclosed_quote",
+                f"引号未闭合: 第{first}行的引号一直延续到第{last}行; 本行拒收, 其后各行逐行读取",
+                f"unclosed quote: the quote on line {first} runs to line {last}; this line is refused,"
+                " the lines after it are read one by one",
+            ),
+        )
+        for n in range(first + 1, last + 1):
+            text = lines[n - 1]
+            cells = next(csv.reader([text]), [])
+            yield from self._record(n, cells)
+
+    def _record(self, line: int, cells: list[str]) -> Iterator[SourceRow]:
+        n_headers = len(self.headers)
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            return  # blank lines are not records
+        joined = ",".join(cells)
+        if _UNEXPECTED.search(joined) and (
+            _SURROGATE.search(joined) or (self._alt == "gb18030" and _is_gbk_mojibake(joined))
+        ):
+            raw = joined.encode(
+                "utf-8" if self.encoding == "utf-8" else self.encoding, "surrogateescape"
+            ).decode(self._alt, "replace")
+            yield SourceRow(
+                line,
+                None,
+                raw,
+                Problem(
+                    "(row)",
+                    "encoding",
+                    f"该行不是{self.encoding}编码(疑似{self._alt})",
+                    f"row is not valid {self.encoding} (looks like {self._alt})",
+                ),
+            )
+            return
+        if len(cells) != n_headers:
+            yield SourceRow(
+                line,
+                None,
+                joined,
+                Problem(
+                    "(row)",
+                    "column_count",
+                    f"列数不符: 应为{n_headers}列, 实为{len(cells)}列",
+                    f"expected {n_headers} columns, found {len(cells)}",
+                ),
+            )
+            return
+        yield SourceRow(line, dict(zip(self.headers, cells, strict=True)), joined)
 
 
 def _cell_text(value: Any) -> Any:

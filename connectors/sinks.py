@@ -91,8 +91,13 @@ class KafkaSink:
         return self._producer_or_none
 
     async def start(self) -> None:
-        self._producer_or_none = idempotent_producer(self._bootstrap)
-        await self._producer_or_none.start()
+        producer = idempotent_producer(self._bootstrap)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a producer that never connected still holds a client
+            raise
+        self._producer_or_none = producer
 
     async def stop(self) -> None:
         if self._producer_or_none is not None:

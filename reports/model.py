@@ -26,7 +26,7 @@ class Chart:
     title: str
     kind: Literal["bar", "stacked", "line", "barh"]
     labels: list[str]
-    series: dict[str, list[float]]  # legend label → values
+    series: dict[str, list[float | None]]  # legend label → values (None: no data, drawn as a gap)
     y_label: str = ""
     percent: bool = False
 

@@ -757,7 +757,7 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
             "近6个月预警命中率",
             "line",
             trend_table.column("month"),
-            {"命中率": [v or 0 for v in trend_table.column("hit_rate")]},
+            {"命中率": list(trend_table.column("hit_rate"))},  # a month without data is a gap, not 0%
             "%",
             percent=True,
         ),

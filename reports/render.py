@@ -67,23 +67,30 @@ def _draw(plt: Any, chart: Chart, n: int, horizontal: bool, width: float, height
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
     xs = list(range(len(chart.labels)))
     colours = ["#9b1c1c", "#e3a008", "#3f83f8", "#31c48d", "#9061f9"]
+    bottom = [0.0] * len(xs)  # the stacks' tops so far
     if chart.kind == "line":
         for i, (name, values) in enumerate(chart.series.items()):
-            ax.plot(xs, values, marker="o", color=colours[i % len(colours)], label=name)
+            ys = [float("nan") if v is None else v for v in values]  # no data: a gap in the line
+            ax.plot(xs, ys, marker="o", color=colours[i % len(colours)], label=name)
             for x, v in zip(xs, values, strict=True):
-                ax.annotate(f"{v:.1f}%" if chart.percent else f"{v:g}", (x, v), textcoords="offset points",
-                            xytext=(0, 6), ha="center", fontsize=9)  # fmt: skip
+                label = "无数据" if v is None else f"{v:.1f}%" if chart.percent else f"{v:g}"
+                ax.annotate(label, (x, v or 0), textcoords="offset points", xytext=(0, 6), ha="center",
+                            fontsize=9, color="#6b7280" if v is None else "#111827")  # fmt: skip
     elif horizontal:
         for i, (name, values) in enumerate(chart.series.items()):
-            ax.barh(xs, values, color=colours[i % len(colours)], label=name)
+            ax.barh(xs, [v or 0.0 for v in values], color=colours[i % len(colours)], label=name)
         ax.invert_yaxis()
     else:
-        bottom = [0.0] * len(xs)
         for i, (name, values) in enumerate(chart.series.items()):
-            ax.bar(xs, values, bottom=bottom if chart.kind == "stacked" else None,
+            heights = [v or 0.0 for v in values]
+            ax.bar(xs, heights, bottom=bottom if chart.kind == "stacked" else None,
                    color=colours[i % len(colours)], label=name)  # fmt: skip
             if chart.kind == "stacked":
-                bottom = [b + float(v) for b, v in zip(bottom, values, strict=True)]
+                bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    known = [float(v) for vs in chart.series.values() for v in vs if v is not None]
+    top = max([*known, *(bottom if chart.kind == "stacked" else [])], default=0.0)
+    if min(known, default=0.0) >= 0:  # counts and rates: the axis starts at 0, never below
+        (ax.set_xlim if horizontal else ax.set_ylim)(0, top * 1.15 if top > 0 else 1)
     if horizontal:
         ax.set_yticks(xs, chart.labels)
         ax.set_xlabel(chart.y_label)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -301,6 +302,9 @@ async def _ingest_all(
     return summaries
 
 
+EXIT_BROKER = 3
+
+
 def run_ingest(
     settings: Settings,
     dept: str,
@@ -312,7 +316,8 @@ def run_ingest(
     local: bool,
     console: Console,
 ) -> int:
-    """Exit code: 0 all reconciled, 1 a summary did not reconcile, 2 a file could not be read."""
+    """Exit code: 0 all reconciled, 1 a summary did not reconcile, 2 a file could not be read,
+    3 the broker could not be reached or failed during the run."""
     tune_gc_for_bulk_work()
     try:
         summaries = asyncio.run(
@@ -333,10 +338,13 @@ def run_ingest(
             "未发布任何数据; 请修正文件后重新导入 / nothing was published; fix the file and run again"
         )
         return 2
-    except OSError as exc:
+    except (OSError, KafkaError) as exc:
         console.print(f"[red]无法连接Kafka / cannot reach Kafka at {settings.kafka_bootstrap}:[/] {exc}")
-        console.print("启动本地代理 / start the local broker: dixian kafka start (or use --local)")
-        return 2
+        console.print(
+            "启动本地代理后重新导入(已发布的行不会重复) / start the broker (dixian kafka start) and run again"
+            " — rows already published are recognised, not sent twice; or use --local"
+        )
+        return EXIT_BROKER
     return 0 if all(s.reconciles for s in summaries) else 1
 
 

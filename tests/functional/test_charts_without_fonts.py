@@ -30,3 +30,16 @@ def test_charts_render_as_svg_text_without_any_cjk_font() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
     assert done.stderr == ""  # not even a "findfont" line on a bare machine
+
+
+def test_a_month_without_data_is_a_gap_and_an_all_zero_chart_starts_at_zero() -> None:
+    import re  # noqa: PLC0415
+
+    from reports.model import Chart  # noqa: PLC0415
+    from reports.render import chart_svg  # noqa: PLC0415
+
+    trend = chart_svg(Chart("命中率", "line", ["2022-05", "2022-06"], {"命中率": [None, 12.5]}, percent=True))
+    assert "无数据" in trend
+    assert "0.0%" not in trend  # the month without data is not drawn as 0%
+    zeros = chart_svg(Chart("各县预警线索", "stacked", ["阳朔县", "临桂区"], {"线索": [0, 0]}, "户"))
+    assert not re.search(r">\s*[−-]\s*0?\.\d", zeros)  # no negative tick labels

@@ -112,6 +112,26 @@ def test_ingest_unreadable_file_exits_2_and_says_what_to_do(tmp_path: Path) -> N
     assert "nothing was published" in result.output
 
 
+def test_ingest_with_the_broker_down_exits_3_and_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DIXIAN_KAFKA_BOOTSTRAP", f"127.0.0.1:{port}")
+    sim = tmp_path / "sim"
+    runner.invoke(app, ["simulate", "--out", str(sim), "--households", "100", "--dept", "water"])
+    (feed,) = sim.glob("water-*")
+    result = runner.invoke(
+        app, ["--data-dir", str(tmp_path), "ingest", "water", str(feed)], terminal_width=200
+    )
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert "dixian kafka start" in " ".join(result.output.split())
+
+
 def test_ingest_local_summary(tmp_path: Path) -> None:
     sim = tmp_path / "sim"
     assert (

@@ -112,3 +112,17 @@ def test_mapping_translates_values_and_booleans() -> None:
         "out_of_pocket": "12.50",
         "event_type": "medical.settlement",
     }
+
+
+def test_an_unclosed_quote_refuses_its_line_and_reads_every_line_it_swallowed(tmp_path: Path) -> None:
+    """Seen: a row with an unclosed quote swallowed the 13 lines after it into one record, and the
+    file still reconciled. Now every physical line is a row of its own: one refused, 14 read."""
+    p = tmp_path / "a.csv"
+    broken = ROW.replace(",住院,", ',"住院,')
+    p.write_text(HEADER + ROW + broken + ROW * 13, encoding="utf-8")
+    rows = list(open_source(p).rows())
+    assert [r.line for r in rows] == list(range(2, 17))
+    refused = [r for r in rows if r.problem is not None]
+    assert [(r.line, r.problem.code) for r in refused if r.problem] == [(3, "unclosed_quote")]
+    assert "第3行" in refused[0].problem.zh  # type: ignore[union-attr]
+    assert sum(r.values is not None for r in rows) == 14
