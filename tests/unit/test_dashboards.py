@@ -1,0 +1,71 @@
+"""The operators' dashboards and alerting rules in deploy/ parse, and every metric they query is one
+the workers or the queue actually export (a renamed metric fails here, not on a wall screen)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prometheus_client import CollectorRegistry
+
+from streams.metrics import PipelineMetrics
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+QUEUE_METRICS = {  # screening.metrics: gauges computed from the store, counters of the web server
+    "dixian_screening_clues",
+    "dixian_screening_overdue",
+    "dixian_screening_steps_unpublished",
+    "dixian_screening_steps_total",
+    "dixian_screening_refusals_total",
+    "dixian_screening_steps_published_total",
+}
+
+
+def _exported() -> set[str]:
+    registry = CollectorRegistry()
+    PipelineMetrics(registry)
+    names = set(QUEUE_METRICS) | {"up"}
+    for family in registry.collect():
+        names.add(family.name)
+        names |= {s.name for s in family.samples}
+        if family.type == "counter":
+            names.add(family.name + "_total")
+        if family.type == "info":
+            names.add(family.name + "_info")
+        if family.type == "histogram":
+            names |= {family.name + suffix for suffix in ("_bucket", "_sum", "_count")}
+    return names
+
+
+def _metrics_in(expr: str) -> set[str]:
+    return set(re.findall(r"\b(dixian_[a-z_]+|up)\b", expr))
+
+
+def test_every_dashboard_query_names_an_exported_metric() -> None:
+    exported = _exported()
+    dashboards = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+    assert len(dashboards) == 2
+    for path in dashboards:
+        board: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        assert board["uid"]
+        assert board["panels"]
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                unknown = _metrics_in(target["expr"]) - exported
+                assert not unknown, (path.name, panel["title"], unknown)
+
+
+def test_every_alert_rule_names_an_exported_metric_and_says_what_to_do() -> None:
+    exported = _exported()
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text(encoding="utf-8"))
+    alerts = [r for g in rules["groups"] for r in g["rules"]]
+    assert len(alerts) >= 8
+    for rule in alerts:
+        assert not (_metrics_in(rule["expr"]) - exported), rule["alert"]
+        assert rule["labels"]["severity"] in ("critical", "warning", "info")
+        assert re.search(r"[\u4e00-\u9fff]", rule["annotations"]["description"])  # operators read Chinese
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    assert config["rule_files"] == ["alerts.yml"]
