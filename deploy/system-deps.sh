@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses, installed only when missing: PostgreSQL (the alert store's
-# production database) and Chromium (the officers' page is tested in a real headless browser).
+# production database), Chromium (the officers' page is tested in a real headless browser) and
+# Prometheus (its promtool checks the alerting rules in deploy/prometheus/).
 # Needs root or sudo; prints what to run otherwise.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ missing=()
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks deploy/prometheus/
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 SUDO=""

@@ -4,10 +4,14 @@ the workers or the queue actually export (a renamed metric fails here, not on a 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
@@ -69,3 +73,22 @@ def test_every_alert_rule_names_an_exported_metric_and_says_what_to_do() -> None
         assert re.search(r"[\u4e00-\u9fff]", rule["annotations"]["description"])  # operators read Chinese
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
     assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_promtool_accepts_the_rules_and_the_configuration() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        msg = "no promtool: install Debian's prometheus (deploy/system-deps.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and {msg}")
+        pytest.skip(msg)
+    for args in (["check", "rules", "alerts.yml"], ["check", "config", "prometheus.yml"]):
+        done = subprocess.run(
+            [promtool, *args],
+            cwd=DEPLOY / "prometheus",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
