@@ -52,6 +52,7 @@ BATCH_RECORDS = 500  # records per take_events batch ...
 CHUNK_BYTES = 2 * 1024 * 1024  # ... processed in chunks of this much input (a record may hold 500 events)
 BATCH_WITHIN_S = 0.005
 STREAM_BUFFER = 256
+CLOCK_MARGIN_S = 5.0  # how far producers' clocks may run ahead of the worker's
 MAX_IN_FLIGHT = 8  # batches whose outputs may wait for the broker's acknowledgement at once
 # encode_state ends with the held events: a state without any ends so (see streams.core)
 _NOTHING_HELD = b",[]]"
@@ -121,6 +122,15 @@ async def _answered(ask: Callable[[], Awaitable[T]], what: str) -> T:
             log.warning("%s not readable (%s); asking again in %.1fs", what, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def release_values(events: list[Any]) -> None:
+    """Drop a processed chunk's record values: the records wait for their outputs' acknowledgement
+    (up to ``MAX_IN_FLIGHT`` batches of ``BATCH_RECORDS``, each value up to a 256 KiB batch of
+    events), and only their offsets and timestamps are needed for that."""
+    for e in events:
+        e.value = None
+        e.message.value = None
 
 
 def chunked(events: list[Any]) -> list[list[Any]]:
@@ -234,6 +244,7 @@ class RosterGate:
         self._highwater = highwater
         self.done: dict[int, int] = {}  # partition → last roster offset processed (or committed − 1)
         self.ends: dict[int, int] = {}  # partition → end offset asked for at assignment
+        self.asked_at: dict[int, float] = {}  # partition → when its end was last asked (time.time())
         self.known: frozenset[TopicPartition] = frozenset()
 
     def ready(self, partition: int) -> bool:
@@ -251,17 +262,29 @@ class RosterGate:
         if offset > self.done.get(partition, -1):
             self.done[partition] = offset
 
-    def to_confirm(self, partitions: Iterable[int]) -> list[TopicPartition]:
-        """The roster partitions, among those of a chunk's department records, that look read. The
-        highwater they look read by comes from the roster partition's latest fetch, which can be older
-        than the department records: the roster's end is asked again before such a chunk is processed
-        (``confirm``), so that an event is held whenever a roster record written before it is unread."""
-        return [TopicPartition(self.topic, p) for p in sorted(set(partitions)) if self.ready(p)]
+    def to_confirm(self, written: Mapping[int, float]) -> list[TopicPartition]:
+        """The roster partitions whose end must be asked again before a chunk is processed.
 
-    def confirm(self, ends: Mapping[TopicPartition, int]) -> None:
+        ``written``: per partition, the newest timestamp (seconds) of the chunk's department records.
+        A partition that looks read does so by the highwater of the roster partition's latest fetch,
+        which can be older than those records; a roster record written before them must not be
+        overtaken. It is in the log by the time they were written, so an end asked at least
+        ``CLOCK_MARGIN_S`` after that covers it: on a backlog one question answers for the whole
+        drain, live records ask once per chunk."""
+        return [
+            TopicPartition(self.topic, p)
+            for p, newest in sorted(written.items())
+            if self.ready(p) and newest + CLOCK_MARGIN_S > self.asked_at.get(p, float("-inf"))
+        ]
+
+    def confirm(self, ends: Mapping[TopicPartition, int], asked_at: float) -> None:
+        """The ends the broker gave for a question sent at ``asked_at`` (wall-clock seconds)."""
         for tp, end in ends.items():
-            if tp.partition in self.done and end > self.ends.get(tp.partition, 0):
+            if tp.partition not in self.done:
+                continue  # revoked meanwhile
+            if end > self.ends.get(tp.partition, 0):
                 self.ends[tp.partition] = end
+            self.asked_at[tp.partition] = max(asked_at, self.asked_at.get(tp.partition, asked_at))
 
 
 class Worker:
@@ -373,6 +396,7 @@ class Worker:
                 try:
                     for chunk in chunked(events):
                         await self._batch(chunk)
+                        release_values(chunk)
                 except BaseException as exc:
                     unfinished(exc)
                 await self._hand_over(events)
@@ -405,9 +429,12 @@ class Worker:
 
     async def _batch(self, events: list[Any]) -> None:
         await self._assignment_changed()
-        await self._confirm_roster_ends(
-            e.message.partition for e in events if e.message.topic in self.departments
-        )
+        written: dict[int, float] = {}
+        for e in events:
+            m = e.message
+            if m.topic in self.departments and m.timestamp > written.get(m.partition, float("-inf")):
+                written[m.partition] = m.timestamp
+        await self._confirm_roster_ends(written)
         records = [InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events]
         started = time.perf_counter()
         effects = self.driver.process(records, self._load, self.roster.ready)
@@ -485,15 +512,17 @@ class Worker:
             if self._sent:
                 await self._hand_over([])
 
-    async def _confirm_roster_ends(self, partitions: Iterable[int]) -> None:
-        confirm = self.roster.to_confirm(partitions)
+    async def _confirm_roster_ends(self, written: Mapping[int, float]) -> None:
+        confirm = self.roster.to_confirm(written)
         if confirm:
-            self.roster.confirm(
-                await _answered(lambda: self.app.consumer.highwaters(*confirm), "end offsets of the roster")
+            asked_at = time.time()
+            ends = await _answered(
+                lambda: self.app.consumer.highwaters(*confirm), "end offsets of the roster"
             )
+            self.roster.confirm(ends, asked_at)
 
     async def _release_ready(self) -> None:
-        await self._confirm_roster_ends(p for p, keys in self.holding.items() if keys)
+        await self._confirm_roster_ends({p: time.time() for p, keys in self.holding.items() if keys})
         for partition in [p for p, keys in self.holding.items() if keys and self.roster.ready(p)]:
             await self._release(partition)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from streams.app import RosterGate
+from streams.app import CLOCK_MARGIN_S, RosterGate
 
 TOPIC = "households"
 
@@ -34,16 +34,29 @@ def test_a_stale_highwater_is_confirmed_before_department_records_are_processed(
     records that arrived in a later fetch. Asked again, the gate holds their events."""
     gate = _gate(highwater=3)
     gate.seen(0, 2)
-    assert gate.to_confirm([0, 0]) == [TopicPartition(TOPIC, 0)]
-    gate.confirm({TopicPartition(TOPIC, 0): 5})
+    assert gate.to_confirm({0: 1000.0}) == [TopicPartition(TOPIC, 0)]
+    gate.confirm({TopicPartition(TOPIC, 0): 5}, asked_at=1001.0)
     assert not gate.ready(0)
-    assert gate.to_confirm([0]) == []  # not read: its events are held anyway, nothing to ask
+    assert gate.to_confirm({0: 1000.0}) == []  # not read: its events are held anyway, nothing to ask
     gate.seen(0, 4)
     assert gate.ready(0)
 
 
+def test_records_written_well_before_the_last_question_need_no_new_one() -> None:
+    """A backlog: one question answers for every record written more than the clock margin before
+    it; a record written after it (live) asks again."""
+    gate = _gate(highwater=3)
+    gate.seen(0, 2)
+    gate.confirm({TopicPartition(TOPIC, 0): 3}, asked_at=1000.0)
+    assert gate.ready(0)
+    assert gate.to_confirm({0: 1000.0 - CLOCK_MARGIN_S - 1}) == []
+    assert gate.to_confirm({0: 1000.0 - CLOCK_MARGIN_S + 1}) == [TopicPartition(TOPIC, 0)]
+    assert gate.to_confirm({1: 0.0}) == []  # not assigned here
+
+
 def test_confirmation_never_moves_the_end_back_nor_adopts_a_revoked_partition() -> None:
     gate = _gate(highwater=None)
-    gate.confirm({TopicPartition(TOPIC, 0): 4})
-    gate.confirm({TopicPartition(TOPIC, 0): 2, TopicPartition(TOPIC, 1): 9})
+    gate.confirm({TopicPartition(TOPIC, 0): 4}, asked_at=1.0)
+    gate.confirm({TopicPartition(TOPIC, 0): 2, TopicPartition(TOPIC, 1): 9}, asked_at=2.0)
     assert gate.ends == {0: 4}
+    assert gate.asked_at == {0: 2.0}
