@@ -19,9 +19,13 @@ class TopicSpec:
     compacted: bool = False
 
     def config(self) -> dict[str, str]:
+        # The broker stamps every record with its append time, whatever the producer's clock says:
+        # the workers' roster gate reasons about when records were written (streams.app.RosterGate),
+        # and the latency they report runs from that moment.
+        stamped = {"message.timestamp.type": "LogAppendTime"}
         if self.compacted:
-            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
-        return {"cleanup.policy": "delete", "retention.ms": "-1"}
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000", **stamped}
+        return {"cleanup.policy": "delete", "retention.ms": "-1", **stamped}
 
 
 class Topics:

@@ -52,7 +52,7 @@ BATCH_RECORDS = 500  # records per take_events batch ...
 CHUNK_BYTES = 2 * 1024 * 1024  # ... processed in chunks of this much input (a record may hold 500 events)
 BATCH_WITHIN_S = 0.005
 STREAM_BUFFER = 256
-CLOCK_MARGIN_S = 5.0  # how far producers' clocks may run ahead of the worker's
+CLOCK_MARGIN_S = 5.0  # how far the broker's clock (LogAppendTime, see dixian.topics) may run ahead
 MAX_IN_FLIGHT = 8  # batches whose outputs may wait for the broker's acknowledgement at once
 # encode_state ends with the held events: a state without any ends so (see streams.core)
 _NOTHING_HELD = b",[]]"

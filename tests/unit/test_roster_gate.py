@@ -60,3 +60,13 @@ def test_confirmation_never_moves_the_end_back_nor_adopts_a_revoked_partition() 
     gate.confirm({TopicPartition(TOPIC, 0): 2, TopicPartition(TOPIC, 1): 9}, asked_at=2.0)
     assert gate.ends == {0: 4}
     assert gate.asked_at == {0: 2.0}
+
+
+def test_every_topic_is_stamped_by_the_broker() -> None:
+    """The gate's margin reasons about when records were written: an outside producer's clock (or a
+    backfill with old timestamps) must not decide that, the broker's append time does."""
+    from dixian.config import Settings  # noqa: PLC0415
+    from dixian.topics import Topics  # noqa: PLC0415
+
+    for spec in Topics(Settings()).all():
+        assert spec.config()["message.timestamp.type"] == "LogAppendTime", spec.name
