@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -29,9 +30,16 @@ def test_demo_report_opens_in_chromium_with_every_chart(tmp_path: Path) -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         page.goto(html.as_uri())
         assert page.title() == "桂林市防返贫动态监测月报（2022-06）"
-        sizes = page.eval_on_selector_all("figure img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])")
+        # the charts are inline SVG whose text the browser draws: each is laid out, and its Chinese
+        # labels are text the page renders (not pictures of text)
+        sizes = page.eval_on_selector_all(
+            "figure svg",
+            "svgs => svgs.map(s => [s.getBoundingClientRect().width,"
+            " Array.from(s.querySelectorAll('text')).map(t => t.textContent).join(' ')])",
+        )
         assert len(sizes) == 5
-        assert all(done and width > 300 for done, width in sizes)
+        assert all(width > 300 for width, _ in sizes)
+        assert all(re.search(r"[\u4e00-\u9fff]", labels) for _, labels in sizes)
         assert "部门数据报送" in page.inner_text("main")
         Path("var/test/screens").mkdir(parents=True, exist_ok=True)
         page.screenshot(path="var/test/screens/demo-report.png", full_page=True)
