@@ -62,17 +62,14 @@ def national_export(store: Store, month: str, county: str | None = None) -> Nati
         [start.isoformat(), end.isoformat(), *(o.value for o in EXPORTED), *([county] if county else [])],
     )
     risks: dict[str, list[str]] = {}
-    ids = [r["clue_id"] for r in rows]
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        for item in store.db.query(
-            f"SELECT clue_id, risk_label FROM risk_items WHERE clue_id IN ({','.join('?' * len(chunk))})"
-            " ORDER BY item_date, item_id",
-            chunk,
-        ):
-            label = item["risk_label"].split("(")[0]
-            if label != "待核实" and label not in risks.setdefault(item["clue_id"], []):
-                risks[item["clue_id"]].append(label)
+    for item in store.db.query_in(
+        "SELECT clue_id, risk_label FROM risk_items WHERE clue_id",
+        [r["clue_id"] for r in rows],
+        " ORDER BY item_date, item_id",
+    ):
+        label = item["risk_label"].split("(")[0]
+        if label != "待核实" and label not in risks.setdefault(item["clue_id"], []):
+            risks[item["clue_id"]].append(label)
     out = [
         {
             "county_code": r["county_code"],

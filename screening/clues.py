@@ -178,7 +178,7 @@ class Clues:
         with self.db.transaction():
             known = {
                 r["item_id"]: (int(r["revision"]), r["clue_id"])
-                for r in self._in(
+                for r in self.db.query_in(
                     "SELECT item_id, revision, clue_id FROM risk_items WHERE item_id", list(latest)
                 )
             }
@@ -226,14 +226,6 @@ class Clues:
                     self._open(item, a.village_code, a.township_code, a.county_code, ts)
                     opened += 1
         return UpsertCounts(opened, len(item_updates), same, joined)
-
-    def _in(self, sql: str, values: list[str]) -> list[Row]:
-        """``sql`` + `` IN (values)``, in chunks of 500."""
-        rows: list[Row] = []
-        for i in range(0, len(values), 500):
-            chunk = values[i : i + 500]
-            rows += self.db.query(f"{sql} IN ({','.join('?' * len(chunk))})", chunk)
-        return rows
 
     def open_clue(self, household_id: str) -> Row | None:
         """The household's open clue (the earliest, should a store of an earlier version hold more)."""
@@ -592,7 +584,7 @@ class Clues:
             (village_code, ClueState.NOTICE.value),
         )
         labels: dict[str, list[str]] = {}
-        for i in self._in(
+        for i in self.db.query_in(
             "SELECT clue_id, risk_label FROM risk_items WHERE clue_id", [r["clue_id"] for r in rows]
         ):
             label = i["risk_label"].split("(")[0]
