@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from dixian.kafka_access import KafkaTarget, access
 from dixian.topics import TopicSpec
 
 
@@ -21,12 +22,14 @@ class TopicMismatchError(RuntimeError):
     """An existing topic has a different partition count than configured."""
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication: int = 1) -> list[str]:
+async def ensure_topics(kafka: KafkaTarget, specs: Iterable[TopicSpec], replication: int = 1) -> list[str]:
     """Create the missing topics; refuse existing ones whose partition count differs.
 
     Returns the names that were created.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dixian-admin")
+    # Replicated: an acknowledged write (acks=all) is on two brokers at least, so one may fail.
+    durable = {"min.insync.replicas": str(min(2, replication - 1))} if replication > 1 else {}
+    admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
     await admin.start()
     try:
         wanted = {s.name: s for s in specs}
@@ -36,7 +39,10 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication:
             # A concurrent creator may win the race: the check below still verifies the counts.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(s.name, s.partitions, replication, topic_configs=s.config()) for s in missing]
+                    [
+                        NewTopic(s.name, s.partitions, replication, topic_configs=s.config() | durable)
+                        for s in missing
+                    ]
                 )
         present = [n for n in wanted if n in existing]
         if present:
@@ -74,8 +80,8 @@ async def _wait_until_led(admin: AIOKafkaAdminClient, wanted: dict[str, int], ti
         await asyncio.sleep(0.2)
 
 
-async def list_topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dixian-admin")
+async def list_topics(kafka: KafkaTarget) -> list[str]:
+    admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
     await admin.start()
     try:
         return sorted(t for t in await admin.list_topics() if not t.startswith("__"))
@@ -83,10 +89,10 @@ async def list_topics(bootstrap: str) -> list[str]:
         await admin.close()
 
 
-def idempotent_producer(bootstrap: str, **kwargs: object) -> AIOKafkaProducer:
+def idempotent_producer(kafka: KafkaTarget, **kwargs: object) -> AIOKafkaProducer:
     """A producer that never duplicates on retry (acks=all + idempotence) and batches well."""
     opts: dict[str, object] = {
-        "bootstrap_servers": bootstrap,
+        **access(kafka).options(),
         "enable_idempotence": True,
         "acks": "all",
         "linger_ms": 20,
@@ -98,11 +104,11 @@ def idempotent_producer(bootstrap: str, **kwargs: object) -> AIOKafkaProducer:
     return AIOKafkaProducer(**opts)
 
 
-def broker_reachable(bootstrap: str, timeout: float = 2.0) -> bool:
+def broker_reachable(kafka: KafkaTarget, timeout: float = 2.0) -> bool:
     """Whether the first bootstrap address accepts a TCP connection."""
     import socket  # noqa: PLC0415
 
-    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
+    host, _, port = access(kafka).bootstrap.split(",", maxsplit=1)[0].rpartition(":")
     try:
         with socket.create_connection((host, int(port)), timeout=timeout):
             return True
@@ -127,14 +133,14 @@ async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[Top
     ]
 
 
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dixian-admin")
+async def end_offsets(kafka: KafkaTarget, topics: list[str]) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
     await admin.start()
     try:
         parts = await _partitions(admin, topics)
     finally:
         await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**access(kafka).options(), enable_auto_commit=False)
     await consumer.start()
     try:
         return dict(await consumer.end_offsets(parts))
@@ -142,10 +148,10 @@ async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition,
         await consumer.stop()
 
 
-async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+async def group_lag(kafka: KafkaTarget, group: str, topics: list[str]) -> int:
     """Records of ``topics`` that consumer group ``group`` has not committed yet."""
-    ends = await end_offsets(bootstrap, topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dixian-admin")
+    ends = await end_offsets(kafka, topics)
+    admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
@@ -155,15 +161,15 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
 
 
 async def read_topic_to_end(
-    bootstrap: str, topic: str
+    kafka: KafkaTarget, topic: str
 ) -> tuple[list[tuple[bytes | None, bytes | None]], dict[TopicPartition, int]]:
     """Every record of a topic, from the beginning to the end offsets it has now, and those end
     offsets (no consumer group). A partition is done when the consumer's position reaches its end,
     which also holds when compaction removed the last offsets before it. (Reset policy ``earliest``:
     see ``streams.store.load_changelog`` for what aiokafka's default does to ``seek_to_beginning``.)"""
-    ends = await end_offsets(bootstrap, [topic])
+    ends = await end_offsets(kafka, [topic])
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **access(kafka).options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     out: list[tuple[bytes | None, bytes | None]] = []
@@ -184,6 +190,6 @@ async def read_topic_to_end(
     return out, ends
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+async def read_topic(kafka: KafkaTarget, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Every record of a topic, from the beginning to the end it has now (no consumer group)."""
-    return (await read_topic_to_end(bootstrap, topic))[0]
+    return (await read_topic_to_end(kafka, topic))[0]

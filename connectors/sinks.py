@@ -19,6 +19,7 @@ from connectors.kafka import idempotent_producer
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.partitioning import partition_of
 from dixian.contract.wire import batch_value
+from dixian.kafka_access import KafkaTarget
 
 Record = tuple[bytes, bytes]  # (key, value)
 
@@ -78,8 +79,8 @@ class KafkaSink:
 
     PARTITION_CACHE_LIMIT = 1_000_000
 
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaTarget) -> None:
+        self._kafka = kafka
         self._producer_or_none: AIOKafkaProducer | None = None  # made in start(): it needs the loop
         self._pending: list[asyncio.Future[object]] = []
         self._partition_of: dict[tuple[bytes, int], int] = {}
@@ -91,7 +92,7 @@ class KafkaSink:
         return self._producer_or_none
 
     async def start(self) -> None:
-        producer = idempotent_producer(self._bootstrap)
+        producer = idempotent_producer(self._kafka)
         try:
             await producer.start()
         except BaseException:

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dixian.contract.deadlines import VISIT_DAYS, VISIT_DAYS_RANGE
 from dixian.contract.events import CHINA_TZ, now_china
+from dixian.kafka_access import KafkaAccess, Mechanism, Protocol
 
 # Values that must never reach production: refused unless environment == "development".
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "dev-secret"})
@@ -27,6 +28,13 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
+    kafka_security: Protocol = Field(
+        "PLAINTEXT", description="PLAINTEXT (development broker) or SASL_SSL (TLS + SCRAM, the cluster)"
+    )
+    kafka_sasl_mechanism: Mechanism = "SCRAM-SHA-512"
+    kafka_username: str = Field("", description="this process's Kafka principal (SASL_SSL)")
+    kafka_password: SecretStr = Field(SecretStr(""), description="the principal's SCRAM password")
+    kafka_ca_file: Path | None = Field(None, description="PEM file of the CA that signed the brokers")
     topic_prefix: str = Field("", description="prefix for every topic name, e.g. 'guilin.'")
     partitions: int = Field(4, ge=1, le=1024, description="partitions of every keyed topic")
     replication_factor: int = Field(1, ge=1, le=5)
@@ -75,6 +83,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DIXIAN_INGEST_SECRET is a placeholder; set a real secret before running in production"
             )
+        self.kafka  # noqa: B018  (a SASL_SSL setting without its principal fails here, not at first use)
+        if self.environment == "production" and self.kafka_security == "PLAINTEXT":
+            raise ValueError(
+                "DIXIAN_KAFKA_SECURITY is PLAINTEXT: in production every client authenticates over TLS;"
+                " set DIXIAN_KAFKA_SECURITY=SASL_SSL with the process's principal (README, Production)"
+            )
         if self.environment == "production" and self.clock_date is not None:
             raise ValueError(
                 "DIXIAN_CLOCK_DATE shifts every deadline and is for demos and training only:"
@@ -89,6 +103,18 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"not settings: {', '.join(sorted(unknown))}")
         return type(self).model_validate(self.model_dump() | given)
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """How this process reaches Kafka (servers, TLS, SASL principal)."""
+        return KafkaAccess(
+            self.kafka_bootstrap,
+            self.kafka_security,
+            self.kafka_sasl_mechanism,
+            self.kafka_username,
+            self.kafka_password.get_secret_value(),
+            self.kafka_ca_file,
+        )
 
     # Where each part keeps its local state, under data_dir.
     @property
@@ -118,6 +144,16 @@ class Settings(BaseSettings):
         if self.clock_date is None:
             return real
         return datetime.combine(self.clock_date, time(real.hour, real.minute, real.second), CHINA_TZ)
+
+    def environ(self) -> dict[str, str]:
+        """These settings as ``DIXIAN_*`` variables, secrets in clear: for a child process only."""
+        out: dict[str, str] = {}
+        for name, value in self:
+            if value is None:
+                continue
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            out[f"DIXIAN_{name.upper()}"] = str(plain)
+        return out
 
     def masked(self) -> dict[str, Any]:
         """The settings as plain values, secrets shown as ``**********``."""

@@ -262,7 +262,7 @@ def run_demo_kafka(
         wait_caught_up,
     )
 
-    if not broker_reachable(settings.kafka_bootstrap):
+    if not broker_reachable(settings.kafka):
         console.print(f"启动本地Kafka / starting the local broker at {settings.kafka_bootstrap} ...")
         if start_broker() != 0:
             console.print("[red]Kafka 未能启动 / the broker did not start; see `dixian kafka status`[/]")
@@ -271,7 +271,7 @@ def run_demo_kafka(
     ks = settings.override(
         topic_prefix=f"demo{run}.", worker_id=f"dixian-demo-{run}", data_dir=result.out_dir / "kafka"
     )
-    asyncio.run(ensure_topics(ks.kafka_bootstrap, Topics(ks).all()))
+    asyncio.run(ensure_topics(ks.kafka, Topics(ks).all()))
     procs = [start_worker(ks, f"w{i + 1}", result.out_dir / "logs", 9470 + i) for i in range(workers)]
     try:
         with console.status(f"启动 {workers} 个流处理进程 / starting {workers} workers ..."):
@@ -281,7 +281,7 @@ def run_demo_kafka(
         topics, ktopics = Topics(settings), Topics(ks)
 
         async def replay(names: list[tuple[str, str]]) -> None:
-            sink = KafkaSink(ks.kafka_bootstrap)
+            sink = KafkaSink(ks.kafka)
             await sink.start()
             try:
                 for src, dst in names:

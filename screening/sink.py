@@ -114,7 +114,7 @@ async def run_kafka_sink(
     consumer = AIOKafkaConsumer(
         topics.alerts,
         topics.households,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **settings.kafka.options(),
         group_id=f"{settings.worker_id}-screening-store",
         client_id="dixian-screening-store",
         enable_auto_commit=False,
@@ -124,7 +124,7 @@ async def run_kafka_sink(
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 3) * 1000),
     )
-    dead = KafkaSink(settings.kafka_bootstrap)
+    dead = KafkaSink(settings.kafka)
     stats = SinkStats()
     stop = stop or asyncio.Event()
     await consumer.start()

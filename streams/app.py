@@ -31,6 +31,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from faust.auth import SASLCredentials
 from prometheus_client import CollectorRegistry
 
 from connectors.kafka import idempotent_producer, read_topic_to_end
@@ -38,6 +39,7 @@ from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.contract.deadlines import Deadlines
 from dixian.contract.partitioning import partition_of
+from dixian.kafka_access import KafkaAccess
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state
@@ -61,14 +63,26 @@ T = TypeVar("T")
 Output = dict[tuple[str, int], list[tuple[bytes | None, bytes]]]
 
 
-async def read_published_catalogue(bootstrap: str, topic: str, offer: Callable[[bytes], None]) -> int:
+async def read_published_catalogue(kafka: KafkaAccess, topic: str, offer: Callable[[bytes], None]) -> int:
     """Offer every record of the compacted control topic, from its beginning to the end it has now
     (no consumer group: every worker reads all of it); the end offset, where following resumes."""
-    records, ends = await read_topic_to_end(bootstrap, topic)
+    records, ends = await read_topic_to_end(kafka, topic)
     for _, value in records:
         if value is not None:
             offer(value)
     return ends.get(TopicPartition(topic, 0), 0)
+
+
+def faust_credentials(kafka: KafkaAccess) -> SASLCredentials | None:
+    """Faust's form of the process's TLS + SCRAM credentials (None for a plaintext broker)."""
+    if not kafka.secured:
+        return None
+    return SASLCredentials(
+        username=kafka.username,
+        password=kafka.password,
+        ssl_context=kafka.ssl_context(),
+        mechanism=kafka.mechanism,
+    )
 
 
 def faust_app(settings: Settings) -> App:
@@ -76,7 +90,10 @@ def faust_app(settings: Settings) -> App:
     faust_dir.mkdir(parents=True, exist_ok=True)
     return App(
         settings.worker_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=[f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings.kafka),
+        # every record, the changelog's included, is acknowledged by all in-sync replicas
+        producer_acks=-1,
         store="memory://",
         datadir=str(faust_dir),
         topic_partitions=settings.partitions,
@@ -160,14 +177,14 @@ class Outbox:
     a changelog partition is sent again with the *current* value of each of its keys (``latest``), so
     a later batch's state of a household is never overwritten by an earlier one."""
 
-    def __init__(self, bootstrap: str, metrics: PipelineMetrics) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, metrics: PipelineMetrics) -> None:
+        self.kafka = kafka
         self.metrics = metrics
         self._producer: AIOKafkaProducer | None = None
 
     async def _ready(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = idempotent_producer(self.bootstrap, linger_ms=1, client_id="dixian-worker")
+            producer = idempotent_producer(self.kafka, linger_ms=1, client_id="dixian-worker")
             await producer.start()
             self._producer = producer
         return self._producer
@@ -301,7 +318,7 @@ class Worker:
         # topic is read to its end before the Faust app exists. (Not in the agent: records Faust hands
         # to an agent that has not started iterating its stream yet are lost — see bench/README.)
         self.control_end = asyncio.run(
-            read_published_catalogue(settings.kafka_bootstrap, self.topics.rules_control, self.offer)
+            read_published_catalogue(settings.kafka, self.topics.rules_control, self.offer)
         )
         self.driver = Driver(
             self.topics, self.live, Deadlines(visit_days=settings.visit_days), partitions=settings.partitions
@@ -320,7 +337,7 @@ class Worker:
             use_partitioner=True,
             store=register_store(),  # Faust's memory store, recovered in bulk
         )
-        self.outbox = Outbox(settings.kafka_bootstrap, self.metrics)
+        self.outbox = Outbox(settings.kafka, self.metrics)
         # a lambda: the consumer is made when the app starts, not now
         self.roster = RosterGate(self.topics.households, lambda tp: self.app.consumer.highwater(tp))  # noqa: PLW0108
         self.holding: dict[int, set[bytes]] = {}  # partition → households with held events
@@ -361,7 +378,7 @@ class Worker:
 
     async def follow_catalogue(self) -> None:
         """Catalogues published after the worker started (see ``read_published_catalogue``)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.settings.kafka.options(), enable_auto_commit=False)
         tp = TopicPartition(self.topics.rules_control, 0)
         await consumer.start()
         try:
@@ -483,9 +500,7 @@ class Worker:
         until the broker answers."""
 
         async def ask() -> dict[TopicPartition, int]:
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.settings.kafka_bootstrap, client_id="dixian-worker"
-            )
+            admin = AIOKafkaAdminClient(**self.settings.kafka.options(), client_id="dixian-worker")
             try:
                 await admin.start()
                 offsets = await admin.list_consumer_group_offsets(

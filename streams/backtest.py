@@ -14,6 +14,7 @@ from pathlib import Path
 from connectors.kafka import read_topic
 from dixian.contract import Dept
 from dixian.contract.deadlines import Deadlines
+from dixian.kafka_access import KafkaTarget
 from dixian.topics import Topics
 from rules.catalogue import Catalogue
 from rules.live import LiveCatalogue
@@ -31,10 +32,10 @@ class Replay:
     dead_letters: int = 0
 
 
-def kafka_records(bootstrap: str, topics: Topics) -> Iterator[InputRecord]:
+def kafka_records(kafka: KafkaTarget, topics: Topics) -> Iterator[InputRecord]:
     """Every input topic read to its end, in the embedded runner's order."""
     for topic in [topics.households, *(topics.dept(d) for d in Dept), topics.conclusions]:
-        for key, value in asyncio.run(read_topic(bootstrap, topic)):
+        for key, value in asyncio.run(read_topic(kafka, topic)):
             if value is not None:
                 yield InputRecord(topic, key, value)
 
@@ -70,6 +71,6 @@ def replay(
     return result
 
 
-def stored_records(topics: Topics, *, local_dir: Path | None, bootstrap: str) -> list[InputRecord]:
+def stored_records(topics: Topics, *, local_dir: Path | None, kafka: KafkaTarget) -> list[InputRecord]:
     """The inputs to replay: the embedded default's local topic files, or the broker's topics."""
-    return list(local_records(local_dir, topics) if local_dir else kafka_records(bootstrap, topics))
+    return list(local_records(local_dir, topics) if local_dir else kafka_records(kafka, topics))

@@ -65,13 +65,7 @@ class WorkerProcess:
 def start_worker(settings: Settings, name: str, log_dir: Path, metrics_port: int) -> WorkerProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"worker-{name}.log"
-    env = {
-        **os.environ,
-        "DIXIAN_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "DIXIAN_TOPIC_PREFIX": settings.topic_prefix,
-        "DIXIAN_PARTITIONS": str(settings.partitions),
-        "DIXIAN_DATA_DIR": str(settings.data_dir),
-    }
+    env = {**os.environ, **settings.environ()}
     cmd = [
         sys.executable,
         "-m",
@@ -104,7 +98,7 @@ def wait_caught_up(
     topics = list(topics)
     deadline = time.monotonic() + timeout
     while True:
-        lag = asyncio.run(group_lag(settings.kafka_bootstrap, settings.worker_id, topics))
+        lag = asyncio.run(group_lag(settings.kafka, settings.worker_id, topics))
         if lag == 0:
             return
         for w in workers or []:
@@ -142,5 +136,5 @@ def collect_alerts(values: Iterable[bytes | None]) -> AlertSet:
 
 
 def kafka_alerts(settings: Settings) -> AlertSet:
-    records = asyncio.run(read_topic(settings.kafka_bootstrap, Topics(settings).alerts))
+    records = asyncio.run(read_topic(settings.kafka, Topics(settings).alerts))
     return collect_alerts(v for _, v in records)

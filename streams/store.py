@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.stores import STORES, memory
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 log = logging.getLogger("dixian.streams")
 SCHEME = "dixian-memory"
@@ -53,9 +54,13 @@ class BulkRecoveredStore(memory.Store[bytes, bytes]):
 
     async def _load(self, tps: set[TopicPartition]) -> None:
         started = time.perf_counter()
-        bootstrap = [f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker]
+        # the servers, protocol and credentials of the app's own consumers
+        client = {
+            "bootstrap_servers": [f"{u.host}:{u.port or 9092}" for u in self.app.conf.broker],
+            **credentials_to_aiokafka_auth(self.app.conf.broker_credentials),
+        }
         starts = {tp: self._applied.get(tp, -1) + 1 for tp in tps}
-        applied, last = await load_changelog(bootstrap, starts, self.data, self._key_partition)
+        applied, last = await load_changelog(client, starts, self.data, self._key_partition)
         self._applied.update(last)
         if applied:
             log.info(
@@ -67,21 +72,21 @@ class BulkRecoveredStore(memory.Store[bytes, bytes]):
 
 
 async def load_changelog(
-    bootstrap: str | list[str],
+    client: Mapping[str, Any],
     starts: dict[TopicPartition, int],
     data: MutableMapping[bytes, bytes],
     key_partition: MutableMapping[bytes, int],
 ) -> tuple[int, dict[TopicPartition, int]]:
     """Apply the changelog records of each partition from its start offset to the end offset it has
     now: the last one per key wins, a tombstone deletes. Returns how many records were applied and
-    the last offset each partition is read to.
+    the last offset each partition is read to. ``client``: aiokafka's connection options.
 
     The consumer's reset policy is ``earliest``: with aiokafka's default (``latest``) the reset of a
     freshly assigned partition can land after ``seek_to_beginning`` and move it to the end, so the
     partition looks read while none of its records was returned (seen: 1,718 households of one
     partition missing after a takeover; a test keeps it)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=2 * 1024 * 1024,

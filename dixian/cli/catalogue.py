@@ -130,7 +130,7 @@ def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err
     if active is None or cand is None:
         return 1
     topics = Topics(settings)
-    records = stored_records(topics, local_dir=local_dir, bootstrap=settings.kafka_bootstrap)
+    records = stored_records(topics, local_dir=local_dir, kafka=settings.kafka)
     deadlines = Deadlines(visit_days=settings.visit_days)
     results = {}
     with Progress(
@@ -209,7 +209,7 @@ def publish(settings: Settings, directory: Path | None, err: Console) -> int:
     from connectors.kafka import idempotent_producer  # noqa: PLC0415
 
     async def send() -> None:
-        producer = idempotent_producer(settings.kafka_bootstrap)
+        producer = idempotent_producer(settings.kafka)
         await producer.start()
         try:
             await producer.send_and_wait(

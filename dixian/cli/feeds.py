@@ -237,7 +237,7 @@ def push_server_cmd(
 
 # ---- running an ingestion -----------------------------------------------------------------------------
 def make_sink(settings: Settings, local: bool) -> Sink:
-    return LocalSink(settings.local_dir) if local else KafkaSink(settings.kafka_bootstrap)
+    return LocalSink(settings.local_dir) if local else KafkaSink(settings.kafka)
 
 
 def summary_table(s: IngestSummary) -> Table:

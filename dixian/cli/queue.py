@@ -37,7 +37,7 @@ def serve(settings: Settings, *, local_dir: Path | None) -> None:
     """The officers' web page and API; steps are published to Kafka, or to ``local_dir`` (embedded)."""
     host, port = settings.screening_host, settings.screening_port
     store = store_for(settings)
-    outbox: Sink = LocalSink(local_dir) if local_dir else KafkaSink(settings.kafka_bootstrap)
+    outbox: Sink = LocalSink(local_dir) if local_dir else KafkaSink(settings.kafka)
     secure = settings.screening_secure_cookies or settings.environment == "production"
     app = create_app(store, outbox, Topics(settings), today_note(store), secure_cookies=secure)
     where = f"local files in {local_dir}" if local_dir else f"Kafka at {settings.kafka_bootstrap}"

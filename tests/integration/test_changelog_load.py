@@ -45,7 +45,9 @@ def test_every_partition_is_read_from_its_beginning(bootstrap: str) -> None:
     for _ in range(3):
         data: dict[bytes, bytes] = {}
         where: dict[bytes, int] = {}
-        applied, last = asyncio.run(load_changelog(bootstrap, dict.fromkeys(tps, 0), data, where))
+        applied, last = asyncio.run(
+            load_changelog({"bootstrap_servers": bootstrap}, dict.fromkeys(tps, 0), data, where)
+        )
         assert applied == len(want)
         assert data == want
         assert last == dict.fromkeys(tps, PER_PARTITION - 1)

@@ -5,6 +5,12 @@ from pydantic import SecretStr, ValidationError
 
 from dixian.config import Settings
 
+SECURED = {
+    "kafka_security": "SASL_SSL",
+    "kafka_username": "worker",
+    "kafka_password": SecretStr("pw-0123456789"),
+}
+
 
 def test_secrets_masked() -> None:
     s = Settings(ingest_secret=SecretStr("s3cr3t-value"))
@@ -15,7 +21,24 @@ def test_secrets_masked() -> None:
 def test_placeholder_secret_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(environment="production")
-    Settings(environment="production", ingest_secret=SecretStr("a-real-secret-0123456789"))
+    Settings(environment="production", ingest_secret=SecretStr("a-real-secret-0123456789"), **SECURED)
+
+
+def test_plaintext_kafka_is_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="DIXIAN_KAFKA_SECURITY is PLAINTEXT"):
+        Settings(environment="production", ingest_secret=SecretStr("a-real-secret-0123456789"))
+
+
+def test_sasl_without_a_principal_is_refused_and_the_password_is_masked() -> None:
+    with pytest.raises(ValidationError, match="DIXIAN_KAFKA_USERNAME"):
+        Settings(kafka_security="SASL_SSL")
+    s = Settings(**SECURED)  # type: ignore[arg-type]
+    assert s.masked()["kafka_password"] == "**********"
+    assert "pw-0123456789" not in repr(s.kafka) + repr(s.masked())
+    opts = s.kafka.options()
+    assert opts["security_protocol"] == "SASL_SSL"
+    assert opts["sasl_plain_username"] == "worker"
+    assert opts["ssl_context"].check_hostname
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,4 +55,10 @@ def test_a_shifted_clock_is_refused_in_production() -> None:
             environment="production",
             ingest_secret=SecretStr("a-real-secret-0123456789"),
             clock_date="2022-07-01",  # type: ignore[arg-type]
+            **SECURED,
         )
+
+
+def test_environ_round_trips_every_setting() -> None:
+    s = Settings(partitions=12, topic_prefix="guilin.", **SECURED)  # type: ignore[arg-type]
+    assert Settings(**{k.removeprefix("DIXIAN_").lower(): v for k, v in s.environ().items()}) == s
