@@ -1,6 +1,8 @@
 // Readiness and status probe for the local broker: sends a Metadata request (describeCluster)
 // and lists topics through Kafka's own AdminClient, so "ready" means the broker answers clients,
 // not merely that its port is open. Compiled once into the jar cache by kafka.sh.
+//   Probe <bootstrap> [--topics] [--config client.properties]   (--config: TLS/SASL of a secured cluster)
+import java.io.FileInputStream;
 import java.io.InputStream;
 import java.util.Properties;
 import java.util.TreeSet;
@@ -22,8 +24,17 @@ public final class Probe {
 
     public static void main(String[] args) throws Exception {
         String bootstrap = args.length > 0 ? args[0] : "127.0.0.1:9092";
-        boolean listTopics = args.length > 1 && args[1].equals("--topics");
+        boolean listTopics = false;
         Properties props = new Properties();
+        for (int i = 1; i < args.length; i++) {
+            if (args[i].equals("--topics")) {
+                listTopics = true;
+            } else if (args[i].equals("--config") && i + 1 < args.length) {
+                try (FileInputStream in = new FileInputStream(args[++i])) {
+                    props.load(in);
+                }
+            }
+        }
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "3000");
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "4000");

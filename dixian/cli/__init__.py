@@ -65,6 +65,7 @@ def config_cmd(ctx: typer.Context) -> None:
 
 
 app.add_typer(kafka.kafka_app, name="kafka")
+app.add_typer(kafka.cluster_app, name="cluster")
 app.add_typer(kafka.topics_app, name="topics")
 app.command("worker")(worker.worker_cmd)
 app.command("simulate")(feeds.simulate_cmd)

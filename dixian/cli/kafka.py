@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dixian.cli._shared import REPO_ROOT, console, settings_of
+from dixian.cli._shared import REPO_ROOT, console, fail, settings_of
 from dixian.config import Settings
+
+if TYPE_CHECKING:
+    from dixian.cluster import Cluster
+
+T = TypeVar("T")
 
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 kafka_app = typer.Typer(help="The local single-node Apache Kafka broker (KRaft).", no_args_is_help=True)
@@ -40,7 +46,7 @@ def create_topics(settings: Settings) -> None:
 
     try:
         created = asyncio.run(
-            ensure_topics(settings.kafka_bootstrap, Topics(settings).all(), settings.replication_factor)
+            ensure_topics(settings.kafka, Topics(settings).all(), settings.replication_factor)
         )
     except TopicMismatchError as exc:
         console.print(f"[red]{exc}[/]")
@@ -88,5 +94,85 @@ def topics_list(ctx: typer.Context) -> None:
     """List the topics on the broker."""
     from connectors.kafka import list_topics  # noqa: PLC0415
 
-    for name in asyncio.run(list_topics(settings_of(ctx).kafka_bootstrap)):
+    for name in asyncio.run(list_topics(settings_of(ctx).kafka)):
         print(name)
+
+
+cluster_app = typer.Typer(
+    help="The secured three-broker cluster (TLS, SASL/SCRAM, ACLs; deploy/kafka/cluster.sh).",
+    no_args_is_help=True,
+)
+
+
+def _cluster(ctx: typer.Context) -> Cluster:
+    from dixian.cluster import Cluster  # noqa: PLC0415
+
+    return Cluster(settings_of(ctx))
+
+
+def _run(step: Callable[[], T]) -> T:
+    from dixian.cluster import ClusterError  # noqa: PLC0415
+
+    try:
+        return step()
+    except ClusterError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@cluster_app.command("start")
+def cluster_start(
+    ctx: typer.Context,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Wipe the brokers' data first (keeps TLS and passwords)")
+    ] = False,
+) -> None:
+    """Start three brokers (TLS material and passwords made on first start), then set every principal's
+    SCRAM password, apply the ACL plan and create the topics with three replicas."""
+    c = _cluster(ctx)
+    console.print(f"starting the cluster in {c.directory} (first start: ~1 min) ...")
+    for line in _run(lambda: c.start(fresh=fresh)):
+        console.print(line)
+    console.print(f"ready: {c.bootstrap}; a process's settings: dixian cluster env <principal>")
+
+
+@cluster_app.command("stop")
+def cluster_stop(ctx: typer.Context) -> None:
+    """Stop the three brokers together (controlled shutdown)."""
+    print(_run(lambda: _cluster(ctx).script("stop")), end="")
+
+
+@cluster_app.command("status")
+def cluster_status(ctx: typer.Context) -> None:
+    """Each node's state and the cluster's topics; exit code 1 unless all three answer."""
+    c = _cluster(ctx)
+    out = c.script("status", check=False)
+    print(out, end="")
+    raise typer.Exit(0 if "brokers=3" in out else 1)
+
+
+@cluster_app.command("env")
+def cluster_env(
+    ctx: typer.Context,
+    principal: Annotated[str, typer.Argument(help="operator, connectors, worker, sink, web or dept-<code>")],
+) -> None:
+    """The DIXIAN_KAFKA_* settings of a process running as PRINCIPAL, as KEY=value lines (a systemd
+    EnvironmentFile; `set -a; . file` in a shell). Contains the password: write it to a 0600 file."""
+    from dixian.acls import principals  # noqa: PLC0415
+
+    if principal not in principals():
+        fail(f"no principal {principal!r}; the principals are: {', '.join(principals())}")
+    for key, value in _cluster(ctx).environ(principal).items():
+        print(f"{key}={value}")
+
+
+@cluster_app.command("acls")
+def cluster_acls(
+    ctx: typer.Context,
+    applied: Annotated[bool, typer.Option("--applied", help="The ACLs the running cluster holds")] = False,
+) -> None:
+    """The ACL plan of this deployment (topic prefix, worker id), one ACL per line."""
+    c = _cluster(ctx)
+    lines = _run(c.applied_acls) if applied else [a.line() for a in c.plan()]
+    for line in lines:
+        print(line)

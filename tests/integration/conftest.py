@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from connectors.kafka import broker_reachable, ensure_topics
 from dixian.config import Settings
 from dixian.topics import Topics
 from streams.kafka_run import WorkerProcess, start_worker
+from tests.integration.month import Month, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -47,10 +47,10 @@ def settings(bootstrap: str, tmp_path: Path) -> Settings:
     return s
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
+    """A simulated month of 3,000 households and its embedded alert set (the fault tests' reference)."""
+    return Month(tmp_path_factory.mktemp("month"))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from dixian.contract import Dept
 from dixian.topics import Topics
 from rules.catalogue import SHIPPED, load_catalogue
 from streams.kafka_run import input_topics, kafka_alerts, start_worker, wait_caught_up
-from tests.integration.conftest import free_port
+from tests.integration.month import free_port
 
 pytestmark = pytest.mark.integration
 

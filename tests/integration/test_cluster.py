@@ -1,0 +1,170 @@
+"""The production shape: three brokers with TLS, SASL/SCRAM and per-principal ACLs (deploy/kafka/
+cluster.sh, three JVMs on this machine). Who may write what is refused as the plan says, clients
+without credentials are refused, and four workers that lose a broker and then a worker mid-stream
+still end with exactly the embedded runner's alert set."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+
+from connectors.kafka import idempotent_producer
+from connectors.sinks import KafkaSink
+from dixian.acls import dept_principal
+from dixian.cluster import Cluster
+from dixian.config import Settings
+from dixian.contract import Dept
+from dixian.kafka_access import KafkaAccess
+from dixian.topics import Topics
+from streams.kafka_run import WorkerProcess, input_topics, kafka_alerts, start_worker, wait_caught_up
+from tests.integration.month import Month, free_port, ingest, metric, same
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _ports_free(base: int) -> bool:
+    import socket  # noqa: PLC0415
+
+    for port in (base + 10 * n + k for n in range(3) for k in range(3)):
+        with socket.socket() as s:
+            s.setsockopt(
+                socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+            )  # as the brokers bind: TIME_WAIT is no owner
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    base = int(os.environ.get("DIXIAN_TEST_CLUSTER_PORT", "29092"))
+    if not _ports_free(base):
+        pytest.fail(f"ports {base}..{base + 22} are taken: set DIXIAN_TEST_CLUSTER_PORT to a free range")
+    root = tmp_path_factory.mktemp("cluster")
+    settings = Settings(data_dir=root / "data", worker_id="dixian-cluster", session_timeout_s=10)
+    c = Cluster(settings, directory=root / "cluster", port=base)
+    try:
+        c.start(fresh=True)
+        yield c
+    finally:
+        c.script("stop", check=False)
+
+
+async def _send(kafka: KafkaAccess, topic: str) -> None:
+    producer = idempotent_producer(kafka, request_timeout_ms=10_000)
+    try:
+        await producer.start()
+        await producer.send_and_wait(topic, b"{}", key=b"4503000000000001")
+    finally:
+        await producer.stop()
+
+
+def test_the_cluster_holds_exactly_the_acl_plan(cluster: Cluster) -> None:
+    want = sorted(a.line() for a in cluster.plan())
+    assert sorted(cluster.applied_acls()) == want
+    stray = "User:worker WRITE TOPIC LITERAL households\n"  # not in the plan: the roster is not the worker's
+    cluster.script("acls", stdin=cluster.plan_text() + stray)
+    assert "User:worker WRITE TOPIC LITERAL households" in cluster.applied_acls()
+    cluster.script("acls", stdin=cluster.plan_text())  # applying the plan again removes it
+    assert sorted(cluster.applied_acls()) == want
+
+
+def test_a_department_writes_only_its_own_topic(cluster: Cluster) -> None:
+    topics = Topics(cluster.settings)
+    medical = cluster.access(dept_principal(Dept.MEDICAL_INSURANCE))
+    asyncio.run(_send(medical, topics.dept(Dept.MEDICAL_INSURANCE)))
+    for other in (topics.dept(Dept.HOUSING), topics.alerts, topics.households, topics.dead_letter):
+        with pytest.raises(TopicAuthorizationFailedError):
+            asyncio.run(_send(medical, other))
+
+
+def test_a_department_cannot_read_the_alerts(cluster: Cluster) -> None:
+    async def read() -> None:
+        consumer = AIOKafkaConsumer(
+            Topics(cluster.settings).alerts,
+            **cluster.access(dept_principal(Dept.HOUSING)).options(),
+            group_id="curious",
+            auto_offset_reset="earliest",
+        )
+        try:
+            await consumer.start()
+            await consumer.getmany(timeout_ms=5000)
+        finally:
+            await consumer.stop()
+
+    with pytest.raises(KafkaError):  # the group and the topic are both refused
+        asyncio.run(read())
+
+
+@pytest.mark.parametrize("how", ["plaintext", "tls-without-sasl", "wrong-password", "unknown-user"])
+def test_a_client_without_valid_credentials_is_refused(cluster: Cluster, how: str) -> None:
+    good = cluster.access("connectors")
+    first = good.bootstrap.split(",")[0]
+    options: dict[str, object] = {
+        "plaintext": {"bootstrap_servers": first},
+        "tls-without-sasl": {
+            "bootstrap_servers": first,
+            "security_protocol": "SSL",
+            "ssl_context": good.ssl_context(),
+        },
+        "wrong-password": KafkaAccess(
+            first, "SASL_SSL", "SCRAM-SHA-512", "connectors", "not-the-password", good.ca_file
+        ).options(),
+        "unknown-user": KafkaAccess(
+            first, "SASL_SSL", "SCRAM-SHA-512", "mallory", "x" * 32, good.ca_file
+        ).options(),
+    }[how]  # type: ignore[assignment]
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(**options, request_timeout_ms=5000)  # type: ignore[arg-type]
+        try:
+            await asyncio.wait_for(producer.start(), 20)
+            await asyncio.wait_for(producer.send_and_wait(Topics(cluster.settings).alerts, b"{}"), 20)
+        finally:
+            await producer.stop()
+
+    with pytest.raises((KafkaError, TimeoutError, OSError)):
+        asyncio.run(send())
+
+
+def test_four_workers_lose_a_broker_and_a_worker_and_give_the_embedded_alerts(
+    cluster: Cluster, month: Month, tmp_path: Path
+) -> None:
+    """Four workers share the partitions (4 per topic); the month arrives through the connectors'
+    principal; once alerts flow a broker is SIGKILLed, then a worker; the broker comes back."""
+    here = Cluster(cluster.settings.override(data_dir=tmp_path / "data"), cluster.directory, cluster.port)
+    worker_settings, operator = here.settings_for("worker"), here.settings_for("operator")
+    workers: list[WorkerProcess] = []
+    try:
+        for n in range(4):
+            w = start_worker(worker_settings, f"w{n}", tmp_path / "logs", free_port())
+            workers.append(w)
+        for w in workers:
+            w.wait_ready(timeout=240)
+        connectors = here.settings_for("connectors")
+        ingest(connectors, KafkaSink(connectors.kafka), month.roster + month.feeds)
+        deadline = time.monotonic() + 180
+        while sum(metric(w.metrics_port, "dixian_alerts_emitted_total") for w in workers) < 50:
+            assert time.monotonic() < deadline, "the workers emitted no alerts"
+            time.sleep(0.1)
+        cluster.script("kill", "2")
+        time.sleep(2)
+        workers[0].kill()
+        cluster.script("start-node", "2")
+        wait_caught_up(operator, input_topics(operator), timeout=420, workers=workers[1:])
+        same(kafka_alerts(operator), month.expected)
+        password = worker_settings.kafka.password
+        for w in workers:
+            assert password not in w.log_text(), f"worker {w.name} logged its password"
+    finally:
+        for w in workers:
+            w.stop()
