@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
+
 from connectors.kafka import group_lag, read_topic
 from dixian.config import Settings
 from dixian.contract import Dept
@@ -98,7 +100,10 @@ def wait_caught_up(
     topics = list(topics)
     deadline = time.monotonic() + timeout
     while True:
-        lag = asyncio.run(group_lag(settings.kafka, settings.worker_id, topics))
+        try:
+            lag: int | str = asyncio.run(group_lag(settings.kafka, settings.worker_id, topics))
+        except KafkaError as exc:  # a broker restarting: ask again
+            lag = f"unknown ({exc!r})"
         if lag == 0:
             return
         for w in workers or []:

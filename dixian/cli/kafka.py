@@ -124,7 +124,13 @@ def _run(step: Callable[[], T]) -> T:
 def cluster_start(
     ctx: typer.Context,
     fresh: Annotated[
-        bool, typer.Option("--fresh", help="Wipe the brokers' data first (keeps TLS and passwords)")
+        bool,
+        typer.Option(
+            "--fresh",
+            envvar="DIXIAN_CLUSTER_FRESH",
+            show_envvar=True,
+            help="Wipe the brokers' data first (keeps TLS and passwords)",
+        ),
     ] = False,
 ) -> None:
     """Start three brokers (TLS material and passwords made on first start), then set every principal's
@@ -169,7 +175,15 @@ def cluster_env(
 @cluster_app.command("acls")
 def cluster_acls(
     ctx: typer.Context,
-    applied: Annotated[bool, typer.Option("--applied", help="The ACLs the running cluster holds")] = False,
+    applied: Annotated[
+        bool,
+        typer.Option(
+            "--applied",
+            envvar="DIXIAN_CLUSTER_APPLIED",
+            show_envvar=True,
+            help="The ACLs the running cluster holds",
+        ),
+    ] = False,
 ) -> None:
     """The ACL plan of this deployment (topic prefix, worker id), one ACL per line."""
     c = _cluster(ctx)
