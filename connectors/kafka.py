@@ -160,19 +160,20 @@ async def group_lag(kafka: KafkaTarget, group: str, topics: list[str]) -> int:
     return sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
 
 
-async def read_topic_to_end(
+async def read_topic_timed(
     kafka: KafkaTarget, topic: str
-) -> tuple[list[tuple[bytes | None, bytes | None]], dict[TopicPartition, int]]:
-    """Every record of a topic, from the beginning to the end offsets it has now, and those end
-    offsets (no consumer group). A partition is done when the consumer's position reaches its end,
-    which also holds when compaction removed the last offsets before it. (Reset policy ``earliest``:
-    see ``streams.store.load_changelog`` for what aiokafka's default does to ``seek_to_beginning``.)"""
+) -> tuple[list[tuple[int, bytes | None, bytes | None]], dict[TopicPartition, int]]:
+    """Every record of a topic as (broker timestamp in ms, key, value), from the beginning to the end
+    offsets it has now, and those end offsets (no consumer group); each partition in offset order. A
+    partition is done when the consumer's position reaches its end, which also holds when compaction
+    removed the last offsets before it. (Reset policy ``earliest``: see
+    ``streams.store.load_changelog`` for what aiokafka's default does to ``seek_to_beginning``.)"""
     ends = await end_offsets(kafka, [topic])
     consumer = AIOKafkaConsumer(
         **access(kafka).options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
-    out: list[tuple[bytes | None, bytes | None]] = []
+    out: list[tuple[int, bytes | None, bytes | None]] = []
     try:
         parts = list(ends)
         consumer.assign(parts)
@@ -181,13 +182,21 @@ async def read_topic_to_end(
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
             for tp, msgs in batch.items():
-                out.extend((m.key, m.value) for m in msgs if m.offset < ends[tp])
+                out.extend((m.timestamp, m.key, m.value) for m in msgs if m.offset < ends[tp])
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
         await consumer.stop()
     return out, ends
+
+
+async def read_topic_to_end(
+    kafka: KafkaTarget, topic: str
+) -> tuple[list[tuple[bytes | None, bytes | None]], dict[TopicPartition, int]]:
+    """Every record of a topic as (key, value) and the end offsets it was read to (``read_topic_timed``)."""
+    records, ends = await read_topic_timed(kafka, topic)
+    return [(k, v) for _, k, v in records], ends
 
 
 async def read_topic(kafka: KafkaTarget, topic: str) -> list[tuple[bytes | None, bytes | None]]:

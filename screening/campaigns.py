@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from dixian.contract.deadlines import DECIDE_DAYS
-from dixian.contract.vocabulary import ClueState, HouseholdKind, Role
+from dixian.contract.vocabulary import ClueState, HouseholdKind, Role, Step
 from dixian.geo import county_name
 from screening.auth import Actor
 from screening.forms import KINDS
@@ -126,6 +126,16 @@ def create_campaign(
             " WHERE clue_id IN (SELECT clue_id FROM risk_items WHERE detail_json = ? AND clue_id <> item_id)",
             [ts, cid, run],
         )
+        # 4. a step on each clue the campaign opened or joined: published, so the queue store can be
+        #    rebuilt from the topics with the campaign's clues (screening.rebuild)
+        touched = "SELECT clue_id FROM risk_items WHERE detail_json = ?"
+        store.db.execute(
+            "INSERT INTO steps (clue_id, seq, step, from_state, to_state, actor, role, at, note, published)"
+            f" SELECT c.clue_id, c.steps + 1, ?, c.state, c.state, ?, ?, ?, ?, 0 FROM clues c"
+            f" WHERE c.clue_id IN ({touched})",
+            [Step.OPEN.value, actor.username, actor.role.value, ts, f"集中排查：{name.strip()}", run],
+        )
+        store.db.execute(f"UPDATE clues SET steps = steps + 1 WHERE clue_id IN ({touched})", [run])
         n = store.db.one(
             "SELECT COUNT(*) AS n FROM risk_items WHERE source = 'campaign' AND item_id LIKE ?",
             (prefix + "%",),

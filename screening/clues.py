@@ -164,7 +164,9 @@ class Clues:
         """One transaction. Each alert is a risk item of its household's open clue: a known alert's
         higher revision refreshes its item (and, for the clue's first item, the clue's content), never
         the workflow; a new alert joins the household's open clue, or opens one when there is none.
-        The alerts of one batch join in order of date, then id, so the batch's first opens the clue."""
+        New alerts join in the order they arrived (a household's alerts share its village's partition,
+        so that order is the topic's): the first opens the clue, whatever the batches were, and a
+        rebuild that reads the topic again opens the same clues (``screening.rebuild``)."""
         latest: dict[str, Alert] = {}
         received = 0
         for a in alerts:
@@ -216,7 +218,6 @@ class Clues:
                 " detail_json = ?, updated_at = ? WHERE clue_id = ? AND revision < ?",
                 clue_updates,
             )
-            fresh.sort(key=lambda a: (a.decide_by, a.alert_id))
             opened = joined = 0
             for a in fresh:
                 item = _alert_item(a)
@@ -366,7 +367,13 @@ class Clues:
         views = [self._view(r, today) for r in self.db.query(sql, params)]
         if f.overdue:
             views = [v for v in views if v.deadline.overdue]
-        views.sort(key=lambda c: urgency_key(c.deadline, c["severity"], date.fromisoformat(c["clue_date"])))
+        # the clue id breaks ties: the same store gives the same order, and so the same pages, every time
+        views.sort(
+            key=lambda c: (
+                *urgency_key(c.deadline, c["severity"], date.fromisoformat(c["clue_date"])),
+                c["clue_id"],
+            )
+        )
         return views
 
     def get(self, actor: Actor, clue_id: str) -> Clue:
@@ -542,12 +549,15 @@ class Clues:
 
     # ---- outbox ----------------------------------------------------------------------------------
     def pending_conclusions(self, limit: int = 500) -> list[Conclusion]:
+        """The steps not yet published, oldest first, each with its household's case as it stands now
+        (the store is rebuilt from these: ``screening.rebuild``)."""
         rows = self.db.query(
             "SELECT s.*, c.household_id, c.village_code, c.source FROM steps s"
             " JOIN clues c ON c.clue_id = s.clue_id WHERE s.published = 0"
             " ORDER BY s.at, s.clue_id, s.seq LIMIT ?",
             (limit,),
         )
+        cases = self.cases({r["clue_id"] for r in rows})
         return [
             Conclusion(
                 conclusion_id=f"{r['clue_id']}#{r['seq']}",
@@ -561,9 +571,41 @@ class Clues:
                 decided_at=datetime.fromisoformat(r["at"]),
                 decided_by=r["actor"],
                 note=r["note"],
+                from_state=r["from_state"],
+                to_state=r["to_state"],
+                role=r["role"],
+                case=cases[r["clue_id"]],
             )
             for r in rows
         ]
+
+    def cases(self, clue_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Each clue's whole record: its row, risk items, plan, measures and campaign."""
+        ids = sorted(clue_ids)
+
+        def by_clue(table: str) -> dict[str, list[Row]]:
+            out: dict[str, list[Row]] = {}
+            for r in self.db.query_in(f"SELECT * FROM {table} WHERE clue_id", ids):
+                out.setdefault(r["clue_id"], []).append(r)
+            return out
+
+        clues = {r["clue_id"]: r for r in self.db.query_in("SELECT * FROM clues WHERE clue_id", ids)}
+        items, measures, plans = by_clue("risk_items"), by_clue("measures"), by_clue("plans")
+        campaign_ids = sorted({c["campaign_id"] for c in clues.values() if c.get("campaign_id")})
+        campaigns = {
+            r["campaign_id"]: r
+            for r in self.db.query_in("SELECT * FROM campaigns WHERE campaign_id", campaign_ids)
+        }
+        return {
+            cid: {
+                "clue": row,
+                "items": sorted(items.get(cid, []), key=lambda r: r["item_id"]),
+                "measures": sorted(measures.get(cid, []), key=lambda r: r["seq"]),
+                "plan": next(iter(plans.get(cid, [])), None),
+                "campaign": campaigns.get(row.get("campaign_id") or ""),
+            }
+            for cid, row in clues.items()
+        }
 
     def mark_published(self, conclusion_ids: Iterable[str]) -> None:
         keys = [tuple(cid.rsplit("#", 1)) for cid in conclusion_ids]

@@ -15,22 +15,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from connectors.kafka import read_topic_timed
 from connectors.sinks import KafkaSink, Sink, read_local, replace_local_letters
 from dixian.config import Settings
 from dixian.contract import Household
 from dixian.contract.alerts import Alert
 from dixian.contract.deadletter import DeadLetter
-from dixian.contract.wire import Accepted, decode_alert, decode_household
+from dixian.contract.wire import Accepted, Decoded, decode_alert, decode_conclusion, decode_household
 from dixian.topics import Topics
+from screening.rebuild import RebuildStats, rebuild
 from screening.store import Store
 
 log = logging.getLogger("dixian.screening")
+T = TypeVar("T")
 
 
 @dataclass
@@ -100,6 +104,42 @@ def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
     return stats
 
 
+class RosterFirst(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On every assignment the alert partitions wait until the roster partitions are read to the end
+    they had then: each alert's household is in the ledger before the alert is applied, so what the
+    store records of it (``monitored_risk``) does not depend on which topic the consumer fetched
+    first, and a rebuild from the topics (roster first) gives the same store. The sink runs as one
+    process (one writer of the store), so it is assigned every partition of both topics."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, roster_topic: str) -> None:
+        self.consumer = consumer
+        self.roster_topic = roster_topic
+        self.waiting: dict[TopicPartition, int] = {}
+        self.held: list[TopicPartition] = []
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        assigned = list(assigned)
+        roster = [tp for tp in assigned if tp.topic == self.roster_topic]
+        ends = await self.consumer.end_offsets(roster) if roster else {}
+        self.waiting = {tp: end for tp, end in ends.items() if end > 0}
+        self.held = [tp for tp in assigned if tp.topic != self.roster_topic] if self.waiting else []
+        if self.held:
+            self.consumer.pause(*self.held)
+
+    async def release_when_read(self) -> None:
+        if not self.waiting:
+            return
+        for tp, end in list(self.waiting.items()):
+            if tp not in self.consumer.assignment() or await self.consumer.position(tp) >= end:
+                del self.waiting[tp]
+        if not self.waiting and self.held:
+            self.consumer.resume(*[tp for tp in self.held if tp in self.consumer.assignment()])
+            self.held = []
+
+
 async def run_kafka_sink(
     settings: Settings,
     store: Store,
@@ -112,8 +152,6 @@ async def run_kafka_sink(
     ``until_caught_up``, until every assigned partition is at its end offset)."""
     topics = Topics(settings)
     consumer = AIOKafkaConsumer(
-        topics.alerts,
-        topics.households,
         **settings.kafka.options(),
         group_id=f"{settings.worker_id}-screening-store",
         client_id="dixian-screening-store",
@@ -124,6 +162,8 @@ async def run_kafka_sink(
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 3) * 1000),
     )
+    roster_first = RosterFirst(consumer, topics.households)
+    consumer.subscribe([topics.alerts, topics.households], listener=roster_first)
     dead = KafkaSink(settings.kafka)
     stats = SinkStats()
     stop = stop or asyncio.Event()
@@ -150,9 +190,11 @@ async def run_kafka_sink(
                         log.warning("refused a %s record: %s (%s)", d.dept, d.reason_en, d.field)
                     stats.letters.clear()
                 await consumer.commit()  # only after the write (and dead letters) are durable
+                await roster_first.release_when_read()
                 if on_batch:
                     on_batch(stats)
                 continue
+            await roster_first.release_when_read()
             if until_caught_up:
                 assigned = consumer.assignment()
                 if assigned:
@@ -184,3 +226,52 @@ async def publish_pending(store: Store, sink: Sink, topics: Topics, limit: int =
         total += len(pending)
         if len(pending) < limit:
             return total
+
+
+Timed = list[tuple[int, bytes | None, bytes | None]]
+
+
+def _rebuild(store: Store, roster: Timed, steps: Timed, alerts: Timed) -> RebuildStats:
+    """Decode the three topics' records and rebuild; records that do not decode were dead-lettered
+    when they first arrived and are counted again here, not applied."""
+    refused = 0
+
+    def accepted(records: Timed, decode: Callable[[bytes], Decoded[T]]) -> Iterator[tuple[int, T]]:
+        nonlocal refused
+        for at, _, raw in records:
+            if raw is None:  # a tombstone
+                continue
+            got = decode(raw)
+            if isinstance(got, Accepted):
+                yield at, got.value
+            else:
+                refused += 1
+
+    stats = rebuild(
+        store,
+        accepted(roster, decode_household),
+        accepted(steps, decode_conclusion),
+        (a for _, a in accepted(alerts, decode_alert)),
+    )
+    stats.refused = refused
+    return stats
+
+
+async def rebuild_from_kafka(settings: Settings, store: Store) -> RebuildStats:
+    """Rebuild an empty store from the roster, conclusions and alerts topics (``screening.rebuild``)."""
+    topics = Topics(settings)
+    roster, _ = await read_topic_timed(settings.kafka, topics.households)
+    steps, _ = await read_topic_timed(settings.kafka, topics.conclusions)
+    alerts, _ = await read_topic_timed(settings.kafka, topics.alerts)
+    return _rebuild(store, roster, steps, alerts)
+
+
+def rebuild_from_local(store: Store, local_dir: Path, topics: Topics) -> RebuildStats:
+    """The embedded default's rebuild from its local topic files (no broker times: the roster first)."""
+
+    def records(topic: str, at: int) -> Timed:
+        return [(at, k, v) for k, v in read_local(local_dir / f"{topic}.jsonl")]
+
+    return _rebuild(
+        store, records(topics.households, 0), records(topics.conclusions, 1), records(topics.alerts, 2)
+    )

@@ -234,3 +234,44 @@ def ui_conclude_and_review(page: Any, proposal: str, note: str, after_review: st
     page.select_option("#decision-village_review", "approve")
     page.click("#form-village_review button")
     expect(page.locator("#state")).to_have_text(after_review)
+
+
+# what a rebuilt store is compared on (screening.rebuild)
+Dump = dict[str, list[dict[str, Any]]]
+TABLES = {
+    "clues": "clue_id",
+    "risk_items": "item_id",
+    "steps": "clue_id, seq",
+    "plans": "clue_id",
+    "measures": "clue_id, seq",
+    "campaigns": "campaign_id",
+    "households": "household_id",
+}
+# when the store received or changed a row: a rebuild's own times for what arrived after a clue's
+# last step (screening.rebuild says so)
+STORE_TIMES = {"received_at", "updated_at"}
+
+
+def dump_store(store: Store) -> Dump:
+    """Every row of the store's queue and ledger tables, without the store's own times."""
+    return {
+        table: [
+            {k: v for k, v in row.items() if k not in STORE_TIMES}
+            for row in store.db.query(f"SELECT * FROM {table} ORDER BY {order}")
+        ]
+        for table, order in TABLES.items()
+    }
+
+
+def store_differences(
+    got: dict[str, list[dict[str, Any]]], want: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    out = []
+    for table, rows in want.items():
+        if len(got[table]) != len(rows):
+            out.append(f"{table}: {len(got[table])} rows, want {len(rows)}")
+            continue
+        for g, w in zip(got[table], rows, strict=True):
+            out += [f"{table} {w.get('clue_id') or w.get('household_id')} {k}: {g.get(k)!r} != {v!r}"
+                    for k, v in w.items() if g.get(k) != v]  # fmt: skip
+    return out

@@ -29,6 +29,17 @@ screening_app = typer.Typer(
 users_app = typer.Typer(help="Accounts of officers and reviewers (role + area scope).", no_args_is_help=True)
 
 
+# the embedded pipeline's topic files in place of Kafka: where steps are published and rebuilt from
+LocalTopics = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="DIXIAN_SCREENING_LOCAL",
+        show_envvar=True,
+        help="The embedded pipeline's local topic directory, instead of Kafka",
+    ),
+]
+
+
 def store_for(settings: Settings) -> Store:
     return open_store(settings.screening_url(), settings.now, settings.visit_days)
 
@@ -125,17 +136,39 @@ def screening_load(
     console.print(load_local(settings_of(ctx), local_dir).line())
 
 
+@screening_app.command("rebuild")
+def screening_rebuild(
+    ctx: typer.Context,
+    local: LocalTopics = None,
+) -> None:
+    """After a total loss: rebuild the queue store (clues, risk items, every workflow step, plans,
+    measures, campaigns, ledger decisions) from the roster, conclusions and alerts topics into the empty
+    store DIXIAN_SCREENING_DB points at. Accounts are configuration: restore them from the backup or
+    make them again with `dixian users add`."""
+    from screening.rebuild import StoreNotEmptyError  # noqa: PLC0415
+    from screening.sink import rebuild_from_kafka, rebuild_from_local  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    store = store_for(settings)
+    where = f"local files in {local}" if local else f"Kafka at {settings.kafka_bootstrap}"
+    console.print(f"rebuilding {redact_url(settings.screening_url())} from {where} ...")
+    try:
+        if local:
+            stats = rebuild_from_local(store, local, Topics(settings))
+        else:
+            stats = asyncio.run(rebuild_from_kafka(settings, store))
+    except StoreNotEmptyError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    finally:
+        store.db.close()
+    console.print(stats.line())
+
+
 @screening_app.command("serve")
 def screening_serve(
     ctx: typer.Context,
-    local: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="DIXIAN_SCREENING_LOCAL",
-            show_envvar=True,
-            help="Publish screening steps to this local topic directory instead of Kafka (embedded)",
-        ),
-    ] = None,
+    local: LocalTopics = None,
     host: Annotated[str | None, typer.Option(**env_help("screening_host", "Bind address"))] = None,
     port: Annotated[int | None, typer.Option(**env_help("screening_port", "Port"))] = None,
 ) -> None:

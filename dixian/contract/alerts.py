@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from dixian.contract.ids import HouseholdId, VillageCode
-from dixian.contract.vocabulary import MonitoringCategory, Outcome, Proposal, Severity, Step
+from dixian.contract.vocabulary import ClueState, MonitoringCategory, Outcome, Proposal, Role, Severity, Step
 
 
 class TriggeringEvent(BaseModel):
@@ -84,3 +84,11 @@ class Conclusion(BaseModel):
     decided_at: datetime
     decided_by: str = Field(min_length=1, max_length=80)  # an account name, never a person's ID
     note: str = Field("", max_length=500)
+    # where the step took the clue, and by which role (records of earlier versions have none)
+    from_state: ClueState | None = None
+    to_state: ClueState | None = None
+    role: Role | None = None
+    # The household's case as it stood when the step was published: the clue row, its risk items,
+    # plan, measures and campaign. The queue store is rebuilt from these after a total loss
+    # (``screening.rebuild``); the stream processor ignores it.
+    case: dict[str, Any] | None = None

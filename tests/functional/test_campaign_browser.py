@@ -81,11 +81,12 @@ def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Pa
         deadline = time.monotonic() + 20
         while True:
             steps = [Conclusion.model_validate_json(v) for _, v in read_local(out)] if out.exists() else []
-            if len(steps) >= 3:
+            if len(steps) >= 4:
                 break
             assert time.monotonic() < deadline, steps
             time.sleep(0.2)
         assert [(s.step, s.proposal) for s in steps] == [
+            ("open", None),  # the campaign's item, recorded as a step (the store is rebuilt from them)
             ("visit", None),
             ("conclude", "eliminate"),
             ("village_review", None),

@@ -1,7 +1,8 @@
 """The production shape: three brokers with TLS, SASL/SCRAM and per-principal ACLs (deploy/kafka/
 cluster.sh, three JVMs on this machine). Who may write what is refused as the plan says, clients
-without credentials are refused, and four workers that lose a broker and then a worker mid-stream
-still end with exactly the embedded runner's alert set."""
+without credentials are refused, four workers that lose a broker and then a worker mid-stream
+still end with exactly the embedded runner's alert set, and the queue store is rebuilt from the
+topics."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -23,8 +25,20 @@ from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.kafka_access import KafkaAccess
 from dixian.topics import Topics
+from screening.sink import publish_pending, rebuild_from_kafka, run_kafka_sink
+from screening.workflow import Request
 from streams.kafka_run import WorkerProcess, input_topics, kafka_alerts, start_worker, wait_caught_up
 from tests.integration.month import Month, free_port, ingest, metric, same
+from tests.screening_helpers import (
+    OFFICER_A,
+    Clock,
+    alert,
+    china,
+    dump_store,
+    household,
+    open_test_store,
+    store_differences,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -168,3 +182,58 @@ def test_four_workers_lose_a_broker_and_a_worker_and_give_the_embedded_alerts(
     finally:
         for w in workers:
             w.stop()
+
+
+def test_the_queue_store_is_rebuilt_from_the_cluster_topics(cluster: Cluster, tmp_path: Path) -> None:
+    """Each process as its own principal: the connectors publish the roster, the worker the alerts,
+    the sink loads them into the store, the web server publishes the steps; after the store is lost,
+    the operator rebuilds it from the topics and it is the same store."""
+    here = Cluster(cluster.settings.override(data_dir=tmp_path / "data"), cluster.directory, cluster.port)
+    connectors, worker, sink, web, operator = (
+        here.settings_for(p) for p in ("connectors", "worker", "sink", "web", "operator")
+    )
+    topics = Topics(operator)
+    roster = [household(n) for n in range(1, 5)]
+    first = [alert(1), alert(2), alert(3, rule="HR-JOB-LOSS", risk_label="因失业")]
+    asyncio.run(
+        _produce(connectors, topics.households, [(h.household_id, h.model_dump_json()) for h in roster])
+    )
+    asyncio.run(_produce(worker, topics.alerts, [(a.village_code, a.model_dump_json()) for a in first]))
+    clock = Clock(china(2022, 7, 1))
+    store = open_test_store(f"sqlite:///{tmp_path / 'lost.sqlite'}", clock)
+    rebuilt = open_test_store(f"sqlite:///{tmp_path / 'rebuilt.sqlite'}", clock)
+    try:
+        asyncio.run(run_kafka_sink(sink, store, until_caught_up=True))
+        for step in (
+            Request("visit", note="见到户主"),
+            Request("conclude", proposal="no_risk", note="无风险"),
+        ):
+            store.clues.act(OFFICER_A, alert(1).alert_id, step)
+        store.clues.create(OFFICER_A, roster[3].household_id, "cadre", "入户发现房屋开裂")
+        asyncio.run(_publish(store, web, topics))
+        asyncio.run(rebuild_from_kafka(operator, rebuilt))
+        want = dump_store(store)
+        assert len(want["steps"]) == 3
+        assert store_differences(dump_store(rebuilt), want) == []
+    finally:
+        store.db.close()
+        rebuilt.db.close()
+
+
+async def _produce(settings: Settings, topic: str, records: list[tuple[str, str]]) -> None:
+    sink = KafkaSink(settings.kafka)
+    await sink.start()
+    try:
+        await sink.send(topic, [(k.encode(), v.encode()) for k, v in records])
+        await sink.flush()
+    finally:
+        await sink.stop()
+
+
+async def _publish(store: Any, web: Settings, topics: Topics) -> None:
+    outbox = KafkaSink(web.kafka)
+    await outbox.start()
+    try:
+        assert await publish_pending(store, outbox, topics) == 3
+    finally:
+        await outbox.stop()

@@ -13,16 +13,17 @@ from pathlib import Path
 import pytest
 
 from connectors.kafka import read_topic
-from connectors.sinks import KafkaSink
+from connectors.sinks import KafkaSink, read_local
 from dixian.config import Settings
 from dixian.contract.alerts import Alert, Conclusion
 from dixian.contract.vocabulary import Role
 from dixian.topics import Topics
 from screening.auth import Actor
-from screening.sink import publish_pending, run_kafka_sink
+from screening.sink import publish_pending, run_kafka_sink, sync_local
 from screening.store import open_store
 from screening.workflow import Request
-from tests.screening_helpers import VILLAGE_A, alert, household
+from tests.integration.month import Month
+from tests.screening_helpers import VILLAGE_A, alert, china, household
 
 pytestmark = [pytest.mark.integration]
 
@@ -134,3 +135,40 @@ async def _run_sink_once(settings: Settings, store) -> None:  # type: ignore[no-
     await sink.stop()
     stats = await run_kafka_sink(settings, store, until_caught_up=True)
     assert (stats.inserted, stats.households) == (1, 1)
+
+
+def test_the_sink_applies_the_roster_before_the_alerts(
+    settings: Settings, month: Month, tmp_path: Path
+) -> None:
+    """A month's alerts and its roster (3,000 households, more than one fetch) are on the topics when
+    the sink starts: whatever it fetches first, each clue records whether its household was a
+    monitoring object as the roster says, as a store loaded roster first does."""
+    topics = Topics(settings)
+    local = [
+        (t, list(read_local(month.local_dir / f"{t}.jsonl")))
+        for t in (month.topics.alerts, month.topics.households)
+    ]
+
+    async def publish() -> None:
+        sink = KafkaSink(settings.kafka)
+        await sink.start()
+        try:
+            for name, records in local:
+                await sink.send(topics.alerts if name == month.topics.alerts else topics.households, records)
+            await sink.flush()
+        finally:
+            await sink.stop()
+
+    asyncio.run(publish())
+    store = open_store(f"sqlite:///{tmp_path / 'kafka.sqlite'}", lambda: china(2022, 7, 1))
+    reference = open_store(f"sqlite:///{tmp_path / 'roster-first.sqlite'}", lambda: china(2022, 7, 1))
+    try:
+        asyncio.run(run_kafka_sink(settings, store, until_caught_up=True))
+        sync_local(reference, month.local_dir, month.topics)  # households, then alerts
+        query = "SELECT clue_id, household_id, monitored_risk, items FROM clues ORDER BY clue_id"
+        want = reference.db.query(query)
+        assert sum(r["monitored_risk"] for r in want) > 0  # monitored households are part of the month
+        assert store.db.query(query) == want
+    finally:
+        store.db.close()
+        reference.db.close()
