@@ -165,6 +165,41 @@ def screening_rebuild(
     console.print(stats.line())
 
 
+@screening_app.command("backup")
+def screening_backup(
+    ctx: typer.Context, target: Annotated[Path, typer.Argument(help="Backup file to write")]
+) -> None:
+    """A consistent copy of the store while the services run (PostgreSQL: pg_dump, custom format;
+    SQLite: its online backup). Keep it off this machine."""
+    from screening.backup import BackupError, backup  # noqa: PLC0415
+
+    url = settings_of(ctx).screening_url()
+    try:
+        size = backup(url, target)
+    except BackupError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"backed up {redact_url(url)} to {target} ({size / 1024:.0f} KiB)")
+
+
+@screening_app.command("restore")
+def screening_restore(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="Backup file made by `dixian screening backup`")],
+) -> None:
+    """Restore a backup into the empty store DIXIAN_SCREENING_DB points at (services stopped). Steps
+    published after the backup come back with `dixian screening rebuild` into another empty store."""
+    from screening.backup import BackupError, restore  # noqa: PLC0415
+
+    url = settings_of(ctx).screening_url()
+    try:
+        restore(url, source)
+    except BackupError as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"restored {source} into {redact_url(url)}")
+
+
 @screening_app.command("serve")
 def screening_serve(
     ctx: typer.Context,
