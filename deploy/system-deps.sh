@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses, installed only when missing: PostgreSQL (the alert store's
 # production database), Chromium (the officers' page is tested in a real headless browser) and
-# Prometheus (its promtool checks the alerting rules in deploy/prometheus/).
+# Prometheus (its promtool checks the alerting rules in deploy/prometheus/), systemd's unit checker
+# and OpenSSL (the test CA of the secured cluster).
 # Needs root or sudo; prints what to run otherwise.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks deploy/prometheus/
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)  # verifies deploy/systemd/
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the secured cluster's test CA
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 SUDO=""

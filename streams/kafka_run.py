@@ -64,10 +64,12 @@ class WorkerProcess:
                 self.kill()
 
 
-def start_worker(settings: Settings, name: str, log_dir: Path, metrics_port: int) -> WorkerProcess:
+def start_worker(
+    settings: Settings, name: str, log_dir: Path, metrics_port: int, extra_env: dict[str, str] | None = None
+) -> WorkerProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"worker-{name}.log"
-    env = {**os.environ, **settings.environ()}
+    env = {**os.environ, **settings.environ(), **(extra_env or {})}
     cmd = [
         sys.executable,
         "-m",

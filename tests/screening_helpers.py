@@ -275,3 +275,16 @@ def store_differences(
             out += [f"{table} {w.get('clue_id') or w.get('household_id')} {k}: {g.get(k)!r} != {v!r}"
                     for k, v in w.items() if g.get(k) != v]  # fmt: skip
     return out
+
+
+def supervisor_messages(sock: socket.socket, wanted: str, timeout: float) -> list[str]:
+    """What a process sent to the notify socket ``sock`` until ``wanted`` came or ``timeout`` passed."""
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while wanted not in got:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            got += sock.recv(4096).decode().split("\n")
+        except TimeoutError:
+            break
+    return got

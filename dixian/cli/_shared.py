@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -12,6 +12,9 @@ from rich.console import Console
 
 from dixian.config import Settings
 from dixian.privacy import install_log_masking
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 console = Console(stderr=True)  # progress, messages and errors; results go to standard output
 stdout = Console()
@@ -51,3 +54,26 @@ def env_help(field: str, text: str) -> dict[str, Any]:
         "show_envvar": True,
         "help": f"{text} (default: the setting)",
     }
+
+
+def supervised(app: web.Application) -> web.Application:
+    """An aiohttp application that tells systemd (Type=notify) when it serves and when it stops, and
+    feeds the unit's watchdog from its event loop (``dixian.service``)."""
+    import asyncio  # noqa: PLC0415
+
+    from dixian.service import keep_watchdog_fed, notify  # noqa: PLC0415
+
+    tasks: list[asyncio.Task[None]] = []
+
+    async def started(_: web.Application) -> None:
+        tasks.append(asyncio.get_running_loop().create_task(keep_watchdog_fed()))
+        notify("READY=1")
+
+    async def stopping(_: web.Application) -> None:
+        notify("STOPPING=1")
+        for t in tasks:
+            t.cancel()
+
+    app.on_startup.append(started)
+    app.on_shutdown.append(stopping)
+    return app

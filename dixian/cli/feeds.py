@@ -18,7 +18,7 @@ from connectors.mapping import MappingError
 from connectors.readers import FileFormatError, open_source
 from connectors.sinks import KafkaSink, LocalSink, Sink
 from connectors.stores import TokenStore
-from dixian.cli._shared import console, env_help, override, settings_of, stdout
+from dixian.cli._shared import console, env_help, override, settings_of, stdout, supervised
 from dixian.config import Settings
 from dixian.contract.validate import REASON_ZH
 
@@ -366,6 +366,6 @@ def serve_push(settings: Settings, *, local: bool) -> None:
             await sink.stop()
 
         app.on_cleanup.append(close)
-        return app
+        return supervised(app)
 
     web.run_app(build(), host=settings.push_host, port=settings.push_port, print=lambda s: None)

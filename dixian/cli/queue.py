@@ -15,8 +15,9 @@ from aiohttp import web
 from rich.table import Table
 
 from connectors.sinks import KafkaSink, LocalSink, Sink
-from dixian.cli._shared import console, env_help, override, settings_of, setup_logging, stdout
+from dixian.cli._shared import console, env_help, override, settings_of, setup_logging, stdout, supervised
 from dixian.config import Settings, redact_url
+from dixian.service import keep_watchdog_fed, notify
 from dixian.topics import Topics
 from screening.sink import SinkStats, run_kafka_sink, sync_local
 from screening.store import Store, open_store
@@ -57,7 +58,7 @@ def serve(settings: Settings, *, local_dir: Path | None) -> None:
         f"store {redact_url(settings.screening_url())}; screening steps go to {where}",
         flush=True,
     )
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    web.run_app(supervised(app), host=host, port=port, print=None, access_log=None)
     store.db.close()
 
 
@@ -68,15 +69,25 @@ def sink(settings: Settings, *, until_caught_up: bool) -> SinkStats:
     async def main() -> SinkStats:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping() -> None:
+            notify("STOPPING=1")  # the batch in hand is written and committed, then the sink exits
+            stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        return await run_kafka_sink(
-            settings,
-            store,
-            until_caught_up=until_caught_up,
-            stop=stop,
-            on_batch=lambda s: log.info("%s", s.line()),
-        )
+            loop.add_signal_handler(sig, stopping)
+        watchdog = loop.create_task(keep_watchdog_fed())
+        notify("READY=1")
+        try:
+            return await run_kafka_sink(
+                settings,
+                store,
+                until_caught_up=until_caught_up,
+                stop=stop,
+                on_batch=lambda s: log.info("%s", s.line()),
+            )
+        finally:
+            watchdog.cancel()
 
     try:
         return asyncio.run(main())

@@ -9,6 +9,7 @@ import typer
 from dixian.cli._shared import env_help, override
 from dixian.cli.kafka import create_topics
 from dixian.privacy import install_log_masking
+from dixian.service import keep_watchdog_fed, notify
 
 
 def worker_cmd(
@@ -36,8 +37,19 @@ def worker_cmd(
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
     worker = Worker(settings, registry)
+    worker.app.task(keep_watchdog_fed)  # from the event loop: a stalled loop stops feeding it
+
+    class SupervisedWorker(FaustWorker):
+        async def on_startup_finished(self) -> None:
+            await super().on_startup_finished()
+            notify("READY=1")  # recovered and consuming
+
+        async def on_stop(self) -> None:
+            notify("STOPPING=1")  # a graceful stop: the batch in hand settles, then Faust commits
+            await super().on_stop()
+
     calm_garbage_collector()
-    FaustWorker(worker.app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+    SupervisedWorker(worker.app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 
 def calm_garbage_collector() -> None:
