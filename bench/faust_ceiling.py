@@ -111,20 +111,14 @@ def main() -> None:
     if args.worker:
         worker(args.worker[0].split(","), int(args.worker[1]), int(args.worker[2]))
         return
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: PLC0415
+    from connectors.kafka import ensure_topics  # noqa: PLC0415
+    from dixian.topics import TopicSpec  # noqa: PLC0415
 
     run = uuid.uuid4().hex[:6]
     topics = [f"ceiling-{run}-{i}" for i in range(args.topics)]
-
-    async def create() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(t, 4, 1) for t in topics])
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
+    # created as the project creates its topics, and waited for until every partition has a leader
+    # (producing at once to a fresh topic was answered NotLeaderForPartition)
+    asyncio.run(ensure_topics(BOOTSTRAP, [TopicSpec(t, 4) for t in topics]))
     asyncio.run(_produce(topics, args.records))
     latency_records = int(args.latency_rate * args.latency_seconds)
     proc = subprocess.Popen(

@@ -114,6 +114,11 @@ def main() -> None:
     ap.add_argument("--latency-seconds", type=float, default=20.0)
     ap.add_argument("--bootstrap", default="127.0.0.1:9092")
     ap.add_argument("--no-compare", action="store_true", help="skip the embedded run (large rosters)")
+    ap.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="then run bench/faust_ceiling.py (a no-op agent, one record per event) and print the ratio",
+    )
     args = ap.parse_args()
     tune_gc_for_bulk_work()
     run = uuid.uuid4().hex[:6]
@@ -234,6 +239,26 @@ def main() -> None:
     finally:
         for w in workers:
             w.stop()
+    if args.ceiling:
+        ceiling(args, drained / drain)
+
+
+def ceiling(args: argparse.Namespace, rate: float) -> None:
+    """The same broker, right after: Faust's own ceiling for as many records as the month had events."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    script = str(Path(__file__).with_name("faust_ceiling.py"))
+    cmd = [sys.executable, script, "--records", str(args.events), "--topics", "12"]
+    cmd += ["--latency-rate", str(args.latency_rate), "--latency-seconds", str(args.latency_seconds)]
+    env = {**os.environ, "DIXIAN_KAFKA_BOOTSTRAP": args.bootstrap}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800, env=env).stdout
+    print(out.strip())
+    found = re.search(r"doing nothing: ([0-9,]+) records/s", out)
+    if found:
+        top = float(found.group(1).replace(",", ""))
+        print(f"our events/s ÷ Faust's no-op records/s = {rate:,.0f} ÷ {top:,.0f} = {rate / top:.2f}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.contract.deadlines import Deadlines
 from dixian.contract.partitioning import partition_of
-from dixian.kafka_access import KafkaAccess
+from dixian.kafka_access import KafkaAccess, KafkaTarget
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state
@@ -177,7 +177,7 @@ class Outbox:
     a changelog partition is sent again with the *current* value of each of its keys (``latest``), so
     a later batch's state of a household is never overwritten by an earlier one."""
 
-    def __init__(self, kafka: KafkaAccess, metrics: PipelineMetrics) -> None:
+    def __init__(self, kafka: KafkaTarget, metrics: PipelineMetrics) -> None:
         self.kafka = kafka
         self.metrics = metrics
         self._producer: AIOKafkaProducer | None = None

@@ -62,7 +62,9 @@ def test_a_start_offset_reads_only_what_follows(bootstrap: str) -> None:
     asyncio.run(_fill(bootstrap, topic))
     tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     data: dict[bytes, bytes] = {}
-    applied, last = asyncio.run(load_changelog(bootstrap, {tps[0]: 1500, tps[1]: PER_PARTITION}, data, {}))
+    applied, last = asyncio.run(
+        load_changelog({"bootstrap_servers": bootstrap}, {tps[0]: 1500, tps[1]: PER_PARTITION}, data, {})
+    )
     assert applied == PER_PARTITION - 1500
     assert set(data) == {f"0-{i:05d}".encode() for i in range(1500, PER_PARTITION)}
     assert last == {tps[0]: PER_PARTITION - 1}
