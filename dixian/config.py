@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     )
     screening_host: str = Field("127.0.0.1", description="address of the village queue web server")
     screening_port: int = Field(8080, ge=0, le=65535, description="port of the village queue web server")
+    screening_metrics_host: str = Field(
+        "127.0.0.1",
+        description="address of the queue web server's own /metrics listener (not the public port)",
+    )
+    screening_metrics_port: int = Field(
+        9470, ge=0, le=65535, description="port of the queue web server's /metrics listener (0 = off)"
+    )
     screening_secure_cookies: bool = Field(
         False,
         description="mark session cookies Secure (HTTPS only); always on when environment=production",

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from dixian import sheets
 from dixian.contract.vocabulary import Outcome
 from dixian.geo import county_name
 from reports.monthly import month_bounds
@@ -92,13 +93,6 @@ def national_export(store: Store, month: str, county: str | None = None) -> Nati
     return NationalExport(month, county, out)
 
 
-def _cell(value: Any) -> Any:
-    """A text cell can never start a formula (values come from the store, some typed by users)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def write_national(export: NationalExport, out_dir: Path) -> tuple[Path, Path]:
     """``national-<month>[-<county>].xlsx`` and ``.csv`` (UTF-8 with BOM, as Excel opens it)."""
     from openpyxl import Workbook  # noqa: PLC0415
@@ -111,18 +105,18 @@ def write_national(export: NationalExport, out_dir: Path) -> tuple[Path, Path]:
     ws.title = "监测对象变动"
     ws.append(headers)
     for r in export.rows:
-        ws.append([_cell(r[k]) for k, _ in COLUMNS])
+        ws.append([r[k] for k, _ in COLUMNS])
     for col, width in zip(
         "ABCDEFGHIJKLMN", (10, 14, 12, 15, 20, 10, 8, 10, 16, 16, 22, 12, 12, 28), strict=True
     ):
         ws.column_dimensions[col].width = width
     wb.properties.creator = "dixian"
     xlsx = out_dir / f"{stem}.xlsx"
-    wb.save(xlsx)
+    sheets.save_workbook(wb, xlsx)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(headers)
-    w.writerows([_cell(r[k]) for k, _ in COLUMNS] for r in export.rows)
+    w.writerows([sheets.csv_cell(r[k]) for k, _ in COLUMNS] for r in export.rows)
     path = out_dir / f"{stem}.csv"
     path.write_text(buf.getvalue(), encoding="utf-8-sig")
     return xlsx, path

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from dixian import sheets
 from reports.model import Chart, Report, Table
 
 CJK_FONT_FILES = (
@@ -160,9 +161,7 @@ def workbook_bytes(report: Report, stamp: datetime) -> bytes:
         _native_chart(ws, table, BarChart, Reference)
     wb.properties.creator = "dixian"
     wb.properties.created = stamp
-    buf = io.BytesIO()
-    wb.save(buf)
-    return normalize_xlsx(buf.getvalue(), stamp)
+    return normalize_xlsx(sheets.workbook_bytes(wb), stamp)
 
 
 def _native_chart(ws: Any, table: Table, bar_chart: Any, reference: Any) -> None:

@@ -4,12 +4,12 @@ look-back list (回头看) and the campaign summary workbook."""
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from dixian import sheets
 from dixian.contract.deadlines import DECIDE_DAYS
 from dixian.contract.vocabulary import ClueState, HouseholdKind, Role, Step
 from dixian.geo import county_name
@@ -282,6 +282,4 @@ def summary_xlsx(store: Store, actor: Actor, campaign_id: str) -> bytes:
                 ClueState(r["state"]).value,
             ]
         )
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return sheets.workbook_bytes(wb)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
+from dixian import sheets
 from dixian.contract.vocabulary import ClueState
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -36,6 +36,4 @@ def asset_check_xlsx(county: str, rows: list[dict[str, Any]]) -> bytes:
     for col, width in zip("ABCDEFGHIJ", (26, 10, 16, 12, 10, 10, 16, 14, 22, 28), strict=True):
         ws.column_dimensions[col].width = width
     wb.properties.creator = "dixian"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return sheets.workbook_bytes(wb)

@@ -198,7 +198,7 @@ def serve_queue(args: list[str], env: dict[str, str], log: Path) -> tuple[subpro
             [sys.executable, "-m", "dixian", "screening", "serve", *args, "--port", str(port)],
             stdout=fh,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
+            env={**os.environ, "DIXIAN_SCREENING_METRICS_PORT": "0", **env},  # none unless asked for
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -58,6 +58,16 @@ def serve(settings: Settings, *, local_dir: Path | None) -> None:
         f"store {redact_url(settings.screening_url())}; screening steps go to {where}",
         flush=True,
     )
+    if settings.screening_metrics_port:  # its own listener: never on the public port of /apply
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        from screening.web.common import METRICS  # noqa: PLC0415
+
+        start_http_server(
+            settings.screening_metrics_port,
+            addr=settings.screening_metrics_host,
+            registry=app[METRICS].registry,
+        )
     web.run_app(supervised(app), host=host, port=port, print=None, access_log=None)
     store.db.close()
 

@@ -52,7 +52,6 @@ log = logging.getLogger("dixian.screening.web")
 PUBLIC = {
     "/login",
     "/healthz",
-    "/metrics",
     "/apply",
     "/api/v1/applications",
     "/api/v1/login",
@@ -100,13 +99,6 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
 
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"ok": True, "schema": await in_thread(request.app[STORE].db.schema_version)})
-
-
-async def metrics(request: web.Request) -> web.Response:
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest  # noqa: PLC0415
-
-    body = generate_latest(request.app[METRICS].registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def stylesheet(request: web.Request) -> web.Response:
@@ -203,7 +195,6 @@ async def _stop_outbox(app: web.Application) -> None:
 ROUTES: list[tuple[str, str, Handler]] = [
     *pages.ROUTES,
     ("GET", "/healthz", healthz),
-    ("GET", "/metrics", metrics),
     ("GET", "/static/style.css", stylesheet),
     ("GET", "/static/print.js", print_script),
     *api.ROUTES,

@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import generate_latest
 
 from connectors.sinks import LocalSink, read_local
 from dixian.config import Settings
@@ -20,6 +21,7 @@ from dixian.contract.alerts import Conclusion
 from dixian.topics import Topics
 from screening.store import Store
 from screening.web import ROUTES, create_app, openapi
+from screening.web.common import METRICS
 from tests.screening_helpers import VILLAGE_A, VILLAGE_B, Clock, alert, china, household, open_test_store
 
 PASSWORD = "village-pass-1"
@@ -221,7 +223,11 @@ async def test_metrics_count_queue_steps_and_refusals_without_people(client: Tes
     url = f"/api/v1/clues/{alert(1).alert_id}/actions"
     await client.post(url, json={"action": "visit", "note": "见到户主"}, headers=headers)
     await client.post(url, json={"action": "conclude", "proposal": "no_risk"}, headers=headers)
-    text = await (await client.get("/metrics")).text()
+    # not on the public port (where /apply is): the metrics have a listener of their own
+    public = await client.get("/metrics", allow_redirects=False)
+    assert public.status in (302, 401, 404)
+    assert "dixian_screening" not in await public.text()
+    text = generate_latest(client.server.app[METRICS].registry).decode()
     assert 'dixian_screening_clues{county="450321",state="visited"} 1.0' in text
     assert 'dixian_screening_steps_total{role="village",step="visit"} 1.0' in text
     assert 'dixian_screening_refusals_total{code="note_required"} 1.0' in text

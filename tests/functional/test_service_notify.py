@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import urllib.request
 from pathlib import Path
 
 from tests.screening_helpers import serve_queue, supervisor_messages
@@ -30,3 +31,20 @@ def test_the_web_server_reports_to_its_supervisor(tmp_path: Path) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_the_web_server_serves_its_metrics_on_their_own_listener(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {"DIXIAN_SCREENING_METRICS_PORT": str(port), "DIXIAN_DATA_DIR": str(tmp_path / "data")}
+    proc, base = serve_queue(["--local", str(tmp_path / "topics")], env, tmp_path / "web.log")
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert "dixian_screening_steps_published_total" in text
+        public = urllib.request.urlopen(f"{base}/metrics", timeout=5)  # as any page: sign in first
+        assert "/login" in public.url
+        assert b"dixian_screening" not in public.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
