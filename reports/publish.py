@@ -11,6 +11,7 @@ from reports.model import Report
 from reports.monthly import Sources, month_bounds, monthly_report
 from reports.quarterly import quarter_months, quarterly_report
 from reports.render import write
+from screening.audit import AuditAction, cli_user
 from screening.store import open_store
 
 
@@ -31,12 +32,13 @@ def monthly(
     src = sources(settings)
     try:
         report = monthly_report(src, month, settings.now().date(), county)
+        _, end = month_bounds(month)
+        stamp = _stamp(report, datetime.combine(end, time()))
+        stem = f"monthly-{month}" + (f"-{county}" if county else "")
+        xlsx, html = write(report, out_dir or settings.reports_dir, stem, stamp)
+        src.store.audit.record(cli_user(), AuditAction.REPORT, xlsx.name)
     finally:
         src.store.db.close()
-    _, end = month_bounds(month)
-    stamp = _stamp(report, datetime.combine(end, time()))
-    stem = f"monthly-{month}" + (f"-{county}" if county else "")
-    xlsx, html = write(report, out_dir or settings.reports_dir, stem, stamp)
     return report, xlsx, html
 
 
@@ -44,9 +46,10 @@ def quarterly(settings: Settings, quarter: str, out_dir: Path | None) -> tuple[R
     src = sources(settings)
     try:
         report = quarterly_report(src, quarter, settings.now().date())
+        _, end = month_bounds(quarter_months(quarter)[-1])
+        stamp = _stamp(report, datetime.combine(end, time()))
+        xlsx, html = write(report, out_dir or settings.reports_dir, f"quarterly-{quarter}", stamp)
+        src.store.audit.record(cli_user(), AuditAction.REPORT, xlsx.name)
     finally:
         src.store.db.close()
-    _, end = month_bounds(quarter_months(quarter)[-1])
-    stamp = _stamp(report, datetime.combine(end, time()))
-    xlsx, html = write(report, out_dir or settings.reports_dir, f"quarterly-{quarter}", stamp)
     return report, xlsx, html

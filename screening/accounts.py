@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from dixian.contract.vocabulary import Role
 from screening import auth
+from screening.audit import Audit, AuditAction, cli_user
 from screening.auth import Actor
 from screening.db import Database, Row
 
@@ -17,14 +18,17 @@ LOCK_MINUTES = 15
 
 
 class Accounts:
-    def __init__(self, db: Database, now: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, now: Callable[[], datetime], audit: Audit) -> None:
         self.db = db
         self.now = now
+        self.audit = audit
 
     def _ts(self) -> str:
         return self.now().isoformat(timespec="seconds")
 
-    def add(self, username: str, role: str, scope: str, password: str, display_name: str = "") -> None:
+    def add(
+        self, username: str, role: str, scope: str, password: str, display_name: str = "", *, by: str = ""
+    ) -> None:
         r = auth.validate_account(username, role, scope)
         hashed = auth.hash_password(password)
         with self.db.transaction():
@@ -35,8 +39,9 @@ class Accounts:
                 " created_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
                 (username, display_name or username, r.value, scope, hashed, self._ts()),
             )
+            self.audit.record(by or cli_user(), AuditAction.ACCOUNT_ADDED, username, f"{r.zh} {scope}")
 
-    def set_password(self, username: str, password: str) -> None:
+    def set_password(self, username: str, password: str, *, by: str = "") -> None:
         hashed = auth.hash_password(password)
         with self.db.transaction():
             if not self.db.execute(
@@ -44,8 +49,9 @@ class Accounts:
             ):
                 raise ValueError(f"no account {username!r}")
             self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            self.audit.record(by or cli_user(), AuditAction.PASSWORD_SET, username)
 
-    def set_disabled(self, username: str, disabled: bool) -> None:
+    def set_disabled(self, username: str, disabled: bool, *, by: str = "") -> None:
         with self.db.transaction():
             if not self.db.execute(
                 "UPDATE accounts SET disabled = ? WHERE username = ?", (int(disabled), username)
@@ -53,16 +59,28 @@ class Accounts:
                 raise ValueError(f"no account {username!r}")
             if disabled:
                 self.db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            action = AuditAction.ACCOUNT_DISABLED if disabled else AuditAction.ACCOUNT_ENABLED
+            self.audit.record(by or cli_user(), action, username)
 
     def all(self) -> list[Row]:
         return self.db.query(
             "SELECT username, display_name, role, scope, disabled, created_at FROM accounts ORDER BY username"
         )
 
-    def login(self, username: str, password: str) -> str | None:
+    def login(self, username: str, password: str, client: str = "") -> str | None:
         """A new session token, or None (unknown account, wrong password, disabled or locked: one
         answer). After ``LOCK_AFTER`` wrong passwords in a row the account is locked for
-        ``LOCK_MINUTES``, even for the right password."""
+        ``LOCK_MINUTES``, even for the right password. Every attempt is audited (``client``: the
+        caller's address); the audit says why one failed, the caller is never told."""
+        token = self._login(username, password, client)
+        if token is not None:
+            self.audit.record(username, AuditAction.LOGIN, client=client)
+        return token
+
+    def _failed(self, username: str, why: str, client: str) -> None:
+        self.audit.record(username, AuditAction.LOGIN_FAILED, detail=why, client=client)
+
+    def _login(self, username: str, password: str, client: str = "") -> str | None:
         row = self.db.one(
             "SELECT password_hash, disabled, failed_logins, locked_until FROM accounts WHERE username = ?",
             (username,),
@@ -71,10 +89,13 @@ class Accounts:
         now = self.now()
         ts = now.isoformat(timespec="seconds")
         if row is None:
+            self._failed("", "没有这个账号（所填账号名不记录）", client)
             return None
         if row["locked_until"] and row["locked_until"] > ts:
+            self._failed(username, "账号已临时锁定", client)
             return None
         if not ok or row["disabled"]:
+            self._failed(username, "账号已停用" if row["disabled"] else "密码错误", client)
             failures = int(row["failed_logins"]) + (0 if ok else 1)
             locked = (now + timedelta(minutes=LOCK_MINUTES)).isoformat(timespec="seconds")
             with self.db.transaction():
@@ -99,9 +120,12 @@ class Accounts:
             )
         return token
 
-    def logout(self, token: str) -> None:
+    def logout(self, token: str, client: str = "") -> None:
         with self.db.transaction():
+            row = self.db.one("SELECT username FROM sessions WHERE token_hash = ?", (auth.token_hash(token),))
             self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (auth.token_hash(token),))
+            if row:
+                self.audit.record(row["username"], AuditAction.LOGOUT, client=client)
 
     def actor(self, token: str) -> Actor | None:
         row = self.db.one(

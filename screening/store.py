@@ -1,6 +1,6 @@
 """The alert store: one database and one clock, and the rooms that use them — accounts and sessions
-(``screening.accounts``), clues and their steps, which are also the outbox (``screening.clues``), and
-the household ledger (``screening.ledger``)."""
+(``screening.accounts``), the audit log (``screening.audit``), clues and their steps, which are also
+the outbox (``screening.clues``), and the household ledger (``screening.ledger``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import date, datetime
 from dixian.contract.deadlines import VISIT_DAYS
 from dixian.contract.events import now_china
 from screening.accounts import Accounts
+from screening.audit import Audit
 from screening.clues import Clues
 from screening.db import Database
 from screening.ledger import Ledger
@@ -21,7 +22,8 @@ class Store:
     ) -> None:
         self.db = db
         self.now = now
-        self.accounts = Accounts(db, now)
+        self.audit = Audit(db, now)
+        self.accounts = Accounts(db, now, self.audit)
         self.ledger = Ledger(db, now)
         self.clues = Clues(db, now, self.ledger, visit_days)
 

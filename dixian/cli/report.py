@@ -92,6 +92,7 @@ def report_national(
 ) -> None:
     """The month's county decisions (识别纳入, 风险消除, 回退) for the national monitoring system."""
     from reports.national import national_export, write_national  # noqa: PLC0415
+    from screening.audit import AuditAction, cli_user  # noqa: PLC0415
     from screening.store import open_store  # noqa: PLC0415
 
     _check_month_and_county(month, county)
@@ -99,9 +100,10 @@ def report_national(
     store = open_store(settings.screening_url())
     try:
         export = national_export(store, month, county)
+        xlsx, csv_path = write_national(export, out or settings.reports_dir)
+        store.audit.record(cli_user(), AuditAction.EXPORT, xlsx.name, f"{len(export.rows)} households")
     finally:
         store.db.close()
-    xlsx, csv_path = write_national(export, out or settings.reports_dir)
     console.print(
         f"{month} 监测对象变动 {len(export.rows)} 户 / households\n  XLSX: {xlsx}\n  CSV: {csv_path}"
     )

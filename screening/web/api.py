@@ -86,7 +86,7 @@ def item_json(r: dict[str, Any]) -> dict[str, Any]:
 async def api_login(request: web.Request) -> web.Response:
     body = parse(LoginBody, await request.read())
     store = request.app[STORE]
-    token = await in_thread(store.accounts.login, body.username, body.password)
+    token = await in_thread(store.accounts.login, body.username, body.password, request.remote or "")
     if token is None:
         return api_error(401, "bad_credentials", BAD_LOGIN)
     actor = await in_thread(store.accounts.actor, token)
@@ -97,7 +97,7 @@ async def api_login(request: web.Request) -> web.Response:
 
 
 async def api_logout(request: web.Request) -> web.Response:
-    await in_thread(request.app[STORE].accounts.logout, request[TOKEN])
+    await in_thread(request.app[STORE].accounts.logout, request[TOKEN], request.remote or "")
     return json_response({"ok": True})
 
 
@@ -179,6 +179,18 @@ async def api_plans(request: web.Request) -> web.Response:
     return json_response({"plans": await in_thread(plans, request.app[STORE], actor_of(request))})
 
 
+async def api_audit(request: web.Request) -> web.Response:
+    q = request.query
+    before = q.get("before") or None
+    limit = q.get("limit", "200")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        return api_error(400, "bad_limit", "limit 应为 1–1000 的整数")
+    entries = await in_thread(
+        request.app[STORE].audit.entries, actor_of(request), limit=int(limit), before=before
+    )
+    return json_response({"entries": entries})
+
+
 async def api_campaigns(request: web.Request) -> web.Response:
     found = await in_thread(campaigns, request.app[STORE], actor_of(request))
     return json_response({"campaigns": [c.__dict__ for c in found]})
@@ -232,7 +244,7 @@ async def api_asset_check(request: web.Request) -> web.StreamResponse:
     county = request.match_info["county_code"]
     rows = await in_thread(request.app[STORE].clues.asset_check, actor_of(request), county)
     if request.query.get("format") == "xlsx":
-        return xlsx_response(asset_check_xlsx(county, rows), f"asset-check-{county}.xlsx")
+        return await xlsx_response(request, asset_check_xlsx(county, rows), f"asset-check-{county}.xlsx")
     return json_response({"county_code": county, "households": rows})
 
 
@@ -252,6 +264,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/clues", api_create_clue),
     ("POST", "/api/v1/clues/{clue_id}/measures", api_add_measure),
     ("GET", "/api/v1/plans", api_plans),
+    ("GET", "/api/v1/audit", api_audit),
     ("GET", "/api/v1/campaigns", api_campaigns),
     ("POST", "/api/v1/campaigns", api_create_campaign),
     ("GET", "/api/v1/campaigns/{campaign_id}/coverage", api_coverage),

@@ -342,6 +342,26 @@ SPEC["paths"]["/api/v1/plans"] = {
         "responses": {"200": _resp("plans"), **_ERRORS},
     }
 }
+SPEC["paths"]["/api/v1/audit"] = {
+    "get": {
+        "summary": "审计日志（仅市级运维）：登录、登录失败、账号变更、导出、报表 / the audit log (operators)",
+        "parameters": [
+            {
+                "name": "before",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 64},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+            },
+        ],
+        "responses": {"200": _resp("entries, newest first"), **_ERRORS},
+    }
+}
 SPEC["paths"]["/api/v1/campaigns"] = {
     "get": {"summary": "集中排查活动 / screening campaigns", "responses": {"200": _resp("campaigns")}},
     "post": {

@@ -15,6 +15,7 @@ from multidict import MultiDictProxy
 
 from dixian.contract.vocabulary import RECORDED_SOURCES, ClueState, Step, labels
 from screening import auth
+from screening.audit import AuditAction
 from screening.auth import Actor
 from screening.campaigns import LEVELS, campaigns, coverage, get_campaign, lookback, summary_xlsx
 from screening.clues import Clue
@@ -57,7 +58,7 @@ def _safe_next(target: str) -> str:
 async def login_post(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
-    token = await in_thread(request.app[STORE].accounts.login, username, password)
+    token = await in_thread(request.app[STORE].accounts.login, username, password, request.remote or "")
     nxt = _safe_next(str(form.get("next", "/")))
     if token is None:
         # the typed name is not logged: people type ID numbers and passwords into that field
@@ -84,7 +85,7 @@ def _check_csrf(request: web.Request, form: MultiDictProxy[Any]) -> None:
 async def logout_post(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     _check_csrf(request, form)
-    await in_thread(request.app[STORE].accounts.logout, request[TOKEN])
+    await in_thread(request.app[STORE].accounts.logout, request[TOKEN], request.remote or "")
     resp = web.HTTPFound("/login")
     resp.del_cookie(COOKIE, path="/")
     raise resp
@@ -302,7 +303,7 @@ async def campaign_page(request: web.Request) -> web.Response:
 async def campaign_xlsx(request: web.Request) -> web.Response:
     cid = request.match_info["campaign_id"]
     body = await in_thread(summary_xlsx, request.app[STORE], actor_of(request), cid)
-    return xlsx_response(body, f"campaign-{cid}.xlsx")
+    return await xlsx_response(request, body, f"campaign-{cid}.xlsx")
 
 
 async def plans_page(request: web.Request) -> web.Response:
@@ -315,7 +316,21 @@ async def notice_page(request: web.Request) -> web.Response:
     return render(request, "notice.html", village=village, rows=rows)
 
 
-def xlsx_response(body: bytes, filename: str) -> web.Response:
+AUDIT_PAGE = 200
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    before = request.query.get("before") or None
+    entries = await in_thread(
+        request.app[STORE].audit.entries, actor_of(request), limit=AUDIT_PAGE, before=before
+    )
+    return render(request, "audit.html", entries=entries, limit=AUDIT_PAGE)
+
+
+async def xlsx_response(request: web.Request, body: bytes, filename: str) -> web.Response:
+    """A workbook download, recorded in the audit log (who, which file, from where)."""
+    who, where = actor_of(request).username, request.remote or ""
+    await in_thread(request.app[STORE].audit.record, who, AuditAction.EXPORT, filename, client=where)
     return web.Response(
         body=body,
         content_type=XLSX,
@@ -327,12 +342,13 @@ async def asset_check_page(request: web.Request) -> web.StreamResponse:
     county = request.match_info["county_code"]
     rows = await in_thread(request.app[STORE].clues.asset_check, actor_of(request), county)
     if request.query.get("format") == "xlsx":
-        return xlsx_response(asset_check_xlsx(county, rows), f"asset-check-{county}.xlsx")
+        return await xlsx_response(request, asset_check_xlsx(county, rows), f"asset-check-{county}.xlsx")
     return render(request, "asset_check.html", county=county, rows=rows)
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/login", login_page),
+    ("GET", "/audit", audit_page),
     ("POST", "/login", login_post),
     ("POST", "/logout", logout_post),
     ("GET", "/", queue_page),
