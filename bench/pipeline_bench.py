@@ -3,6 +3,9 @@
     python bench/pipeline_bench.py --households 30000 --events 30000 --workers 1
     python bench/pipeline_bench.py --households 1000000 --events 30000 --workers 1
 
+On the secured cluster: the DIXIAN_KAFKA_* settings of a principal allowed everything (the operator),
+e.g. ``set -a; . <(dixian cluster env operator); set +a`` and ``--bootstrap "$DIXIAN_KAFKA_BOOTSTRAP"``.
+
 1. Simulates a city and a month of feeds. The roster goes to the households topic, and a worker
    applies it: the roster load time.
 2. The workers stop; the month's feeds are ingested as the bulk producers send them (batch records
@@ -90,7 +93,7 @@ def _ingest(settings: Settings, sink: Sink, files: list[tuple[str, Path]]) -> No
 
 async def _paced(settings: Settings, records: list[tuple[str, bytes, bytes]], rate: float) -> int:
     """One record per event, sent one by one at ``rate`` events/s (an outside client)."""
-    producer = idempotent_producer(settings.kafka_bootstrap, linger_ms=0)
+    producer = idempotent_producer(settings.kafka, linger_ms=0)
     await producer.start()
     try:
         t0 = time.perf_counter()
@@ -130,7 +133,7 @@ def main() -> None:
         partitions=args.partitions,
         data_dir=tmp / "data",
     )
-    asyncio.run(ensure_topics(s.kafka_bootstrap, Topics(s).all()))
+    asyncio.run(ensure_topics(s.kafka, Topics(s).all(), s.replication_factor))
     t0 = time.perf_counter()
     per_dept = args.events // len(Dept)
     manifest = simulate(
@@ -148,7 +151,7 @@ def main() -> None:
         _ingest(local, LocalSink(local.local_dir), roster + feeds)
         result = run_embedded(local.local_dir, Topics(local))
         expected = collect_alerts(a.model_dump_json().encode() for a in result.alerts.values())
-    _ingest(s, KafkaSink(s.kafka_bootstrap), roster)
+    _ingest(s, KafkaSink(s.kafka), roster)
     # 1. the roster is the standing state: apply it, then stop the workers (state is in the changelog)
     t0 = time.perf_counter()
     first = [start_worker(s, f"r{i}", tmp / "logs", 9600 + i) for i in range(args.workers)]
@@ -161,7 +164,7 @@ def main() -> None:
             w.stop()
     roster_s = time.perf_counter() - t0
     # 2. a month of events waits on the department topics; workers start, recover state, drain it
-    _ingest(s, KafkaSink(s.kafka_bootstrap), feeds)
+    _ingest(s, KafkaSink(s.kafka), feeds)
     workers = [start_worker(s, f"w{i}", tmp / "logs", 9610 + i) for i in range(args.workers)]
     ports = [w.metrics_port for w in workers]
     try:
