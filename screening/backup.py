@@ -55,18 +55,22 @@ def _run(cmd: list[str], env: dict[str, str], what: str, url: str) -> None:
         )
 
 
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """SQLite's online backup: consistent while another connection writes."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
 def backup(url: str, target: Path) -> int:
     """Write a consistent copy of the store at ``url`` to ``target``; returns its size in bytes."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")  # a failed backup never looks like a good one
     if url.startswith("sqlite:///"):
-        source = sqlite3.connect(url.removeprefix("sqlite:///"))
-        copy = sqlite3.connect(partial)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-            source.close()
+        _sqlite_copy(Path(url.removeprefix("sqlite:///")), partial)
     else:
         plain, env = _pg_env(url)
         _run(
@@ -91,13 +95,7 @@ def restore(url: str, source: Path) -> None:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        backup_db = sqlite3.connect(source)
-        target = sqlite3.connect(path)
-        try:
-            backup_db.backup(target)
-        finally:
-            target.close()
-            backup_db.close()
+        _sqlite_copy(source, path)
         return
     plain, env = _pg_env(url)
     _run(

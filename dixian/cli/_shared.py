@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from dixian.privacy import install_log_masking
 if TYPE_CHECKING:
     from aiohttp import web
 
+T = TypeVar("T")
 console = Console(stderr=True)  # progress, messages and errors; results go to standard output
 stdout = Console()
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +36,15 @@ def override(ctx: typer.Context, **values: Any) -> Settings:
         return settings_of(ctx).override(**values)
     except (ValidationError, ValueError) as exc:
         fail(f"配置错误 / configuration error: {exc}")
+
+
+def or_exit(step: Callable[[], T], error: type[Exception]) -> T:
+    """The step's result; on ``error`` its message (which says what to do) in red and exit code 1."""
+    try:
+        return step()
+    except error as exc:
+        console.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(1) from None
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -5,18 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from dixian.cli._shared import REPO_ROOT, console, fail, settings_of
+from dixian.cli._shared import REPO_ROOT, console, fail, or_exit, settings_of
+from dixian.cluster import Cluster, ClusterError
 from dixian.config import Settings
-
-if TYPE_CHECKING:
-    from dixian.cluster import Cluster
-
-T = TypeVar("T")
 
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 kafka_app = typer.Typer(help="The local single-node Apache Kafka broker (KRaft).", no_args_is_help=True)
@@ -105,19 +100,7 @@ cluster_app = typer.Typer(
 
 
 def _cluster(ctx: typer.Context) -> Cluster:
-    from dixian.cluster import Cluster  # noqa: PLC0415
-
     return Cluster(settings_of(ctx))
-
-
-def _run(step: Callable[[], T]) -> T:
-    from dixian.cluster import ClusterError  # noqa: PLC0415
-
-    try:
-        return step()
-    except ClusterError as exc:
-        console.print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(1) from None
 
 
 @cluster_app.command("start")
@@ -137,7 +120,7 @@ def cluster_start(
     SCRAM password, apply the ACL plan and create the topics with three replicas."""
     c = _cluster(ctx)
     console.print(f"starting the cluster in {c.directory} (first start: ~1 min) ...")
-    for line in _run(lambda: c.start(fresh=fresh)):
+    for line in or_exit(lambda: c.start(fresh=fresh), ClusterError):
         console.print(line)
     console.print(f"ready: {c.bootstrap}; a process's settings: dixian cluster env <principal>")
 
@@ -145,7 +128,7 @@ def cluster_start(
 @cluster_app.command("stop")
 def cluster_stop(ctx: typer.Context) -> None:
     """Stop the three brokers together (controlled shutdown)."""
-    print(_run(lambda: _cluster(ctx).script("stop")), end="")
+    print(or_exit(lambda: _cluster(ctx).script("stop"), ClusterError), end="")
 
 
 @cluster_app.command("status")
@@ -187,6 +170,6 @@ def cluster_acls(
 ) -> None:
     """The ACL plan of this deployment (topic prefix, worker id), one ACL per line."""
     c = _cluster(ctx)
-    lines = _run(c.applied_acls) if applied else [a.line() for a in c.plan()]
+    lines = or_exit(c.applied_acls, ClusterError) if applied else [a.line() for a in c.plan()]
     for line in lines:
         print(line)

@@ -15,7 +15,16 @@ from aiohttp import web
 from rich.table import Table
 
 from connectors.sinks import KafkaSink, LocalSink, Sink
-from dixian.cli._shared import console, env_help, override, settings_of, setup_logging, stdout, supervised
+from dixian.cli._shared import (
+    console,
+    env_help,
+    or_exit,
+    override,
+    settings_of,
+    setup_logging,
+    stdout,
+    supervised,
+)
 from dixian.config import Settings, redact_url
 from dixian.service import keep_watchdog_fed, notify
 from dixian.topics import Topics
@@ -195,11 +204,7 @@ def screening_backup(
     from screening.backup import BackupError, backup  # noqa: PLC0415
 
     url = settings_of(ctx).screening_url()
-    try:
-        size = backup(url, target)
-    except BackupError as exc:
-        console.print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(1) from None
+    size = or_exit(lambda: backup(url, target), BackupError)
     console.print(f"backed up {redact_url(url)} to {target} ({size / 1024:.0f} KiB)")
 
 
@@ -213,11 +218,7 @@ def screening_restore(
     from screening.backup import BackupError, restore  # noqa: PLC0415
 
     url = settings_of(ctx).screening_url()
-    try:
-        restore(url, source)
-    except BackupError as exc:
-        console.print(f"[red]{exc}[/]", highlight=False)
-        raise typer.Exit(1) from None
+    or_exit(lambda: restore(url, source), BackupError)
     console.print(f"restored {source} into {redact_url(url)}")
 
 
