@@ -45,14 +45,17 @@ pid_alive_in() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 format_storage() {
   local props="$1" logs="$2" cluster_id="$3"; shift 3
   java -Xmx128m -Dlog4j2.configurationFile="$here/log4j2.yaml" -Dkafka.logs.dir="$logs" -cp "$(libs_dir)/*" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$props" "$@" >"$logs/format.log" 2>&1 \
+    kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$props" "$@" >"$logs/format.log" 2>&1 \
     || { say "storage format failed, see $logs/format.log"; cat "$logs/format.log" >&2; exit 2; }
 }
 
 new_cluster_id() {
+  # Kafka's own generator (it never starts an id with "-", which the format tool would read as an
+  # option); a base64url fallback that does not either
   local id
-  id="$(java -cp "$(libs_dir)/*" org.apache.kafka.common.Uuid 2>/dev/null || true)"
-  [[ -n "$id" ]] || id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' | cut -c1-22)"
+  id="$(java -Xmx128m -cp "$(libs_dir)/*" kafka.tools.StorageTool random-uuid 2>/dev/null || true)"
+  [[ "$id" =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{21}$ ]] \
+    || id="A$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' | cut -c1-21)"
   echo "$id"
 }
 
