@@ -576,10 +576,12 @@ def quality_tables(src: Sources, month: str, county: str | None) -> tuple[Table,
         "SELECT p.household_id, p.village_code, p.county_code,"
         " (SELECT COUNT(*) FROM measures m WHERE m.clue_id = p.clue_id AND m.recorded_at < ?) AS measures,"
         " (SELECT COUNT(*) FROM measures m WHERE m.clue_id = p.clue_id AND m.recorded_at < ?"
-        " AND m.development = 1) AS development FROM plans p WHERE p.included_on < ?"
+        # a development measure stopped before the month's end no longer counts (as on the plan page)
+        " AND m.development = 1 AND NOT (m.status = 'stopped' AND m.closed_on < ?)) AS development"
+        " FROM plans p WHERE p.included_on < ?"
         + area.replace("county_code", "p.county_code")
         + " ORDER BY p.household_id",
-        [end.isoformat(), end.isoformat(), (end - timedelta(days=31)).isoformat(), *params],
+        [end.isoformat(), end.isoformat(), end.isoformat(), (end - timedelta(days=31)).isoformat(), *params],
     ):
         if not p["measures"]:
             flag(p, "DQ-NO-MEASURE-AFTER-MONTH")

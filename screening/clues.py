@@ -420,7 +420,13 @@ class Clues:
             )  # fmt: skip
             if t.outcome is not None:  # the household ledger records the county's decision
                 self.ledger.decided(row["household_id"], t.outcome, t.category)
-            if t.outcome == Outcome.INCLUDED:  # an assistance plan is due within 10 days of inclusion
+            # an assistance plan is due within 10 days of inclusion; a monitoring object that came in
+            # with the roster and has no plan yet gets one on its first case the county decides
+            if t.outcome == Outcome.INCLUDED or (
+                t.outcome == Outcome.ALREADY_MONITORED
+                and self.db.one("SELECT 1 AS x FROM plans WHERE household_id = ?", (row["household_id"],))
+                is None
+            ):
                 self.db.execute(
                     "INSERT INTO plans (clue_id, household_id, village_code, county_code, included_on,"
                     " due_by) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (clue_id) DO NOTHING",

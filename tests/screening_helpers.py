@@ -50,6 +50,34 @@ class Clock:
         self.at += timedelta(days=days, hours=hours)
 
 
+def decide_case(
+    store: Store,
+    clock: Clock,
+    clue_id: str,
+    proposal: str,
+    *,
+    category: str | None = None,
+    note: str = "核实",
+) -> None:
+    """Take a village-A clue through visit, conclusion, reviews (and the 5-day notice where the
+    proposal needs one) to the county's approval."""
+    from screening.workflow import NEEDS_NOTICE, Request  # noqa: PLC0415
+
+    store.clues.act(OFFICER_A, clue_id, Request("visit", note="见到户主"))
+    store.clues.act(OFFICER_A, clue_id, Request("conclude", proposal=proposal, category=category, note=note))
+    store.clues.act(OFFICER_A, clue_id, Request("village_review", decision="approve"))
+    if proposal in NEEDS_NOTICE:
+        clock.advance(days=5)
+        store.clues.act(OFFICER_A, clue_id, Request("notice_end", decision="approve"))
+    store.clues.act(TOWNSHIP_A, clue_id, Request("township_review", decision="approve"))
+    store.clues.act(COUNTY_A, clue_id, Request("county_decide", decision="approve"))
+
+
+def include(store: Store, clock: Clock, clue_id: str, category: str = "边缘易致贫户") -> None:
+    """A village-A clue to the county's inclusion (which opens the household's assistance plan)."""
+    decide_case(store, clock, clue_id, "include", category=category)
+
+
 def china(y: int, m: int, d: int, hh: int = 9) -> datetime:
     return datetime(y, m, d, hh, 0, tzinfo=CHINA_TZ)
 

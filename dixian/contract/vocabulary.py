@@ -171,3 +171,13 @@ class Step(Labelled):
     COUNTY_DECIDE = "county_decide", "县级审定"
     RETURN = "return", "退回重新核实"
     PLAN_MEASURE = "plan_measure", "登记帮扶措施"  # a measure added to an included household's plan
+    MEASURE_UPDATE = "measure_update", "更新帮扶措施"  # a running measure's content or planned end changed
+    MEASURE_CLOSE = "measure_close", "帮扶措施结项"  # a measure closed with its result
+
+
+class MeasureStatus(Labelled):
+    """Where a measure of an assistance plan stands."""
+
+    ACTIVE = "active", "实施中"
+    DONE = "done", "已完成"
+    STOPPED = "stopped", "已终止"

@@ -12,7 +12,7 @@ from aiohttp import web
 from screening.campaigns import campaigns, coverage, create_campaign, lookback
 from screening.clues import Clue
 from screening.exports import asset_check_xlsx
-from screening.plans import add_measure, plans
+from screening.plans import add_measure, plans, update_measure
 from screening.web import openapi
 from screening.web.common import (
     LIMITER,
@@ -26,6 +26,7 @@ from screening.web.common import (
     in_thread,
     json_response,
     render,
+    seq_param,
 )
 from screening.web.pages import BAD_LOGIN, allowed_actions, coverage_level, listed_clues, xlsx_response
 from screening.web.requests import (
@@ -34,6 +35,7 @@ from screening.web.requests import (
     CampaignBody,
     LoginBody,
     MeasureBody,
+    MeasureUpdateBody,
     NewClueBody,
     parse,
 )
@@ -175,6 +177,16 @@ async def api_add_measure(request: web.Request) -> web.Response:
     return json_response({"clue_id": clue_id, "seq": seq}, status=201)
 
 
+async def api_update_measure(request: web.Request) -> web.Response:
+    body = parse(MeasureUpdateBody, await request.read())
+    clue_id, seq = request.match_info["clue_id"], seq_param(request)
+    status = await in_thread(
+        update_measure, request.app[STORE], actor_of(request), clue_id, seq, body.change()
+    )
+    request.app[WAKEUP].set()
+    return json_response({"clue_id": clue_id, "seq": seq, "status": status})
+
+
 async def api_plans(request: web.Request) -> web.Response:
     return json_response({"plans": await in_thread(plans, request.app[STORE], actor_of(request))})
 
@@ -263,6 +275,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/clues", api_clues),
     ("POST", "/api/v1/clues", api_create_clue),
     ("POST", "/api/v1/clues/{clue_id}/measures", api_add_measure),
+    ("POST", "/api/v1/clues/{clue_id}/measures/{seq}", api_update_measure),
     ("GET", "/api/v1/plans", api_plans),
     ("GET", "/api/v1/audit", api_audit),
     ("GET", "/api/v1/campaigns", api_campaigns),

@@ -20,6 +20,7 @@ from dixian.contract.vocabulary import (
     ClueState,
     Decision,
     HouseholdKind,
+    MeasureStatus,
     MonitoringCategory,
     Outcome,
     Proposal,
@@ -33,7 +34,7 @@ from rules.describe import FIELD_ZH
 from screening import auth
 from screening.auth import Actor
 from screening.metrics import QueueMetrics
-from screening.refusal import Refusal
+from screening.refusal import NotFound, Refusal
 from screening.store import Store
 
 T = TypeVar("T")
@@ -73,6 +74,7 @@ _STATUS = {
     "out_of_scope": 403,
     "wrong_role": 403,
     "closed": 409,
+    "measure_closed": 409,
     "concurrent_change": 409,
     "notice_too_short": 409,
     "out_of_order": 409,
@@ -96,6 +98,7 @@ _env.globals.update(
     PROPOSAL_ZH=labels(Proposal),
     OUTCOME_ZH=labels(Outcome),
     STEP_ZH=labels(Step),
+    MEASURE_ZH=labels(MeasureStatus),
     DECISION_ZH=labels(Decision),
     SEVERITY_ZH=labels(Severity),
     DEPT_ZH=labels(Dept),
@@ -147,6 +150,14 @@ def api_error(status: int, code: str, message: str) -> web.Response:
 
 def actor_of(request: web.Request) -> Actor:
     return request[ACTOR]
+
+
+def seq_param(request: web.Request) -> int:
+    """A measure's number from the path (1–9999): anything else is no such measure."""
+    text = request.match_info["seq"]
+    if not (text.isascii() and text.isdigit() and 1 <= len(text) <= 4 and int(text) > 0):
+        raise NotFound("没有这项帮扶措施")
+    return int(text)
 
 
 def count_refusal(request: web.Request, refusal: Refusal) -> None:

@@ -336,6 +336,37 @@ SPEC["paths"]["/api/v1/clues/{clue_id}/measures"] = {
         "responses": {"201": _resp("recorded"), **_ERRORS},
     }
 }
+SPEC["paths"]["/api/v1/clues/{clue_id}/measures/{seq}"] = {
+    "post": {
+        "summary": "更新或结项帮扶措施（村级）/ update a running measure, or close it with its result",
+        "parameters": [
+            _CLUE_ID,
+            {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}},
+        ],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["status"],
+                "additionalProperties": False,
+                "properties": {
+                    "status": {
+                        "type": "string",
+                        "enum": ["active", "done", "stopped"],
+                        "description": (
+                            "active 实施中（修改内容或计划结束日期）；"
+                            "done 已完成、stopped 已终止（结项，须填 result）"
+                        ),
+                    },
+                    "description": {"type": "string"},
+                    "end_on": {"type": "string", "format": "date"},
+                    "result": {"type": "string", "description": "帮扶成效（已完成）或终止原因（已终止）"},
+                    "closed_on": {"type": "string", "format": "date", "description": "结项日期，默认今天"},
+                },
+            }
+        ),
+        "responses": {"200": _resp("updated"), **_ERRORS},
+    }
+}
 SPEC["paths"]["/api/v1/plans"] = {
     "get": {
         "summary": "辖区内帮扶计划及预警（超期、无开发式措施）/ plans in the caller's area",

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from dixian.contract.vocabulary import RECORDED_SOURCES, ClueState, Step, labels
+from dixian.contract.vocabulary import RECORDED_SOURCES, ClueState, MeasureStatus, Step, labels
 from screening import auth
 from screening.audit import AuditAction
 from screening.auth import Actor
@@ -21,7 +21,7 @@ from screening.campaigns import LEVELS, campaigns, coverage, get_campaign, lookb
 from screening.clues import Clue
 from screening.exports import XLSX, asset_check_xlsx
 from screening.forms import KINDS, measure_groups, visit_form
-from screening.plans import add_measure, plan_for, plans
+from screening.plans import MeasureChange, add_measure, plan_for, plans, update_measure
 from screening.refusal import NotFound, Refusal, ScopeError
 from screening.store import Store
 from screening.web.common import (
@@ -37,6 +37,7 @@ from screening.web.common import (
     count_refusal,
     in_thread,
     render,
+    seq_param,
     status_of,
 )
 from screening.web.requests import QueueQuery, parse_query
@@ -234,6 +235,30 @@ async def measure_post(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(Step.PLAN_MEASURE.zh)}")
 
 
+async def measure_update_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    clue_id, seq = request.match_info["clue_id"], seq_param(request)
+    description = str(form.get("description", "")).strip()
+    try:
+        _check_csrf(request, form)
+        change = MeasureChange(
+            status=str(form.get("status", "")),
+            description=description or None,
+            end_on=date_field(form.get("end_on"), "计划结束日期", required=False),
+            result=str(form.get("result", "")),
+            closed_on=date_field(form.get("closed_on"), "结项日期", required=False),
+        )
+        status = await in_thread(update_measure, request.app[STORE], actor_of(request), clue_id, seq, change)
+    except (NotFound, ScopeError):
+        raise
+    except Refusal as exc:
+        count_refusal(request, exc)
+        return await clue_page(request, error=exc.zh, status=status_of(exc))
+    request.app[WAKEUP].set()
+    step = Step.MEASURE_UPDATE if status == MeasureStatus.ACTIVE else Step.MEASURE_CLOSE
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(step.zh)}#plan")
+
+
 async def new_clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
     return render(request, "new_clue.html", status, error=error, sources=labels(RECORDED_SOURCES))
 
@@ -357,6 +382,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/clues/{clue_id}", clue_page),
     ("POST", "/clues/{clue_id}", clue_post),
     ("POST", "/clues/{clue_id}/measures", measure_post),
+    ("POST", "/clues/{clue_id}/measures/{seq}", measure_update_post),
     ("GET", "/apply", apply_page),
     ("POST", "/apply", apply_post),
     ("GET", "/campaigns", campaigns_page),

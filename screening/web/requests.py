@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dixian.contract.validate import REASON_ZH
 from dixian.contract.vocabulary import ClueSource, ClueState
 from screening.clues import QueueFilter
+from screening.plans import MeasureChange
 from screening.refusal import Refusal
 from screening.workflow import Request
 
@@ -62,6 +63,17 @@ class MeasureBody(Body):
     end_on: date | None = None
 
 
+class MeasureUpdateBody(Body):
+    status: Literal["active", "done", "stopped"]
+    description: str | None = Field(None, max_length=2000)
+    end_on: date | None = None
+    result: str = Field("", max_length=2000)
+    closed_on: date | None = None
+
+    def change(self) -> MeasureChange:
+        return MeasureChange(self.status, self.description, self.end_on, self.result, self.closed_on)
+
+
 class CampaignBody(Body):
     name: str = Field(max_length=200)
     scope: list[str] = Field(max_length=20)
@@ -82,6 +94,7 @@ EXAMPLES: dict[type[Body], str] = {
     ActionBody: '{"action": "visit", "note": "..."}',
     NewClueBody: '{"household_id": "...", "source": "cadre", "note": "..."}',
     MeasureBody: '{"group": "employment", "description": "...", "start_on": "2022-07-01"}',
+    MeasureUpdateBody: '{"status": "done", "result": "..."}',
     CampaignBody: '{"name": "...", "scope": ["4503"], "from": "2022-09-01", "to": "2022-09-30", "kinds": []}',
     ApplicationBody: '{"village_code": "...", "household_id": "...", "description": "...", "consent": true}',
 }

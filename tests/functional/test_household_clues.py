@@ -20,6 +20,7 @@ from tests.screening_helpers import (
     Clock,
     alert,
     china,
+    decide_case,
     household,
     stores_of,
 )
@@ -145,8 +146,20 @@ def test_a_monitored_households_out_patient_bill_is_marked_whatever_the_rule(
 def test_a_monitoring_object_from_the_roster_without_a_plan_is_flagged(world: tuple[Store, Clock]) -> None:
     from screening.plans import plans  # noqa: PLC0415
 
-    store, _ = world
+    store, clock = world
     listed = {p["household_id"]: p for p in plans(store, OFFICER_A)}
     roster_object = listed[household(2).household_id]
     assert (roster_object["no_plan"], roster_object["late"]) == (True, True)
     assert household(1).household_id not in listed  # not a monitoring object
+    # its next case, decided as 已是监测对象, opens its plan (due in 10 days)
+    cid, _ = store.clues.create(OFFICER_A, household(2).household_id, "cadre", "走访发现家中老人住院")
+    decide_case(store, clock, cid, "already_monitored", note="老人住院，已落实医保报销")
+    listed = {p["household_id"]: p for p in plans(store, OFFICER_A)}
+    planned = listed[household(2).household_id]
+    assert (planned["clue_id"], planned.get("no_plan", False), planned["measures"]) == (cid, False, 0)
+    # a second such case does not open a second plan
+    cid2, _ = store.clues.create(OFFICER_A, household(2).household_id, "application", "又有家人生病")
+    decide_case(store, clock, cid2, "already_monitored", note="落实临时救助")
+    assert [
+        p["clue_id"] for p in plans(store, OFFICER_A) if p["household_id"] == household(2).household_id
+    ] == [cid]

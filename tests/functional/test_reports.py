@@ -197,7 +197,7 @@ def test_quarterly_bulletin_ranks_counties_and_lists(world: tuple[Sources, Clock
 
 def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, Clock, Store]) -> None:
     from screening.campaigns import create_campaign, item_id  # noqa: PLC0415
-    from screening.plans import add_measure  # noqa: PLC0415
+    from screening.plans import MeasureChange, add_measure, update_measure  # noqa: PLC0415
 
     src, clock, store = world
     clock.at = china(2022, 8, 2)
@@ -238,6 +238,19 @@ def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, C
     }
     assert ("1", "DQ-NO-DEVELOPMENT-MEASURE") in flagged
     assert ("1", "DQ-NO-MEASURE-AFTER-MONTH") not in flagged
+    # a development measure counts while it runs, and no longer once stopped before the month's end
+    seq = add_measure(store, OFFICER_A, alert(1).alert_id, "industry", "发展养蜂", date(2022, 8, 3))
+
+    def checks() -> set[str]:
+        rows = monthly_report(src, "2022-08", date(2022, 9, 20)).table("问题数据清单").rows
+        return {p["check"] for p in rows if p["household_id"][-1] == "1"}
+
+    assert "DQ-NO-DEVELOPMENT-MEASURE" not in checks()
+    clock.at = china(2022, 8, 20)
+    update_measure(
+        store, OFFICER_A, alert(1).alert_id, seq, MeasureChange("stopped", result="蜂群病死，户主外出务工")
+    )
+    assert "DQ-NO-DEVELOPMENT-MEASURE" in checks()
 
 
 def test_the_national_export_lists_the_months_county_decisions(

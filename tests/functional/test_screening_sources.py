@@ -12,7 +12,7 @@ import pytest
 
 from dixian.contract.vocabulary import ClueState, Role
 from screening.campaigns import coverage, create_campaign, item_id, lookback
-from screening.plans import add_measure, plan_for, plans
+from screening.plans import MeasureChange, add_measure, plan_for, plans, update_measure
 from screening.refusal import NotFound, Refusal, ScopeError
 from screening.store import Store
 from screening.workflow import Request
@@ -31,6 +31,7 @@ from tests.screening_helpers import (
     alert,
     china,
     household,
+    include,
     open_test_store,
     store_url,
 )
@@ -221,6 +222,78 @@ def test_inclusion_opens_a_plan_due_in_10_days_with_flags(world: tuple[Store, Cl
     assert [s["step"] for s in store.clues.steps(cid)][-2:] == ["plan_measure", "plan_measure"]
     with pytest.raises(NotFound, match="没有帮扶计划"):  # as if there were no plan
         add_measure(store, OFFICER_B, cid, "employment", "越界登记", date(2022, 10, 8))
+
+
+def test_a_measure_is_updated_while_it_runs_and_closed_with_its_result(world: tuple[Store, Clock]) -> None:
+    store, clock = world
+    store.clues.upsert_alerts([alert(1)])
+    cid = alert(1).alert_id
+    include(store, clock, cid)
+    seq = add_measure(
+        store, OFFICER_A, cid, "employment", "推荐到扶贫车间务工", date(2022, 9, 7), date(2022, 12, 31)
+    )
+    clock.advance(days=20)
+    # while it runs: a new planned end and wording; an update that changes nothing is refused
+    assert (
+        update_measure(store, OFFICER_A, cid, seq, MeasureChange("active", end_on=date(2023, 3, 31)))
+        == "active"
+    )
+    with pytest.raises(Refusal, match="nothing_changed"):
+        update_measure(store, OFFICER_A, cid, seq, MeasureChange("active", end_on=date(2023, 3, 31)))
+    with pytest.raises(Refusal, match="bad_period"):
+        update_measure(store, OFFICER_A, cid, seq, MeasureChange("active", end_on=date(2022, 8, 1)))
+    # closing needs a result; a phone number in it is masked before storage
+    with pytest.raises(Refusal, match="result_required"):
+        update_measure(store, OFFICER_A, cid, seq, MeasureChange("done"))
+    with pytest.raises(Refusal, match="bad_period"):  # not in the future
+        update_measure(
+            store, OFFICER_A, cid, seq, MeasureChange("done", result="已稳定就业", closed_on=date(2030, 1, 1))
+        )
+    with pytest.raises(Refusal, match="bad_status"):
+        update_measure(store, OFFICER_A, cid, seq, MeasureChange("finished", result="已稳定就业"))
+    with pytest.raises(NotFound, match="没有帮扶计划"):  # another village: as if there were no plan
+        update_measure(store, OFFICER_B, cid, seq, MeasureChange("done", result="越界结项"))
+    with pytest.raises(NotFound, match="没有第 9 项"):
+        update_measure(store, OFFICER_A, cid, 9, MeasureChange("done", result="已稳定就业"))
+    status = update_measure(
+        store,
+        OFFICER_A,
+        cid,
+        seq,
+        MeasureChange("done", result="已在车间稳定务工3个月，月工资2800元，联系13812345678"),
+    )
+    assert status == "done"
+    got = plan_for(store, OFFICER_A, cid)
+    assert got is not None
+    plan, (m,) = got
+    assert (m["status"], m["closed_on"], m["end_on"], m["updated_by"]) == (
+        "done",
+        "2022-09-26",
+        "2023-03-31",
+        "cun-a",
+    )
+    assert "13812345678" not in m["result"]
+    assert "月工资2800元" in m["result"]
+    assert (plan["done"], plan["active"], plan["development"]) == (1, 0, 1)
+    assert "已完成 1 项" in plan["label"]
+    # a closed measure is final
+    with pytest.raises(Refusal, match="measure_closed"):
+        update_measure(store, OFFICER_A, cid, seq, MeasureChange("stopped", result="改为终止"))
+    # a stopped development measure no longer counts as one
+    seq2 = add_measure(store, OFFICER_A, cid, "industry", "发展养蜂", date(2022, 9, 26))
+    update_measure(store, OFFICER_A, cid, seq2, MeasureChange("stopped", result="户主外出务工，无人照管蜂箱"))
+    got = plan_for(store, OFFICER_A, cid)
+    assert got is not None
+    assert (got[0]["development"], got[0]["done"]) == (1, 1)
+    steps = store.clues.steps(cid)
+    assert [s["step"] for s in steps][-4:] == [
+        "measure_update",
+        "measure_close",
+        "plan_measure",
+        "measure_close",
+    ]
+    assert "已完成" in steps[-3]["note"]
+    assert "13812345678" not in steps[-3]["note"]
 
 
 def test_lookback_lists_returned_and_contradicted_items(world: tuple[Store, Clock]) -> None:

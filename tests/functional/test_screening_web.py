@@ -22,7 +22,16 @@ from dixian.topics import Topics
 from screening.store import Store
 from screening.web import ROUTES, create_app, openapi
 from screening.web.common import METRICS
-from tests.screening_helpers import VILLAGE_A, VILLAGE_B, Clock, alert, china, household, open_test_store
+from tests.screening_helpers import (
+    VILLAGE_A,
+    VILLAGE_B,
+    Clock,
+    alert,
+    china,
+    household,
+    include,
+    open_test_store,
+)
 
 PASSWORD = "village-pass-1"
 
@@ -313,6 +322,58 @@ async def test_campaign_pages_and_plan_api(client: TestClient, store: Store) -> 
     assert r.status == 404  # not included: no plan
     assert "没有帮扶计划" in (await r.json())["message"]
     assert (await (await client.get("/api/v1/plans", headers=headers)).json()) == {"plans": []}
+
+
+@pytest.mark.asyncio
+async def test_a_measure_is_updated_and_closed_with_its_result_on_the_page_and_the_api(
+    client: TestClient,  # type: ignore[type-arg]
+    store: Store,
+) -> None:
+    cid = alert(1).alert_id
+    include(store, store.now, cid)  # type: ignore[arg-type]
+    headers = await _api_token(client)
+    r = await client.post(
+        f"/api/v1/clues/{cid}/measures",
+        json={"group": "employment", "description": "推荐到扶贫车间务工", "start_on": "2022-07-06"},
+        headers=headers,
+    )
+    assert r.status == 201, await r.text()
+    url = f"/api/v1/clues/{cid}/measures/1"
+    r = await client.post(url, json={"status": "active", "end_on": "2023-06-30"}, headers=headers)
+    assert (r.status, (await r.json())["status"]) == (200, "active")
+    for bad, code in [
+        ({"status": "done", "result": None}, "bad_request"),
+        ({"status": "finished", "result": "已稳定就业"}, "bad_request"),
+        ({"status": "done"}, "result_required"),
+        ({"status": "done", "result": "已稳定就业", "extra": 1}, "bad_request"),
+    ]:
+        r = await client.post(url, json=bad, headers=headers)
+        assert (r.status, (await r.json())["error"]) == (400, code), (bad, await r.text())
+    r = await client.post(
+        f"/api/v1/clues/{cid}/measures/0", json={"status": "done", "result": "ok"}, headers=headers
+    )
+    assert r.status == 404
+    r = await client.post(f"/api/v1/clues/{cid}/measures/x%0A", json={"status": "done"}, headers=headers)
+    assert r.status == 404
+    # the page: the officer closes it with its result
+    await _page_login(client)
+    page = await (await client.get(f"/clues/{cid}")).text()
+    assert "实施中" in page
+    assert "2023-06-30（计划）" in page
+    r = await client.post(
+        f"/clues/{cid}/measures/1",
+        data={"csrf": _csrf(page), "status": "done", "result": "已在车间稳定务工，月收入2800元"},
+        allow_redirects=False,
+    )
+    assert r.status == 303, await r.text()
+    page = await (await client.get(f"/clues/{cid}")).text()
+    assert "已完成：已在车间稳定务工，月收入2800元" in page
+    assert "form-measure-1" not in page  # closed: no more form
+    assert "帮扶措施结项" in page  # the step in the record
+    r = await client.post(url, json={"status": "stopped", "result": "再改"}, headers=headers)
+    assert (r.status, (await r.json())["error"]) == (409, "measure_closed")
+    plans = (await (await client.get("/api/v1/plans", headers=headers)).json())["plans"]
+    assert [(p["done"], p["active"]) for p in plans] == [(1, 0)]
 
 
 @pytest.mark.asyncio

@@ -17,7 +17,7 @@ from dixian.config import Settings
 from dixian.contract.alerts import Alert
 from dixian.topics import Topics
 from screening.campaigns import create_campaign
-from screening.plans import add_measure
+from screening.plans import MeasureChange, add_measure, update_measure
 from screening.rebuild import StoreNotEmptyError
 from screening.sink import publish_pending, rebuild_from_local, sync_local
 from screening.store import Store
@@ -113,7 +113,9 @@ def test_a_store_rebuilt_from_the_topics_is_the_store_that_was_lost(
     store.clues.act(OFFICER_A, a1.alert_id, Request("notice_end", decision="approve"))
     store.clues.act(TOWNSHIP_A, a1.alert_id, Request("township_review", decision="approve"))
     store.clues.act(COUNTY_A, a1.alert_id, Request("county_decide", decision="approve"))
-    add_measure(store, OFFICER_A, a1.alert_id, "health", "落实大病专项救治", date(2022, 7, 8))
+    add_measure(store, OFFICER_A, a1.alert_id, "health", "落实大病专项救治", date(2022, 7, 7))
+    add_measure(store, OFFICER_A, a1.alert_id, "employment", "推荐到扶贫车间务工", date(2022, 7, 7))
+    update_measure(store, OFFICER_A, a1.alert_id, 2, MeasureChange("done", result="已在车间稳定务工"))
     # household 3: visited; household 5: a household's application; everyone: a campaign
     store.clues.act(OFFICER_A, a3.alert_id, Request("visit", note="户主不在家，见到其子"))
     store.clues.create(OFFICER_A, roster[4].household_id, "application", "家中老人住院，申请纳入监测")
@@ -129,7 +131,8 @@ def test_a_store_rebuilt_from_the_topics_is_the_store_that_was_lost(
     store.clues.upsert_alerts(later)
     before = dump_store(store)
     assert len(before["steps"]) > 10
-    assert [len(before[t]) for t in ("plans", "measures", "campaigns")] == [1, 1, 1]
+    assert [len(before[t]) for t in ("plans", "measures", "campaigns")] == [1, 2, 1]
+    assert [m["status"] for m in before["measures"]] == ["active", "done"]
 
     clock.at = china(2022, 8, 1)  # the loss: a new, empty database some days later
     rebuilt = open_test_store(second_url, clock)
