@@ -120,6 +120,10 @@ def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> D
     settings = settings.override(clock_date=clock)
     store = open_store(settings.screening_url(), settings.now, settings.visit_days)
     try:
+        from screening.areas import read_area_table  # noqa: PLC0415
+
+        names, _ = read_area_table(settings.data_dir / "feeds" / "areas.csv")
+        store.areas.load(names)  # the simulated township and village names
         stats = sync_local(store, settings.local_dir, Topics(settings))
         busiest = Counter(a.village_code for a in stream.alerts.values()).most_common(1)
         village = busiest[0][0] if busiest else "450321101201"

@@ -573,6 +573,28 @@ def write_roster(city: City, out_dir: Path) -> Path:
     return path
 
 
+_PLACE = "龙凤石岩桥塘坪江山田溪岭源水口湾洞头平安福兴和新东西南北金竹沙冲"
+_TOWN_SUFFIX = ("镇", "镇", "乡")
+
+
+def simulated_place(code: str) -> str:
+    """A made-up, stable name for a simulated township (9-digit code) or village (12 digits)."""
+    h = int(hashlib.blake2b(code.encode(), digest_size=4).hexdigest(), 16)
+    stem = _PLACE[h % len(_PLACE)] + _PLACE[(h >> 8) % len(_PLACE)]
+    return stem + (_TOWN_SUFFIX[(h >> 16) % 3] if len(code) == 9 else "村")
+
+
+def write_areas(city: City, out_dir: Path) -> Path:
+    """The simulated city's area table (代码, 名称), as ``dixian screening areas`` loads it."""
+    path = out_dir / "areas.csv"
+    codes = sorted({v[:9] for v in city.villages} | set(city.villages))
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["代码", "名称"])
+        w.writerows([c, simulated_place(c)] for c in codes)
+    return path
+
+
 def simulate(
     out_dir: Path,
     *,
@@ -584,12 +606,14 @@ def simulate(
     rows: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Write ``roster.csv``, one feed per department and ``manifest.json`` into ``out_dir``."""
+    """Write ``roster.csv``, the area table ``areas.csv``, one feed per department and
+    ``manifest.json`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     city = build_city(households, seed, int(month[:4]))
     if progress:
         progress("roster")
     write_roster(city, out_dir)
+    write_areas(city, out_dir)
     feeds = []
     for dept in depts or list(Dept):
         if progress:
@@ -612,6 +636,7 @@ def simulate(
         "members": sum(len(h.members) for h in city.households),
         "villages": len(city.villages),
         "roster": "roster.csv",
+        "areas": "areas.csv",
         "feeds": feeds,
     }
     (out_dir / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))

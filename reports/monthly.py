@@ -393,13 +393,17 @@ SCREENING_COLUMNS = [
 ]
 
 
-def screening_tables(clues: list[dict[str, Any]], month: str, today: date) -> list[Table]:
+def screening_tables(
+    clues: list[dict[str, Any]], month: str, today: date, areas: dict[str, str] | None = None
+) -> list[Table]:
+    """By county, township and village; ``areas`` names townships and villages (the store's area
+    table), counties are named by the geography."""
     counties = {c["county_code"]: county_name(c["county_code"]) for c in clues}
     out = []
     for level, sheet, label, names in (
         ("county_code", "核查处置-县", "县（市、区）", counties),
-        ("township_code", "核查处置-乡镇", "乡镇", {}),
-        ("village_code", "核查处置-村", "行政村", {}),
+        ("township_code", "核查处置-乡镇", "乡镇", areas or {}),
+        ("village_code", "核查处置-村", "行政村", areas or {}),
     ):
         out.append(
             Table(
@@ -452,7 +456,8 @@ def monitoring_tables(src: Sources, month: str, county: str | None) -> tuple[lis
         out_rows = []
         for key in sorted(acc):
             k = acc[key]
-            row: dict[str, Any] = {"code": key, "name": county_name(key) if level == "county_code" else ""}
+            name = county_name(key) if level == "county_code" else src.store.areas.name(key)
+            row: dict[str, Any] = {"code": key, "name": name}
             for cat in CATEGORIES:
                 row[f"{cat}_h"], row[f"{cat}_p"] = k[f"{cat}_h"], k[f"{cat}_p"]
             row |= {
@@ -682,7 +687,7 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
     identification = [c for c in clues if is_identification(c)]
     items = _warning_items(src, start, end, county)
     rules = rules_table(items, evaluations, month)
-    screening = screening_tables(identification, month, as_of)
+    screening = screening_tables(identification, month, as_of, src.store.areas.names())
     sources_t = sources_table(_items_by_source(src, start, end, county), month)
     campaigns_t = campaigns_table(src, start, end, county, as_of)
     monitoring, mon_head = monitoring_tables(src, month, county)

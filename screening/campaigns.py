@@ -202,7 +202,7 @@ def coverage(store: Store, actor: Actor, campaign_id: str, level: str) -> list[d
         out.append(
             {
                 "code": r["code"],
-                "name": county_name(r["code"]) if level == "county" else "",
+                "name": store.areas.name(r["code"]),
                 "total": total,
                 "visited": visited,
                 "concluded": int(r["concluded"] or 0),

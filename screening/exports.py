@@ -11,7 +11,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ASSET_COLUMNS = [
     ("household_id", "户编号"),
     ("head_name", "户主姓名"),
+    ("village_name", "行政村"),
     ("village_code", "行政村代码"),
+    ("township_name", "乡镇"),
     ("township_code", "乡镇代码"),
     ("household_type", "农户类型"),
     ("persons", "家庭人口"),
@@ -33,7 +35,7 @@ def asset_check_xlsx(county: str, rows: list[dict[str, Any]]) -> bytes:
     ws.append([label for _, label in ASSET_COLUMNS])
     for r in rows:
         ws.append([ClueState(r[k]).zh if k == "state" else r[k] for k, _ in ASSET_COLUMNS])
-    for col, width in zip("ABCDEFGHIJ", (26, 10, 16, 12, 10, 10, 16, 14, 22, 28), strict=True):
+    for col, width in zip("ABCDEFGHIJKL", (26, 10, 12, 16, 12, 12, 10, 10, 16, 14, 22, 28), strict=True):
         ws.column_dimensions[col].width = width
     wb.properties.creator = "dixian"
     return sheets.workbook_bytes(wb)

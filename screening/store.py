@@ -1,6 +1,7 @@
 """The alert store: one database and one clock, and the rooms that use them — accounts and sessions
-(``screening.accounts``), the audit log (``screening.audit``), clues and their steps, which are also
-the outbox (``screening.clues``), and the household ledger (``screening.ledger``)."""
+(``screening.accounts``), the audit log (``screening.audit``), area names (``screening.areas``),
+clues and their steps, which are also the outbox (``screening.clues``), and the household ledger
+(``screening.ledger``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import date, datetime
 from dixian.contract.deadlines import VISIT_DAYS
 from dixian.contract.events import now_china
 from screening.accounts import Accounts
+from screening.areas import Areas
 from screening.audit import Audit
 from screening.clues import Clues
 from screening.db import Database
@@ -25,6 +27,7 @@ class Store:
         self.audit = Audit(db, now)
         self.accounts = Accounts(db, now, self.audit)
         self.ledger = Ledger(db, now)
+        self.areas = Areas(db, now)
         self.clues = Clues(db, now, self.ledger, visit_days)
 
     def today(self) -> date:

@@ -38,7 +38,7 @@ def override(ctx: typer.Context, **values: Any) -> Settings:
         fail(f"配置错误 / configuration error: {exc}")
 
 
-def or_exit(step: Callable[[], T], error: type[Exception]) -> T:
+def or_exit(step: Callable[[], T], error: type[Exception] | tuple[type[Exception], ...]) -> T:
     """The step's result; on ``error`` its message (which says what to do) in red and exit code 1."""
     try:
         return step()

@@ -166,6 +166,34 @@ def screening_load(
     console.print(load_local(settings_of(ctx), local_dir).line())
 
 
+@screening_app.command("areas")
+def screening_areas(
+    ctx: typer.Context,
+    table: Annotated[Path, typer.Argument(help="The city's area table (CSV or XLSX: 代码, 名称)")],
+) -> None:
+    """Load the names of townships and villages (统计用区划代码: 9- or 12-digit code, name), so pages,
+    notices, lists and reports show them beside the codes. Loading again updates names; rows that are
+    not a township or village of the city are listed and skipped (exit 1 if any)."""
+    from screening.areas import read_area_table  # noqa: PLC0415
+
+    names, problems = or_exit(lambda: read_area_table(table), (ValueError, OSError))
+    store = store_for(settings_of(ctx))
+    try:
+        loaded = store.areas.load(names)
+    finally:
+        store.db.close()
+    for p in problems[:20]:
+        console.print(f"[yellow]{table.name} line {p.line}[/] {p.field or '-'}: {p.reason}")
+    if len(problems) > 20:
+        console.print(f"... and {len(problems) - 20} more rows skipped")
+    towns = sum(1 for c in names if len(c) == 9)
+    console.print(
+        f"loaded {loaded} names ({towns} townships, {loaded - towns} villages); {len(problems)} rows skipped"
+    )
+    if problems:
+        raise typer.Exit(1)
+
+
 @screening_app.command("rebuild")
 def screening_rebuild(
     ctx: typer.Context,

@@ -254,7 +254,8 @@ async def api_notice(request: web.Request) -> web.Response:
 
 async def api_asset_check(request: web.Request) -> web.StreamResponse:
     county = request.match_info["county_code"]
-    rows = await in_thread(request.app[STORE].clues.asset_check, actor_of(request), county)
+    store = request.app[STORE]
+    rows = store.areas.with_names(await in_thread(store.clues.asset_check, actor_of(request), county))
     if request.query.get("format") == "xlsx":
         return await xlsx_response(request, asset_check_xlsx(county, rows), f"asset-check-{county}.xlsx")
     return json_response({"county_code": county, "households": rows})

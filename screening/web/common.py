@@ -121,6 +121,8 @@ def render(request: web.Request, template: str, status: int = 200, **ctx: Any) -
         csrf=auth.csrf_token(token) if token else "",
         today=store.today(),
         clock_note=request.app[CLOCK_NOTE],
+        AREA=store.areas.label,
+        PLACE=store.areas.path,
         **ctx,
     )
     return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")

@@ -129,6 +129,14 @@ def test_monthly_figures_reconcile_with_their_sources(world: tuple[Sources, Cloc
     assert county.total("received") == 4
     a = next(x for x in county.rows if x["code"] == VILLAGE_A[:6])
     assert (a["included"], a["excluded"], a["decided_in_15"], a["open"]) == (1, 1, 2, 1)
+    # townships and villages are named from the area table where it names them, else left blank
+    store.areas.load({VILLAGE_A[:9]: "白沙镇", VILLAGE_A: "遇龙村"})
+    named = monthly_report(src, "2022-06", date(2022, 8, 1))
+    towns = {x["code"]: x["name"] for x in named.table("核查处置-乡镇").rows}
+    assert (towns[VILLAGE_A[:9]], towns[VILLAGE_C[:9]]) == ("白沙镇", "")
+    assert {x["code"]: x["name"] for x in named.table("核查处置-村").rows}[VILLAGE_A] == "遇龙村"
+    monitored = {x["code"]: x["name"] for x in named.table("监测对象-乡镇").rows}
+    assert monitored[VILLAGE_A[:9]] == "白沙镇"
     assert r.table("预警规则").total("alerts") == 4
     june = r.table("命中率趋势").rows[-1]
     assert (june["month"], june["accepted"], june["alerts"]) == ("2022-06", 95 + 49, 4)

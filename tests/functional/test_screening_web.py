@@ -5,22 +5,20 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from prometheus_client import generate_latest
 
-from connectors.sinks import LocalSink, read_local
+from connectors.sinks import read_local
 from dixian.config import Settings
 from dixian.contract.alerts import Conclusion
 from dixian.topics import Topics
 from screening.store import Store
-from screening.web import ROUTES, create_app, openapi
+from screening.web import ROUTES, openapi
 from screening.web.common import METRICS
 from tests.screening_helpers import (
     VILLAGE_A,
@@ -45,13 +43,6 @@ def store(tmp_path: Path) -> Store:
     s.ledger.upsert([household(1), household(2, village=VILLAGE_B)])
     s.clues.upsert_alerts([alert(1), alert(2, village=VILLAGE_B)])
     return s
-
-
-@pytest_asyncio.fixture
-async def client(store: Store, tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    app = create_app(store, LocalSink(tmp_path / "local"), Topics(Settings()))
-    async with TestClient(TestServer(app)) as c:
-        yield c
 
 
 async def _page_login(client: TestClient, user: str = "cun-a") -> None:  # type: ignore[type-arg]

@@ -7,21 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from connectors.sinks import LocalSink
 from dixian.config import Settings
 from dixian.topics import Topics
 from screening.campaigns import create_campaign
 from screening.store import Store
-from screening.web.app import SECURITY_HEADERS, create_app
+from screening.web.app import SECURITY_HEADERS
 from screening.web.openapi import SPEC
 from tests.screening_helpers import (
     CITY,
@@ -60,13 +57,6 @@ def store(tmp_path: Path) -> Store:
     )
     HIDDEN["campaign_id"] = (c.campaign_id, "cmp-" + "7" * 12)
     return s
-
-
-@pytest_asyncio.fixture
-async def client(store: Store, tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    app = create_app(store, LocalSink(tmp_path / "local"), Topics(Settings()))
-    async with TestClient(TestServer(app)) as c:
-        yield c
 
 
 async def _token(client: TestClient) -> dict[str, str]:  # type: ignore[type-arg]
