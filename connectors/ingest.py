@@ -57,6 +57,8 @@ class IngestSummary:
     unchanged: int = 0
     removed: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    # accepted events per event type: what each rule could have fired on (the report's denominators)
+    by_type: Counter[str] = field(default_factory=Counter)
     ignored_headers: list[str] = field(default_factory=list)
     # The first problems, for synchronous callers (HTTP); every problem is on the dead-letter topic.
     problems: list[dict[str, Any]] = field(default_factory=list)
@@ -116,6 +118,7 @@ class Accepted:
     body: bytes
     occurred_at: date
     reported_at: datetime
+    event_type: str = ""
 
 
 def build_event(mapping: ColumnMapping, dept: Dept, values: Mapping[str, Any]) -> Accepted:
@@ -134,7 +137,12 @@ def build_event(mapping: ColumnMapping, dept: Dept, values: Mapping[str, Any]) -
         event_id = identity_from_json(dept.value, body)
         body = body.replace(f'"event_id":"{PENDING_ID}"', f'"event_id":"{event_id}"', 1)
     return Accepted(
-        event_id, event.household_id.encode(), body.encode(), event.occurred_at, event.reported_at
+        event_id,
+        event.household_id.encode(),
+        body.encode(),
+        event.occurred_at,
+        event.reported_at,
+        str(event.event_type),
     )
 
 
@@ -216,7 +224,7 @@ class Ingester:
             await self._ingest_snapshot(mapping, Dept(dept), src.rows(), summary, progress)
         else:
             await self._ingest_rows(mapping, Dept(dept), src.rows(), summary, "file", progress)
-        self.quality.record(summary.run_row(), dict(summary.rejected))
+        self.quality.record(summary.run_row(), dict(summary.rejected), dict(summary.by_type))
         return summary
 
     async def ingest_records(
@@ -237,7 +245,7 @@ class Ingester:
         )
         summary = IngestSummary(dept.value, "http", None, month or current_month(), encoding="json")
         await self._ingest_rows(mapping, dept, rows, summary, "http", None)
-        self.quality.record(summary.run_row(), dict(summary.rejected))
+        self.quality.record(summary.run_row(), dict(summary.rejected), dict(summary.by_type))
         return summary
 
     async def record_refusal(self, dept: Dept, letters: list[Record], *, conflicts: int) -> None:
@@ -251,7 +259,7 @@ class Ingester:
             summary.rejected["request_refused"] = len(letters) - conflicts
         await self.sink.send(self.topics.dead_letter, letters)
         await self.sink.flush()
-        self.quality.record(summary.run_row(), dict(summary.rejected))
+        self.quality.record(summary.run_row(), dict(summary.rejected), dict(summary.by_type))
 
     def _letter(
         self, summary: IngestSummary, row: SourceRow, problems: list[Problem], source: Source
@@ -327,6 +335,7 @@ class Ingester:
             await self.sink.send(self.topics.dead_letter, letters)
         self._unacked.extend(e.event_id for e in fresh)
         summary.accepted += len(fresh)
+        summary.by_type.update(e.event_type for e in fresh)
         summary.late += sum(1 for e in fresh if self._is_late(e))
         if len(self._unacked) >= self.flush_every:
             await self.commit()
@@ -498,7 +507,7 @@ class Ingester:
         await self.sink.flush()
         if progress:
             progress(summary.rows_read)
-        self.quality.record(summary.run_row(), dict(summary.rejected))
+        self.quality.record(summary.run_row(), dict(summary.rejected), dict(summary.by_type))
         return summary
 
 

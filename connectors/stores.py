@@ -55,13 +55,18 @@ class QualityCounters:
         run_id TEXT NOT NULL REFERENCES feed_runs(run_id), code TEXT NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (run_id, code));
     CREATE INDEX IF NOT EXISTS feed_runs_month ON feed_runs(month, dept);
+    CREATE TABLE IF NOT EXISTS feed_event_types (
+        run_id TEXT NOT NULL REFERENCES feed_runs(run_id), event_type TEXT NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (run_id, event_type));
     """
 
     def __init__(self, path: Path) -> None:
         self._db = _connect(path)
         self._db.executescript(self.SCHEMA)
 
-    def record(self, run: dict[str, Any], rejections: dict[str, int]) -> None:
+    def record(
+        self, run: dict[str, Any], rejections: dict[str, int], by_type: dict[str, int] | None = None
+    ) -> None:
         self._db.execute("BEGIN")
         cols = ",".join(run)
         self._db.execute(
@@ -72,6 +77,11 @@ class QualityCounters:
         self._db.executemany(
             "INSERT INTO feed_rejections VALUES (?, ?, ?)",
             [(run["run_id"], c, n) for c, n in rejections.items()],
+        )
+        self._db.execute("DELETE FROM feed_event_types WHERE run_id = ?", (run["run_id"],))
+        self._db.executemany(
+            "INSERT INTO feed_event_types VALUES (?, ?, ?)",
+            [(run["run_id"], t, n) for t, n in (by_type or {}).items() if t],
         )
         self._db.execute("COMMIT")
 
@@ -103,6 +113,16 @@ class QualityCounters:
             (month,),
         )
         return {(d, c): n for d, c, n in cur}
+
+    def month_event_types(self, month: str) -> dict[str, int]:
+        """Accepted events of the month per event type (runs recorded before these counts existed
+        have none: the report then falls back to the department's accepted rows)."""
+        cur = self._db.execute(
+            """SELECT t.event_type, SUM(t.n) FROM feed_event_types t JOIN feed_runs r USING (run_id)
+               WHERE r.month = ? GROUP BY t.event_type""",
+            (month,),
+        )
+        return dict(cur)
 
     def close(self) -> None:
         self._db.close()

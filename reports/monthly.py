@@ -68,6 +68,16 @@ class Sources:
         finally:
             q.close()
 
+    def event_types(self, month: str) -> dict[str, int]:
+        """Accepted events of the month per event type."""
+        if self.quality_path is None or not self.quality_path.exists():
+            return {}
+        q = QualityCounters(self.quality_path)
+        try:
+            return q.month_event_types(month)
+        finally:
+            q.close()
+
 
 def _area_sql(county: str | None, column: str = "county_code") -> tuple[str, list[Any]]:
     return (f" AND {column} = ?", [county]) if county else ("", [])
@@ -288,7 +298,28 @@ def campaigns_table(src: Sources, start: date, end: date, county: str | None, as
     )
 
 
+def rule_denominators(
+    rule_ids: set[str], by_type: dict[str, int], by_dept: dict[str, float], departments: dict[str, str]
+) -> dict[str, float]:
+    """Per rule, the events it could have fired on: the month's accepted events of the event types
+    it listens to (the shipped catalogue's definition). A rule the catalogue does not know, or a month
+    whose feeds were counted before per-type counts existed, falls back to its department's accepted
+    rows."""
+    from rules.catalogue import load_catalogue  # noqa: PLC0415
+
+    listens = {r.id: r.rule.event_types for r in load_catalogue().rules}
+    out = {}
+    for rule_id in rule_ids:
+        types = listens.get(rule_id)
+        if types and by_type:
+            out[rule_id] = float(sum(by_type.get(t, 0) for t in types))
+        else:
+            out[rule_id] = by_dept.get(departments.get(rule_id, ""), 0.0)
+    return out
+
+
 def rules_table(clues: list[dict[str, Any]], evaluations: dict[str, float], month: str) -> Table:
+    """Hits per rule; ``evaluations`` is each rule's denominator (``rule_denominators``)."""
     by_rule: dict[str, dict[str, Any]] = {}
     for c in clues:
         r = by_rule.setdefault(
@@ -310,7 +341,8 @@ def rules_table(clues: list[dict[str, Any]], evaluations: dict[str, float], mont
         r["hits"] += int(c["hits"])
     rows = []
     for r in sorted(by_rule.values(), key=lambda x: (-x["alerts"], x["rule_id"])):
-        ev = evaluations.get(r.pop("_dept"), evaluations.get("*", 0.0))
+        r.pop("_dept")
+        ev = evaluations.get(r["rule_id"], 0.0)
         r["versions"] = "、".join(f"v{v}" for v in sorted(r["versions"]))
         r["catalogues"] = "、".join(sorted(r["catalogues"]))
         r["suppressed"] = r["hits"] - r["alerts"]
@@ -333,7 +365,10 @@ def rules_table(clues: list[dict[str, Any]], evaluations: dict[str, float], mont
             ("hit_rate", "命中率(%)"),
         ],
         rows,
-        note="评估次数：本月该部门入库的变动数据条数（每条数据都按全部在用规则评估）；多部门综合规则按全部入库数据计。",
+        note=(
+            "评估次数：本月入库的、该规则监听的事件类型的变动数据条数（规则可能命中的数据）；"
+            "命中率 = 命中次数 ÷ 评估次数；评估次数为 0 时命中率为无数据。"
+        ),
     )
 
 
@@ -681,12 +716,16 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
     as_of = end + timedelta(days=15) if closed else today
     feeds, reasons, received, evaluations = feeds_tables(src, month)
     clues = _clues(src, start, end, county)
-    evaluations["*"] = float(sum(evaluations.values()))
-    evaluations["household"] = evaluations["*"]
     warnings = [c for c in clues if c["source"] == "department_warning"]
     identification = [c for c in clues if is_identification(c)]
     items = _warning_items(src, start, end, county)
-    rules = rules_table(items, evaluations, month)
+    denominators = rule_denominators(
+        {i["rule_id"] for i in items},
+        src.event_types(month),
+        evaluations,
+        {i["rule_id"]: i["department"] for i in items},
+    )
+    rules = rules_table(items, denominators, month)
     screening = screening_tables(identification, month, as_of, src.store.areas.names())
     sources_t = sources_table(_items_by_source(src, start, end, county), month)
     campaigns_t = campaigns_table(src, start, end, county, as_of)

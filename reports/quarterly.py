@@ -18,9 +18,12 @@ def quarter_months(quarter: str) -> list[str]:
 
 
 def _score(metrics: dict[str, float | None], weights: dict[str, float]) -> float | None:
-    present = {k: v for k, v in metrics.items() if v is not None}
-    if not present:
+    """The weighted score, or None when the county has no timeliness figure (too few clues due): the
+    other metrics alone say nothing of how it worked its clues. A county without eliminations has its
+    accuracy weight spread over the other two (said in the notes)."""
+    if metrics["timeliness"] is None or metrics["data_quality"] is None:
         return None
+    present = {k: v for k, v in metrics.items() if v is not None}
     total = sum(weights[k] for k in present)
     return round(sum(weights[k] * v for k, v in present.items()) / total, 1)
 
@@ -60,7 +63,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
     for county in sorted(set(households) | set(timeliness)):
         t = timeliness.get(county)
         due = (t["received"] - t["open"] + t["decide_overdue"]) if t else 0
-        tim = round(100.0 * t["decided_in_15"] / due, 1) if t and due else None
+        tim = round(100.0 * t["decided_in_15"] / due, 1) if t and due >= cfg["min_clues"] else None
         n = households.get(county, 0)
         rate = 1000.0 * problems_by_county[county] / n if n else 0.0
         dq = round(max(0.0, 100.0 - rate * cfg["problems_per_1000_factor"]), 1) if n else None
@@ -72,6 +75,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
                 "code": county,
                 "name": county_name(county),
                 "clues": t["received"] if t else 0,
+                "due": due,
                 "timeliness": tim,
                 "problems_per_1000": round(rate, 1),
                 "data_quality": dq,
@@ -80,17 +84,19 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
                 "score": _score(metrics, cfg["weights"]),
             }
         )
-    ranked = sorted(rows, key=lambda r: (-(r["score"] if r["score"] is not None else -1), r["code"]))
-    for i, r in enumerate(ranked, 1):
+    scored = sorted((r for r in rows if r["score"] is not None), key=lambda r: (-r["score"], r["code"]))
+    unscored = sorted((r for r in rows if r["score"] is None), key=lambda r: r["code"])
+    for i, r in enumerate(scored, 1):
         r["rank"] = i
+    for r in unscored:
+        r["rank"] = "无数据"  # not ranked: too few clues due to score it on
+    ranked = scored + unscored
     red_cfg, black_cfg = cfg["red_list"], cfg["black_list"]
-    red = [r for r in ranked if r["score"] is not None and r["score"] >= red_cfg["min_score"]][
-        : red_cfg["max_counties"]
-    ]
+    red = [r for r in scored if r["score"] >= red_cfg["min_score"]][: red_cfg["max_counties"]]
     black = [
         r
-        for r in ranked
-        if r["score"] is not None
+        for r in reversed(scored)  # the worst first
+        if r not in red
         and (
             r["score"] < black_cfg["max_score"]
             or any(
@@ -98,7 +104,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
                 for k in ("timeliness", "data_quality", "elimination_accuracy")
             )
         )
-    ]
+    ][: black_cfg["max_counties"]]
     for r in ranked:
         r["list"] = "红榜" if r in red else "黑榜" if r in black else ""
     cols = [
@@ -108,6 +114,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
         ("score", "综合得分"),
         ("list", "红黑榜"),
         ("clues", "预警线索"),
+        ("due", "已到认定期限"),
         ("timeliness", "时效(15天内认定%)"),
         ("problems_per_1000", "每千户问题数据"),
         ("data_quality", "数据质量得分"),
@@ -123,14 +130,15 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
         note=(
             f"综合得分 = 时效×{w['timeliness']} + 数据质量×{w['data_quality']}"
             f" + 消除准确率×{w['elimination_accuracy']}"
-            "（缺项按其余权重折算）。"
+            "（无风险消除的县，消除准确率的权重按其余两项折算）。"
+            f"参评：已到认定期限的线索不少于{cfg['min_clues']}条，否则不排名，显示“无数据”，不上红黑榜。"
             f"红榜：综合得分≥{red_cfg['min_score']}的前{red_cfg['max_counties']}名；"
-            f"黑榜：综合得分<{black_cfg['max_score']}，或任一单项<{black_cfg['any_metric_below']}。"
+            f"黑榜：综合得分<{black_cfg['max_score']}或任一单项<{black_cfg['any_metric_below']}的"
+            f"末{black_cfg['max_counties']}名。"
         ),
     )
     red_t = Table("红榜", f"{quarter} 红榜", cols, red)
     black_t = Table("黑榜", f"{quarter} 黑榜", cols, black)
-    scored = [r for r in ranked if r["score"] is not None]
     return Report(
         title=f"桂林市防返贫动态监测季度通报（{quarter}）",
         period=quarter,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,9 @@ def test_every_feed_reconciles_with_what_was_injected(
         ), feed["dept"]
         published = _lines(local / f"{topics.dept(Dept(feed['dept']))}.jsonl")
         assert len(published) == s.accepted
+        # per event type, what the report's rule denominators read
+        assert sum(s.by_type.values()) == s.accepted
+        assert s.by_type == Counter(p["value"]["event_type"] for p in published), feed["dept"]
         assert all(p["key"] == p["value"]["household_id"] for p in published)
     letters = _lines(local / f"{topics.dead_letter}.jsonl")
     assert len(letters) == sum(sum(f["malformed"].values()) for f in manifest["feeds"])

@@ -23,10 +23,12 @@ from tests.screening_helpers import (
     ORDINARY_FORM,
     TOWNSHIP_A,
     VILLAGE_A,
+    VILLAGE_B,
     VILLAGE_C,
     Clock,
     alert,
     china,
+    decide_case,
     household,
     open_test_store,
     store_url,
@@ -158,6 +160,42 @@ def test_monthly_figures_reconcile_with_their_sources(world: tuple[Sources, Cloc
     store.db.close()
 
 
+def test_a_rules_hit_rate_is_over_the_events_it_listens_to(world: tuple[Sources, Clock, Store]) -> None:
+    """HH-INCOME-UNDER-LINE listens to eight event types of several departments: its denominator is
+    their accepted events (it was once its own department's rows only: a 111% hit rate)."""
+    src, _, store = world
+    assert src.quality_path is not None
+    q = QualityCounters(src.quality_path)
+    feeds = [
+        ("j1", "medical_insurance", {"medical.settlement": 50}),
+        (
+            "j2",
+            "hrss",
+            {"employment.job_lost": 40, "employment.reemployed": 30},
+        ),  # reemployed: not listened to
+        ("j3", "civil_affairs", {"assistance.granted": 10}),
+    ]
+    for run, dept, types in feeds:
+        n = sum(types.values())
+        q.record(
+            {
+                "run_id": run, "dept": dept, "month": "2022-07", "source": "file", "file": f"{run}.csv",
+                "encoding": "utf-8", "finished_at": "2022-07-28T10:00:00+08:00", "rows_read": n,
+                "accepted": n, "duplicates": 0, "rejected": 0, "late": 0, "ownership_conflicts": 0,
+            },
+            {},
+            types,
+        )  # fmt: skip
+    q.close()
+    store.clues.upsert_alerts(
+        [alert(n, rule="HH-INCOME-UNDER-LINE", hits=5, reported=date(2022, 7, 20)) for n in range(10, 22)]
+    )
+    rows = {x["rule_id"]: x for x in monthly_report(src, "2022-07", date(2022, 8, 20)).table("预警规则").rows}
+    income = rows["HH-INCOME-UNDER-LINE"]
+    assert (income["hits"], income["evaluations"], income["hit_rate"]) == (60, 50 + 40 + 10, 60.0)
+    assert all(r["hit_rate"] is None or r["hit_rate"] <= 100 for r in rows.values())
+
+
 def test_closed_month_workbook_is_byte_identical_and_open_month_says_so(
     world: tuple[Sources, Clock, Store],
 ) -> None:
@@ -186,21 +224,34 @@ def test_html_has_readable_chinese_charts(world: tuple[Sources, Clock, Store]) -
 
 
 def test_quarterly_bulletin_ranks_counties_and_lists(world: tuple[Sources, Clock, Store]) -> None:
-    src, _, _ = world
+    """Only a county with enough clues due is ranked; one with none is 无数据 and on no list (it was
+    once re-weighted to a perfect score and put on the red list); the lists are bounded."""
+    src, clock, store = world
+    quanzhou = "450324101201"
+    worked = [alert(n, reported=date(2022, 7, 5)) for n in range(20, 26)]  # county A: decided in time
+    ignored = [alert(n, village=quanzhou, reported=date(2022, 7, 5)) for n in range(30, 35)]  # never worked
+    store.ledger.upsert(
+        [household(n) for n in range(20, 26)] + [household(n, village=quanzhou) for n in range(30, 35)]
+    )
+    store.ledger.upsert(
+        [household(n, village=VILLAGE_B) for n in range(1000, 2000)]
+    )  # clean: good data quality
+    store.clues.upsert_alerts(worked + ignored)
+    clock.at = china(2022, 7, 8)
+    for a in worked:
+        decide_case(store, clock, a.alert_id, "no_risk", note="核实后无返贫风险")
     r = quarterly_report(src, "2022Q3", date(2022, 10, 20))
-    ranking = r.table("县区排名").rows
-    assert [x["rank"] for x in ranking] == list(range(1, len(ranking) + 1))
-    assert {x["code"] for x in ranking} == {VILLAGE_A[:6], VILLAGE_C[:6]}
-    scores = [x["score"] for x in ranking if x["score"] is not None]
-    assert scores == sorted(scores, reverse=True)
-    for x in r.table("黑榜").rows:
-        assert (
-            x["score"] < 60
-            or min(
-                v for k in ("timeliness", "data_quality", "elimination_accuracy") if (v := x[k]) is not None
-            )
-            < 50
-        )
+    ranking = {x["code"]: x for x in r.table("县区排名").rows}
+    a, q, c = ranking[VILLAGE_A[:6]], ranking[quanzhou[:6]], ranking[VILLAGE_C[:6]]
+    assert (a["rank"], a["timeliness"], a["list"]) == (1, 100.0, "红榜")
+    assert (q["rank"], q["timeliness"], q["list"]) == (2, 0.0, "黑榜")
+    # county C has only June's clues: nothing due in the quarter, so not ranked and on no list
+    assert (c["rank"], c["score"], c["list"], c["due"]) == ("无数据", None, "", 0)
+    assert [x["code"] for x in r.table("红榜").rows] == [VILLAGE_A[:6]]
+    assert [x["code"] for x in r.table("黑榜").rows] == [quanzhou[:6]]
+    assert "不少于5条" in r.table("县区排名").note
+    # two counties ranked; C is shown but not counted
+    assert r.headline[0] == ("参评县（市、区）", 2, None)
 
 
 def test_sources_campaigns_and_plan_checks_in_the_report(world: tuple[Sources, Clock, Store]) -> None:
