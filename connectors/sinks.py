@@ -7,6 +7,7 @@ sent so far is durable (acknowledged by all in-sync replicas, or fsynced to the 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +154,34 @@ def read_local(path: Path) -> Iterator[Record]:
             yield rec["key"].encode(), orjson.dumps(rec["value"])
 
 
+def read_local_from(path: Path, start: int, end: int | None = None) -> Iterator[tuple[int, bytes, bytes]]:
+    """The records of a local topic file from byte ``start`` (a position an earlier read returned) to
+    ``end`` (default: the file's size now, so lines appended meanwhile wait for the next read), each
+    with the position after it. A partly written last line is left for the next read."""
+    if not path.exists():
+        return
+    end = path.stat().st_size if end is None else end
+    with path.open("rb") as fh:
+        fh.seek(start)
+        pos = start
+        while pos < end:
+            line = fh.readline()
+            if not line.endswith(b"\n"):
+                return
+            pos += len(line)
+            rec = orjson.loads(line)
+            yield pos, rec["key"].encode(), orjson.dumps(rec["value"])
+
+
+def local_head(path: Path) -> str:
+    """A fingerprint of the file's first line: a file rewritten from scratch (not appended to) gets a
+    new one, so a reader that kept a position in it starts again."""
+    if not path.exists():
+        return ""
+    with path.open("rb") as fh:
+        return hashlib.blake2b(fh.readline(), digest_size=8).hexdigest()
+
+
 class LocalSink:
     """Appends ``{"key": ..., "value": ...}`` lines to ``<dir>/<topic>.jsonl`` (embedded default)."""
 
@@ -189,6 +218,18 @@ class LocalSink:
         for fh in self._files.values():
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def append_local_letters(directory: Path, topic: str, letters: list[DeadLetter]) -> None:
+    """Embedded default: add a stage's new dead letters to the local dead-letter topic file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / f"{topic}.jsonl").open("ab") as fh:
+        fh.write(
+            b"".join(
+                orjson.dumps({"key": d.dept, "value": orjson.Fragment(d.model_dump_json().encode())}) + b"\n"
+                for d in letters
+            )
+        )
 
 
 def replace_local_letters(directory: Path, topic: str, letters: list[DeadLetter], channels: set[str]) -> None:

@@ -23,7 +23,15 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from connectors.kafka import read_topic_timed
-from connectors.sinks import KafkaSink, Sink, read_local, replace_local_letters
+from connectors.sinks import (
+    KafkaSink,
+    Sink,
+    append_local_letters,
+    local_head,
+    read_local,
+    read_local_from,
+    replace_local_letters,
+)
 from dixian.config import Settings
 from dixian.contract import Household
 from dixian.contract.alerts import Alert
@@ -57,7 +65,13 @@ class SinkStats:
         )
 
 
-def _apply(store: Store, topics: Topics, records: list[tuple[str, bytes]], stats: SinkStats) -> None:
+def _apply(
+    store: Store,
+    topics: Topics,
+    records: list[tuple[str, bytes]],
+    stats: SinkStats,
+    position: tuple[str, int, str] | None = None,
+) -> None:
     alerts: list[Alert] = []
     households: list[Household] = []
     for topic, raw in records:
@@ -77,6 +91,12 @@ def _apply(store: Store, topics: Topics, records: list[tuple[str, bytes]], stats
     with store.db.transaction():
         stats.households += store.ledger.upsert(households)
         counts = store.clues.upsert_alerts(alerts)
+        if position is not None:  # the local file read this far, in the same transaction
+            store.db.execute(
+                "INSERT INTO local_positions (topic, position, head) VALUES (?, ?, ?) ON CONFLICT (topic)"
+                " DO UPDATE SET position = excluded.position, head = excluded.head",
+                position,
+            )
     stats.inserted += counts.inserted
     stats.joined += counts.joined
     stats.updated += counts.updated
@@ -84,23 +104,41 @@ def _apply(store: Store, topics: Topics, records: list[tuple[str, bytes]], stats
     stats.batches += 1
 
 
+def _local_position(store: Store, topic: str, path: Path) -> tuple[int, str]:
+    head = local_head(path)
+    row = store.db.one("SELECT position, head FROM local_positions WHERE topic = ?", (topic,))
+    size = path.stat().st_size if path.exists() else 0
+    if row is None or row["head"] != head or int(row["position"]) > size:
+        return 0, head  # never read, or rewritten from scratch: from its start
+    return int(row["position"]), head
+
+
 def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
-    """Embedded default: load the local topic files (households, then alerts) into the store."""
+    """Embedded default: load what the local topic files (households, then alerts) gained since the
+    last load into the store; each file's position is kept in the store with the rows it produced."""
     stats = SinkStats()
-    batch: list[tuple[str, bytes]] = []
+    alerts_from = 0
     for topic in (topics.households, topics.alerts):
-        for _, raw in read_local(local_dir / f"{topic}.jsonl"):
+        path = local_dir / f"{topic}.jsonl"
+        start, head = _local_position(store, topic, path)
+        if topic == topics.alerts:
+            alerts_from = start
+        batch: list[tuple[str, bytes]] = []
+        pos = start
+        for pos, _, raw in read_local_from(path, start):
             batch.append((topic, raw))
             if len(batch) >= 2000:
-                _apply(store, topics, batch, stats)
+                _apply(store, topics, batch, stats, (topic, pos, head))
                 batch = []
-    _apply(store, topics, batch, stats)
+        _apply(store, topics, batch, stats, (topic, pos, head) if path.exists() else None)
     stats.dead_letters = len(stats.letters)
     # Refused alert records go to the local dead-letter file with their reason; refused roster
     # records are the very ones the stream stage already put there (same decoding), so only counted.
-    replace_local_letters(
-        local_dir, topics.dead_letter, [x for x in stats.letters if x.dept == "alerts"], {"alerts"}
-    )
+    alert_letters = [x for x in stats.letters if x.dept == "alerts"]
+    if alerts_from == 0:  # the alerts were read from their start: their letters replace earlier ones
+        replace_local_letters(local_dir, topics.dead_letter, alert_letters, {"alerts"})
+    elif alert_letters:
+        append_local_letters(local_dir, topics.dead_letter, alert_letters)
     return stats
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dixian.cli import campaign, catalogue, demo, feeds, kafka, queue, report, worker
+from dixian.cli import campaign, catalogue, demo, feeds, kafka, queue, report, run, worker
 from dixian.cli._shared import env_help, fail, settings_of, stdout
 from dixian.config import Settings
 
@@ -73,6 +73,7 @@ app.command("ingest")(feeds.ingest_cmd)
 app.add_typer(feeds.tokens_app, name="tokens")
 app.command("push-server")(feeds.push_server_cmd)
 app.command("demo")(demo.demo_cmd)
+app.command("run")(run.run_cmd)
 app.add_typer(catalogue.rules_app, name="rules")
 app.add_typer(queue.screening_app, name="screening")
 app.add_typer(queue.users_app, name="users")
