@@ -5,7 +5,6 @@ June, the county's decisions, July), and the county's decisions kept in the ledg
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -18,81 +17,25 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from connectors.sinks import LocalSink, read_local
+from connectors.sinks import read_local
 from dixian.cli import app
 from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.contract.deadlines import Deadlines
-from dixian.contract.vocabulary import ClueState, Role
 from dixian.pipeline import classify, run_once
-from dixian.simulate import simulate
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
-from screening.auth import Actor
-from screening.sink import publish_pending
 from screening.store import open_store
-from screening.workflow import Request
 from streams.driver import Driver, InputRecord
 from streams.embedded import EmbeddedResult, EmbeddedState
 from streams.kafka_run import collect_alerts
+from tests.embedded_helpers import include_first_clues, settings_at, simulate_months
 from tests.integration.month import same
-
-SEED, HOUSEHOLDS, ROWS = 47, 3000, 600
-
-
-def _settings(root: Path, clock: date) -> Settings:
-    return Settings(data_dir=root / "data", clock_date=clock)
-
-
-def _conclude(settings: Settings, n: int) -> list[str]:
-    """The county includes the households of the first ``n`` new clues; their steps are published to
-    the local conclusions file, as the queue's web server (``--local``) does."""
-    store = open_store(settings.screening_url(), settings.now, settings.visit_days)
-    try:
-        rows = store.db.query(
-            "SELECT clue_id, household_id, village_code FROM clues WHERE state = ? ORDER BY clue_id LIMIT ?",
-            (ClueState.NEW.value, n),
-        )
-        for r in rows:
-            officer = Actor("cun", "村", Role.VILLAGE, r["village_code"])
-            for req in (
-                Request("visit", note="见到户主"),
-                Request("conclude", proposal="include", category="突发严重困难户"),
-                Request("village_review", decision="approve"),
-            ):
-                store.clues.act(officer, r["clue_id"], req)
-    finally:
-        store.db.close()
-    later = settings.override(clock_date=date(2022, 7, 8))  # the 5-day notice is over
-    store = open_store(later.screening_url(), later.now, later.visit_days)
-    try:
-        for r in rows:
-            v = r["village_code"]
-            for actor, req in (
-                (Actor("cun", "村", Role.VILLAGE, v), Request("notice_end", decision="approve")),
-                (Actor("zhen", "镇", Role.TOWNSHIP, v[:9]), Request("township_review", decision="approve")),
-                (Actor("xian", "县", Role.COUNTY, v[:6]), Request("county_decide", decision="approve")),
-            ):
-                store.clues.act(actor, r["clue_id"], req)
-        asyncio.run(_publish(store, settings))
-        return [r["household_id"] for r in rows]
-    finally:
-        store.db.close()
-
-
-async def _publish(store, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    sink = LocalSink(settings.local_dir)
-    await sink.start()
-    await publish_pending(store, sink, Topics(settings))
-    await sink.stop()
 
 
 @pytest.fixture(scope="module")
 def months(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("months")
-    for month in ("2022-06", "2022-07"):
-        simulate(root / month, households=HOUSEHOLDS, month=month, seed=SEED, malformed=0.01, rows=ROWS)
-    return root / "2022-06", root / "2022-07"
+    return simulate_months(tmp_path_factory.mktemp("months"))
 
 
 def test_two_months_with_conclusions_between_give_the_uninterrupted_alerts(
@@ -101,7 +44,7 @@ def test_two_months_with_conclusions_between_give_the_uninterrupted_alerts(
     june, july = months
     inbox = tmp_path / "inbox"
     shutil.copytree(june, inbox)
-    settings = _settings(tmp_path, date(2022, 7, 1))
+    settings = settings_at(tmp_path, date(2022, 7, 1))
     topics = Topics(settings)
     first = run_once(settings, inbox)
     assert first.reconciles
@@ -112,7 +55,7 @@ def test_two_months_with_conclusions_between_give_the_uninterrupted_alerts(
     june_lines = {
         t: sum(1 for _ in read_local(settings.local_dir / f"{t}.jsonl")) for t in _dept_topics(topics)
     }
-    included = _conclude(settings, 40)
+    included = include_first_clues(settings, 40)
     for p in july.iterdir():
         shutil.copy(p, inbox / p.name)
     second = run_once(settings.override(clock_date=date(2022, 8, 1)), inbox)
@@ -220,7 +163,7 @@ def test_a_run_killed_at_any_moment_is_completed_by_the_next(
     clean_inbox, inbox = tmp_path / "clean-inbox", tmp_path / "inbox"
     shutil.copytree(june, clean_inbox)
     shutil.copytree(june, inbox)
-    clean = _settings(tmp_path / "clean", date(2022, 7, 1))
+    clean = settings_at(tmp_path / "clean", date(2022, 7, 1))
     run_once(clean, clean_inbox)
     env = {
         **os.environ,
@@ -235,7 +178,7 @@ def test_a_run_killed_at_any_moment_is_completed_by_the_next(
         proc.wait()
     done = subprocess.run(cli, env=env, capture_output=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    killed = _settings(tmp_path / "killed", date(2022, 7, 1))
+    killed = settings_at(tmp_path / "killed", date(2022, 7, 1))
     topics = Topics(clean)
     same(
         collect_alerts(v for _, v in read_local(killed.local_dir / f"{topics.alerts}.jsonl")),

@@ -1,0 +1,72 @@
+"""The embedded product path (``dixian run``) and the Kafka path (real broker, a real worker) over
+the same two months with the same county decisions between them give the same alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from connectors.ingest import ingest_files
+from connectors.sinks import KafkaSink, read_local
+from dixian.config import Settings
+from dixian.pipeline import classify, run_once
+from dixian.topics import Topics
+from streams.kafka_run import collect_alerts, input_topics, kafka_alerts, wait_caught_up
+from tests.embedded_helpers import include_first_clues, settings_at, simulate_months
+from tests.integration.month import same
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _files(folder: Path) -> list[tuple[str, Path]]:
+    found = [f for p in sorted(folder.iterdir()) if (f := classify(p)) is not None and f.kind != "areas"]
+    found.sort(key=lambda f: f.kind != "roster")
+    return [(f.kind, f.path) for f in found]
+
+
+async def _send_conclusions(settings: Settings, embedded: Settings) -> int:
+    """The queue's steps the embedded run wrote locally, produced to the Kafka test's topic."""
+    topics = Topics(settings)
+    records = list(read_local(embedded.local_dir / f"{Topics(embedded).conclusions}.jsonl"))
+    sink = KafkaSink(settings.kafka)
+    await sink.start()
+    try:
+        await sink.send(topics.conclusions, records)
+        await sink.flush()
+    finally:
+        await sink.stop()
+    return len(records)
+
+
+def test_the_embedded_product_path_gives_the_kafka_paths_alerts(
+    settings: Settings,
+    workers,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    june, july = simulate_months(tmp_path / "months")
+    # embedded: June, the county's decisions in the queue, July
+    inbox = tmp_path / "inbox"
+    shutil.copytree(june, inbox)
+    embedded = settings_at(tmp_path / "embedded", date(2022, 7, 1))
+    run_once(embedded, inbox)
+    include_first_clues(embedded, 40)
+    for p in july.iterdir():
+        shutil.copy(p, inbox / p.name)
+    run_once(embedded.override(clock_date=date(2022, 8, 1)), inbox)
+    want = collect_alerts(v for _, v in read_local(embedded.local_dir / f"{Topics(embedded).alerts}.jsonl"))
+
+    # Kafka: the same files and the same decisions, in the order they happened
+    workers("a")
+    asyncio.run(ingest_files(settings, KafkaSink(settings.kafka), _files(june), month="2022-06"))
+    wait_caught_up(settings, input_topics(settings))
+    assert asyncio.run(_send_conclusions(settings, embedded)) == 40 * 6  # the six steps of 40 cases
+    wait_caught_up(settings, input_topics(settings))
+    july_files = [(k, p) for k, p in _files(july) if k != "roster"]  # the roster did not change
+    asyncio.run(ingest_files(settings, KafkaSink(settings.kafka), july_files, month="2022-07"))
+    wait_caught_up(settings, input_topics(settings))
+    same(kafka_alerts(settings), want)
+    assert len(want.latest) > 100
