@@ -160,6 +160,18 @@ async def group_lag(kafka: KafkaTarget, group: str, topics: list[str]) -> int:
     return sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
 
 
+async def commit_group_at(kafka: KafkaTarget, group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Commit ``offsets`` for consumer group ``group`` (no member of it running): its consumers then
+    start there. For handing records over that were processed elsewhere."""
+    consumer = AIOKafkaConsumer(**access(kafka).options(), group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(dict(offsets))
+    finally:
+        await consumer.stop()
+
+
 async def read_topic_timed(
     kafka: KafkaTarget, topic: str
 ) -> tuple[list[tuple[int, bytes | None, bytes | None]], dict[TopicPartition, int]]:

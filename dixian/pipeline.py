@@ -234,3 +234,98 @@ def watch(
             on_run(run_once(settings, folder, month=month, progress=progress))
             last = _signature(settings, folder)
         time.sleep(every)
+
+
+# ---- moving to Kafka ------------------------------------------------------------------------------
+class MoveError(RuntimeError):
+    """The embedded pipeline cannot be moved now; the message says what to do."""
+
+
+@dataclass
+class MoveReport:
+    records: dict[str, int] = field(default_factory=dict)  # topic → records produced
+    states: int = 0
+
+
+def _unread(path: Path, position: int) -> bool:
+    return path.exists() and path.stat().st_size > position
+
+
+async def move_to_kafka(settings: Settings, progress: Callable[[str], None] | None = None) -> MoveReport:
+    """Hand the embedded pipeline over to Kafka and the Faust workers, once, into empty topics: the
+    local topic files' history is produced to the topics (roster, department events, conclusions,
+    alerts, dead letters: what a rebuild of the queue reads), the household state on disk to the
+    workers' table changelog (they recover it on start), and the workers' and the queue sink's
+    consumer groups are committed at the end of what was handed over, so nothing is processed twice
+    and the roster is not applied again over the county's decisions. The queue's store stays where it
+    is: point ``DIXIAN_SCREENING_DB`` of the Kafka services at it."""
+    from aiokafka import TopicPartition  # noqa: PLC0415
+
+    from connectors.kafka import commit_group_at, end_offsets, ensure_topics  # noqa: PLC0415
+    from connectors.sinks import KafkaSink, read_local  # noqa: PLC0415
+    from dixian.topics import TopicSpec  # noqa: PLC0415
+    from screening.sink import sink_group  # noqa: PLC0415
+
+    say = progress or (lambda _: None)
+    topics = Topics(settings)
+    local = settings.local_dir
+    inputs = [topics.households, topics.conclusions, *(topics.dept(d) for d in Dept)]
+    state = EmbeddedState(state_dir(settings) / "state.sqlite")
+    store = open_store(settings.screening_url(), settings.now, settings.visit_days)
+    try:
+        state.recover()
+        behind = [t for t in inputs if _unread(local / f"{t}.jsonl", state.position(t, local / f"{t}.jsonl"))]
+        queued = {r["topic"]: int(r["position"]) for r in store.db.query("SELECT * FROM local_positions")}
+        behind += [
+            t for t in (topics.households, topics.alerts) if _unread(local / f"{t}.jsonl", queued.get(t, 0))
+        ]
+        if behind:
+            raise MoveError(
+                f"本地数据尚未处理完（{', '.join(sorted(set(behind)))}）：先运行 dixian run，再迁移"
+                " / the local topics hold records not processed yet: run `dixian run` first"
+            )
+        changelog = TopicSpec(topics.household_changelog, settings.partitions, compacted=True)
+        await ensure_topics(settings.kafka, [*topics.all(), changelog], settings.replication_factor)
+        outputs = [topics.households, *(topics.dept(d) for d in Dept), topics.conclusions, topics.alerts]
+        outputs += [topics.dead_letter, changelog.name]
+        held = {tp.topic for tp, end in (await end_offsets(settings.kafka, outputs)).items() if end > 0}
+        if held:
+            raise MoveError(
+                f"Kafka 中这些主题已有数据：{', '.join(sorted(held))}；迁移只做一次，且只能迁入空主题"
+                " / these topics already hold records: the move is done once, into empty topics"
+            )
+        report = MoveReport()
+        sink = KafkaSink(settings.kafka)
+        await sink.start()
+        try:
+            for topic in outputs[:-1]:
+                say(f"→ {topic}")
+                chunk: list[tuple[bytes, bytes]] = []
+                for rec in read_local(local / f"{topic}.jsonl"):
+                    chunk.append(rec)
+                    if len(chunk) >= 5000:
+                        await sink.send(topic, chunk)
+                        report.records[topic] = report.records.get(topic, 0) + len(chunk)
+                        chunk = []
+                await sink.send(topic, chunk)
+                report.records[topic] = report.records.get(topic, 0) + len(chunk)
+            say(f"→ {changelog.name} (household state)")
+            rows = state.db.execute("SELECT key, state FROM households ORDER BY key")
+            while batch := rows.fetchmany(5000):
+                await sink.send(changelog.name, [(bytes(k), bytes(v)) for k, v in batch])
+                report.states += len(batch)
+            await sink.flush()
+        finally:
+            await sink.stop()
+        ends = await end_offsets(settings.kafka, [*inputs, topics.alerts])
+        tps: dict[str, dict[TopicPartition, int]] = {}
+        for tp, end in ends.items():
+            tps.setdefault(tp.topic, {})[tp] = end
+        workers = {tp: end for t in inputs for tp, end in tps[t].items()}
+        queue = {tp: end for t in (topics.households, topics.alerts) for tp, end in tps[t].items()}
+        await commit_group_at(settings.kafka, settings.worker_id, workers)
+        await commit_group_at(settings.kafka, sink_group(settings), queue)
+        return report
+    finally:
+        state.close()
+        store.db.close()

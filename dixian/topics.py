@@ -28,12 +28,16 @@ class TopicSpec:
         return {"cleanup.policy": "delete", "retention.ms": "-1", **stamped}
 
 
+HOUSEHOLD_TABLE = "household_state"  # the workers' Faust table of household state
+
+
 class Topics:
     """The topic names for one deployment (``settings.topic_prefix`` + a stable base name)."""
 
     def __init__(self, settings: Settings) -> None:
         self._prefix = settings.topic_prefix
         self._partitions = settings.partitions
+        self._app_id = settings.worker_id
 
     def _n(self, base: str) -> str:
         return f"{self._prefix}{base}"
@@ -66,6 +70,12 @@ class Topics:
     def rules_control(self) -> str:
         """Published rule catalogue versions, compacted, one key."""
         return self._n("control.rules")
+
+    @property
+    def household_changelog(self) -> str:
+        """The workers' household state table's changelog, compacted, keyed by household id: the
+        name Faust gives it (``<app id>-<table>-changelog``; the app id is the worker id)."""
+        return f"{self._app_id}-{HOUSEHOLD_TABLE}-changelog"
 
     def all(self) -> list[TopicSpec]:
         p = self._partitions

@@ -142,6 +142,11 @@ def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
     return stats
 
 
+def sink_group(settings: Settings) -> str:
+    """The consumer group of the queue's sink."""
+    return f"{settings.worker_id}-screening-store"
+
+
 class RosterFirst(ConsumerRebalanceListener):  # type: ignore[misc]
     """On every assignment the alert partitions wait until the roster partitions are read to the end
     they had then: each alert's household is in the ledger before the alert is applied, so what the
@@ -191,7 +196,7 @@ async def run_kafka_sink(
     topics = Topics(settings)
     consumer = AIOKafkaConsumer(
         **settings.kafka.options(),
-        group_id=f"{settings.worker_id}-screening-store",
+        group_id=sink_group(settings),
         client_id="dixian-screening-store",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -40,7 +40,7 @@ from dixian.contract import Dept
 from dixian.contract.deadlines import Deadlines
 from dixian.contract.partitioning import partition_of
 from dixian.kafka_access import KafkaAccess, KafkaTarget
-from dixian.topics import Topics
+from dixian.topics import HOUSEHOLD_TABLE, Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state
 from streams.driver import Driver, Effects, InputRecord
@@ -48,7 +48,6 @@ from streams.faust_fixes import App
 from streams.metrics import PipelineMetrics
 from streams.store import register as register_store
 
-HOUSEHOLD_TABLE = "household_state"
 AGENT = "household_events"
 BATCH_RECORDS = 500  # records per take_events batch ...
 CHUNK_BYTES = 2 * 1024 * 1024  # ... processed in chunks of this much input (a record may hold 500 events)

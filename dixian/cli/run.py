@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from dixian.cli._shared import console, settings_of, setup_logging, stdout
-from dixian.config import Settings
+from dixian.config import Settings, redact_url
 from dixian.contract import Dept
 from dixian.pipeline import RunReport, run_once, watch
 
@@ -139,4 +139,32 @@ def run_cmd(
         month=month,
         progress=lambda s: console.print(f"[dim]{s}[/]"),
         stop=lambda: stopping,
+    )
+
+
+def move_cmd(ctx: typer.Context) -> None:
+    """Move the embedded pipeline to Kafka and the Faust workers, with its state: the local topics'
+    history to the topics, household state to the workers' table changelog, the consumer groups
+    committed past what was handed over. Once, into empty topics (DIXIAN_KAFKA_* settings); then start
+    `dixian worker`, `dixian screening sink` and `dixian screening serve` on the same store."""
+    import asyncio  # noqa: PLC0415
+
+    from dixian.pipeline import MoveError, move_to_kafka  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    setup_logging(settings)
+    with console.status("迁移到 Kafka / moving to Kafka ...") as status:
+        try:
+            report = asyncio.run(move_to_kafka(settings, progress=status.update))
+        except MoveError as exc:
+            console.print(f"[red]{exc}[/]", highlight=False)
+            raise typer.Exit(1) from None
+    t = Table("主题 topic", "记录 records", title=f"已迁入 / moved to Kafka at {settings.kafka_bootstrap}")
+    for topic, n in report.records.items():
+        t.add_row(topic, str(n))
+    t.add_row("household state → table changelog", str(report.states))
+    stdout.print(t)
+    stdout.print(
+        "下一步 / next: dixian worker · dixian screening sink · dixian screening serve"
+        f"（同一个队列库 / the same store: {redact_url(settings.screening_url())}）"
     )
