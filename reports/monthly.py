@@ -3,12 +3,13 @@ data quality and department feedback, by county → township → village, from t
 
 Sources: the ingest data-quality counters (rows received per department and month), the alert
 store (clues, their workflow steps, and the household ledger from the roster). A month is *closed*
-once it has ended; the same stored data then always gives the same tables.
+once the 15 days of its last clues are over; the same stored data then always gives the same tables.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
@@ -19,6 +20,7 @@ import yaml
 
 from connectors.stores import QualityCounters
 from dixian.contract import Dept
+from dixian.contract.deadlines import DECIDE_DAYS
 from dixian.contract.validate import REASON_ZH
 from dixian.contract.vocabulary import ClueSource, ClueState, MonitoringCategory, Outcome, labels
 from dixian.geo import county_name
@@ -391,6 +393,8 @@ def _area_rows(
             k["decided_in_15"] += 1
         if (decided and decided > decide_by) or (not decided and today > decide_by):
             k["decide_overdue"] += 1
+        if decided or today > decide_by:  # due: decided, or its 15 days are over
+            k["due"] += 1
         if c["state"] != ClueState.CLOSED.value:
             k["open"] += 1
         if c["outcome"]:
@@ -405,11 +409,13 @@ def _area_rows(
             "visit_overdue",
             "decided_in_15",
             "decide_overdue",
+            "due",
             "open",
             *OUTCOMES,
         ):
             row[f] = k[f]
-        row["on_time_pct"] = _pct(k["decided_in_15"], k["received"])
+        # of the clues due (decided, or past their 15 days): none due yet is no data, not 0%
+        row["on_time_pct"] = _pct(k["decided_in_15"], k["due"])
         rows.append(row)
     return rows
 
@@ -422,6 +428,7 @@ SCREENING_COLUMNS = [
     ("visit_overdue", "走访超期"),
     ("decided_in_15", "15天内认定"),
     ("decide_overdue", "认定超期"),
+    ("due", "已到认定期限"),
     ("open", "在办"),
     *((o, OUTCOME_ZH[o]) for o in OUTCOMES),
     ("on_time_pct", "15天办结率(%)"),
@@ -446,6 +453,10 @@ def screening_tables(
                 f"{month} 预警线索核查处置（按{label}）",
                 SCREENING_COLUMNS,
                 _area_rows(clues, level, today, names),
+                note=(
+                    f"超期按 {today} 判断。已到认定期限 = 已认定，或15天期限已过；"
+                    "15天办结率 = 15天内认定 ÷ 已到认定期限（尚无到期线索时为无数据）。"
+                ),
             )
         )
     return out
@@ -708,16 +719,32 @@ def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Tabl
 
 
 # ---- the report ------------------------------------------------------------------------------------
-def monthly_report(src: Sources, month: str, today: date, county: str | None = None) -> Report:
+REPORT_STEPS = 10  # the sections ``monthly_report`` announces through ``step``
+
+
+def monthly_report(
+    src: Sources,
+    month: str,
+    today: date,
+    county: str | None = None,
+    step: Callable[[str], None] | None = None,
+) -> Report:
+    """The month's report; ``step`` is told as each of its ``REPORT_STEPS`` sections starts."""
+    say = step or (lambda _: None)
     start, end = month_bounds(month)
-    closed = today >= end
+    # closed (reproducible) once the 15 days of the month's last clues are over; until then the
+    # clues are still being worked, and overdue is judged today
+    settled = end + timedelta(days=DECIDE_DAYS)
+    closed = today >= settled
     judged = min(today, end - timedelta(days=1))
-    # overdue: judged today for an open month; for a closed one once its last clues' 15 days are over
-    as_of = end + timedelta(days=15) if closed else today
+    as_of = settled if closed else today
+    say("部门数据 / feeds")
     feeds, reasons, received, evaluations = feeds_tables(src, month)
+    say("线索 / clues")
     clues = _clues(src, start, end, county)
     warnings = [c for c in clues if c["source"] == "department_warning"]
     identification = [c for c in clues if is_identification(c)]
+    say("预警规则 / rules")
     items = _warning_items(src, start, end, county)
     denominators = rule_denominators(
         {i["rule_id"] for i in items},
@@ -726,13 +753,20 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
         {i["rule_id"]: i["department"] for i in items},
     )
     rules = rules_table(items, denominators, month)
+    say("核查处置 / screening")
     screening = screening_tables(identification, month, as_of, src.store.areas.names())
+    say("线索来源 / sources")
     sources_t = sources_table(_items_by_source(src, start, end, county), month)
+    say("集中排查 / campaigns")
     campaigns_t = campaigns_table(src, start, end, county, as_of)
+    say("监测对象 / monitoring objects")
     monitoring, mon_head = monitoring_tables(src, month, county)
     feedback = feedback_table(items, month)
+    say("问题数据 / data quality")
     problems, problem_summary, not_checked = quality_tables(src, month, county)
+    say("趋势 / trend")
     trend_table = trend(src, month, county)
+    say("环比 / month over month")
 
     prev = previous_month(month)
     p_start, p_end = month_bounds(prev)
@@ -818,7 +852,12 @@ def monthly_report(src: Sources, month: str, today: date, county: str | None = N
     ]
     scope = county_name(county) if county else "桂林市"
     notes = [
-        f"数据截至 {judged}；" + ("本月已结束，报表可复现。" if closed else "本月尚未结束，数字仍会变化。"),
+        f"数据截至 {judged}；"
+        + (
+            "本月已结束，月末线索的15天期限已届满，报表可复现。"
+            if closed
+            else "本月线索仍在办理中（月末线索的15天期限未满），数字仍会变化。"
+        ),
         f"超期按 {as_of} 判断" + ("（月末线索的15天期限届满之日）。" if closed else "（今天）。"),
         "部门数据报送按全市统计（报送不分县）。" if county else "",
         "未能检查的问题规则（台账缺少相应字段）：" + "；".join(not_checked),

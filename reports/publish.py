@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -27,11 +28,18 @@ def _stamp(report: Report, period_end_exclusive: datetime) -> datetime:
 
 
 def monthly(
-    settings: Settings, month: str, county: str | None, out_dir: Path | None
+    settings: Settings,
+    month: str,
+    county: str | None,
+    out_dir: Path | None,
+    step: Callable[[str], None] | None = None,
 ) -> tuple[Report, Path, Path]:
+    """The monthly report written as XLSX and HTML; ``step`` hears each section and the writing."""
     src = sources(settings)
     try:
-        report = monthly_report(src, month, settings.now().date(), county)
+        report = monthly_report(src, month, settings.now().date(), county, step)
+        if step:
+            step("写出 XLSX/HTML / writing")
         _, end = month_bounds(month)
         stamp = _stamp(report, datetime.combine(end, time()))
         stem = f"monthly-{month}" + (f"-{county}" if county else "")

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
+from dixian.contract.deadlines import DECIDE_DAYS
 from dixian.geo import county_name
 from reports.model import Chart, Report, Table
 from reports.monthly import Sources, _area_rows, _clues, load_yaml, month_bounds, quality_tables
@@ -33,8 +34,9 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
     months = quarter_months(quarter)
     start, _ = month_bounds(months[0])
     _, end = month_bounds(months[-1])
-    closed = today >= end
-    as_of = end + timedelta(days=15) if closed else today
+    settled = end + timedelta(days=DECIDE_DAYS)  # the quarter's last clues' 15 days are over
+    closed = today >= settled
+    as_of = settled if closed else today
     clues = _clues(src, start, end, None)
     timeliness = {r["code"]: r for r in _area_rows(clues, "county_code", as_of, {})}
     problems, _, _ = quality_tables(src, months[-1], None)
@@ -62,7 +64,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
     rows: list[dict[str, Any]] = []
     for county in sorted(set(households) | set(timeliness)):
         t = timeliness.get(county)
-        due = (t["received"] - t["open"] + t["decide_overdue"]) if t else 0
+        due = t["due"] if t else 0  # decided, or past their 15 days
         tim = round(100.0 * t["decided_in_15"] / due, 1) if t and due >= cfg["min_clues"] else None
         n = households.get(county, 0)
         rate = 1000.0 * problems_by_county[county] / n if n else 0.0
@@ -164,6 +166,8 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
         notes=[
             "时效：统计期内线索中，认定期限已到的，15天内完成县级审定的比例。",
             "数据质量：期末问题数据按每千户计。消除准确率：统计期内风险消除中，未在2个月内消除、未被回退的比例。",
-            "本期已结束，报表可复现。" if closed else "本期尚未结束，数字仍会变化。",
+            "本期已结束，期末线索的15天期限已届满，报表可复现。"
+            if closed
+            else "本期线索仍在办理中，数字仍会变化。",
         ],
     )

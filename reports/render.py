@@ -128,7 +128,7 @@ def workbook_bytes(report: Report, stamp: datetime) -> bytes:
     cover["A1"].font = Font(bold=True, size=16)
     cover.append(["统计期", report.period])
     cover.append(["范围", report.scope])
-    cover.append(["状态", "已结束（可复现）" if report.closed else "本期尚未结束，数字仍会变化"])
+    cover.append(["状态", "已结束（可复现）" if report.closed else "线索仍在办理中，数字仍会变化"])
     cover.append([])
     cover.append(["指标", "本期", "上期"])
     for label, this, prev in report.headline:

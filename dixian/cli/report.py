@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from dixian.cli._shared import console, settings_of
 
@@ -47,15 +57,41 @@ def report_monthly(
     out: ReportOutOption = None,
 ) -> None:
     """Feeds, early warning, screening, monitoring objects, data quality, department feedback (Chinese)."""
+    from reports.monthly import REPORT_STEPS  # noqa: PLC0415
     from reports.publish import monthly  # noqa: PLC0415
 
     _check_month_and_county(month, county)
-    with console.status(f"生成 {month} 月报 / building the monthly report ..."):
-        report, xlsx, html = monthly(settings_of(ctx), month, county, out)
+    with steps_bar(f"{month} 月报", REPORT_STEPS + 1) as step:
+        report, xlsx, html = monthly(settings_of(ctx), month, county, out, step)
     console.print(
-        ("" if report.closed else "[yellow]本月尚未结束，数字仍会变化 / open month[/]\n") + f"{report.title}"
+        ("" if report.closed else "[yellow]本月线索仍在办理中，数字仍会变化 / not closed yet[/]\n")
+        + f"{report.title}"
     )
     console.print(f"  XLSX: {xlsx}\n  HTML: {html}")
+
+
+@contextmanager
+def steps_bar(title: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar over a command's steps, with the elapsed time and an estimate of what is left;
+    the callable moves it one step on and names the step."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(title, total=total)
+        started = False
+
+        def step(name: str) -> None:
+            nonlocal started
+            bar.update(task, advance=1 if started else 0, description=f"{title} · {name}")
+            started = True
+
+        yield step
+        bar.update(task, completed=total)
 
 
 @report_app.command("quarterly")

@@ -211,7 +211,14 @@ def test_closed_month_workbook_is_byte_identical_and_open_month_says_so(
     assert wb["封面"]["B4"].value == "已结束（可复现）"
     open_month = monthly_report(src, "2022-06", date(2022, 6, 20))
     assert not open_month.closed
-    assert "本期尚未结束" in html_page(open_month)
+    assert "本期线索仍在办理中" in html_page(open_month)
+    # the day after the month: its clues are still being worked, overdue is judged today, not on the
+    # day its last clues' 15 days end (which showed every clue not yet visited as overdue)
+    after = monthly_report(src, "2022-06", date(2022, 7, 1))
+    assert not after.closed
+    assert "超期按 2022-07-01 判断（今天）。" in after.notes
+    c = next(x for x in after.table("核查处置-县").rows if x["code"] == VILLAGE_C[:6])
+    assert (c["visit_overdue"], c["due"], c["on_time_pct"]) == (0, 0, None)  # nothing due: no data, not 0%
 
 
 def test_html_has_readable_chinese_charts(world: tuple[Sources, Clock, Store]) -> None:
