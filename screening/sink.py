@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
@@ -172,6 +172,20 @@ class RosterFirst(ConsumerRebalanceListener):  # type: ignore[misc]
         if self.held:
             self.consumer.pause(*self.held)
 
+    def hold_back(self, got: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
+        """While the roster is being read, alert records fetched before the pause took hold (the
+        fetcher may run between the assignment and this listener) are not applied: their partitions
+        are sought back to them, to be fetched again once the roster is read."""
+        if not self.waiting:
+            return got
+        kept = {}
+        for tp, msgs in got.items():
+            if tp.topic == self.roster_topic:
+                kept[tp] = msgs
+            elif msgs:
+                self.consumer.seek(tp, msgs[0].offset)
+        return kept
+
     async def release_when_read(self) -> None:
         if not self.waiting:
             return
@@ -216,6 +230,7 @@ async def run_kafka_sink(
         idle_since: float | None = None
         while not stop.is_set():
             got = await consumer.getmany(timeout_ms=500, max_records=2000)
+            got = roster_first.hold_back(got)
             records = [(tp.topic, m.value) for tp, msgs in got.items() for m in msgs if m.value is not None]
             if records:
                 idle_since = None
