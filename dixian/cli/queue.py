@@ -257,10 +257,32 @@ def screening_serve(
     host: Annotated[str | None, typer.Option(**env_help("screening_host", "Bind address"))] = None,
     port: Annotated[int | None, typer.Option(**env_help("screening_port", "Port"))] = None,
 ) -> None:
-    """Serve the officers' web page (Chinese) and the /api/v1 API of the village queue."""
+    """Serve the officers' web page (Chinese) and the /api/v1 API of the village queue. With no store
+    configured and none made yet, it serves the demo (`dixian demo`) if there is one."""
     settings = override(ctx, screening_host=host, screening_port=port)
     setup_logging(settings)
+    settings, local, note = the_store_to_serve(settings, local)
+    if note:
+        console.print(note, highlight=False)
     serve(settings, local_dir=local)
+
+
+def the_store_to_serve(settings: Settings, local: Path | None) -> tuple[Settings, Path | None, str]:
+    """The configured store; or, when none is configured and the default one does not exist yet, the
+    demo's (with its clock and its local topic files), so that `dixian screening serve` after
+    `make demo` opens the demo."""
+    from dixian.demo import existing_demo  # noqa: PLC0415
+
+    default = Path(settings.screening_url().removeprefix("sqlite:///"))
+    if settings.screening_db or default.exists() or (found := existing_demo(settings)) is None:
+        return settings, local, ""
+    out, clock = found
+    demo = settings.override(data_dir=out, clock_date=clock)
+    note = (
+        f"尚未配置队列库，打开演示数据 / no store configured yet: serving the demo in {out}"
+        f" (deadlines as of {clock}); set DIXIAN_SCREENING_DB or DIXIAN_DATA_DIR for your own"
+    )
+    return demo, local or demo.local_dir, note
 
 
 def _password(prompt: bool, stdin: bool) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,26 @@ def test_python_m_dixian_cli_runs_every_command_group(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert "Usage" in done.stdout
+
+
+def test_screening_serve_finds_the_demo_when_no_store_is_configured(tmp_path: Path) -> None:
+    from dixian.cli.queue import the_store_to_serve  # noqa: PLC0415
+    from dixian.config import Settings  # noqa: PLC0415
+
+    settings = Settings(data_dir=tmp_path)
+    assert the_store_to_serve(settings, None) == (settings, None, "")  # no demo: the configured store
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "demo.json").write_text('{"clock_date": "2022-07-01"}', encoding="utf-8")
+    demo, local, note = the_store_to_serve(settings, None)
+    assert (demo.data_dir, demo.clock_date, local) == (
+        tmp_path / "demo",
+        date(2022, 7, 1),
+        tmp_path / "demo" / "local",
+    )
+    assert "serving the demo" in note
+    # a store of one's own wins: configured, or already made at the default place
+    own = Settings(data_dir=tmp_path, screening_db=f"sqlite:///{tmp_path / 'own.sqlite'}")
+    assert the_store_to_serve(own, None)[0] is own
+    (tmp_path / "screening").mkdir()
+    (tmp_path / "screening" / "screening.sqlite").write_bytes(b"")
+    assert the_store_to_serve(settings, None)[0] is settings
