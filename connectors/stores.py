@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,11 @@ class QualityCounters:
             (month,),
         )
         return {(d, c): n for d, c, n in cur}
+
+    def last_deliveries(self) -> dict[str, float]:
+        """Per department, when its last delivery finished (POSIX seconds)."""
+        cur = self._db.execute("SELECT dept, MAX(finished_at) FROM feed_runs GROUP BY dept")
+        return {d: datetime.fromisoformat(at).timestamp() for d, at in cur if at}
 
     def month_event_types(self, month: str) -> dict[str, int]:
         """Accepted events of the month per event type (runs recorded before these counts existed

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     )
     push_host: str = Field("127.0.0.1", description="address of the department push endpoint")
     push_port: int = Field(8701, ge=1, le=65535, description="port of the department push endpoint")
+    push_metrics_host: str = Field(
+        "127.0.0.1", description="address of the push endpoint's own /metrics listener (feed metrics)"
+    )
+    push_metrics_port: int = Field(
+        9471, ge=0, le=65535, description="port of the push endpoint's /metrics listener (0 = off)"
+    )
     push_max_body: int = Field(8 * 1024 * 1024, ge=1024, description="largest push request body, bytes")
     visit_days: int = Field(
         VISIT_DAYS,

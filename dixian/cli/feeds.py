@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from aiokafka.errors import KafkaError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from connectors.ingest import Ingester, IngestSummary, tune_gc_for_bulk_work
@@ -283,6 +290,7 @@ async def _ingest_all(
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                TimeRemainingColumn(),
                 console=console,
             ) as bar:
                 task = bar.add_task(f"{dept} ← {path.name}", total=total)
@@ -368,4 +376,12 @@ def serve_push(settings: Settings, *, local: bool) -> None:
         app.on_cleanup.append(close)
         return supervised(app)
 
+    if settings.push_metrics_port:  # its own listener: the feed metrics, never on the public port
+        from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
+
+        from connectors.metrics import FeedCollector  # noqa: PLC0415
+
+        registry = CollectorRegistry()
+        registry.register(FeedCollector(settings.ingest_dir / "quality.sqlite", settings.now))
+        start_http_server(settings.push_metrics_port, addr=settings.push_metrics_host, registry=registry)
     web.run_app(build(), host=settings.push_host, port=settings.push_port, print=lambda s: None)

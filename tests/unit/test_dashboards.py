@@ -15,6 +15,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from connectors.metrics import FeedCollector
 from streams.metrics import PipelineMetrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -31,6 +32,7 @@ QUEUE_METRICS = {  # screening.metrics: gauges computed from the store, counters
 def _exported() -> set[str]:
     registry = CollectorRegistry()
     PipelineMetrics(registry)
+    registry.register(FeedCollector(Path("/nonexistent/quality.sqlite")))  # the push server's feed metrics
     names = set(QUEUE_METRICS) | {"up"}
     for family in registry.collect():
         names.add(family.name)
@@ -51,7 +53,7 @@ def _metrics_in(expr: str) -> set[str]:
 def test_every_dashboard_query_names_an_exported_metric() -> None:
     exported = _exported()
     dashboards = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
-    assert len(dashboards) == 2
+    assert [p.stem for p in dashboards] == ["dixian-ingest", "dixian-pipeline", "dixian-screening"]
     for path in dashboards:
         board: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         assert board["uid"]
@@ -82,7 +84,11 @@ def test_promtool_accepts_the_rules_and_the_configuration() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set and {msg}")
         pytest.skip(msg)
-    for args in (["check", "rules", "alerts.yml"], ["check", "config", "prometheus.yml"]):
+    for args in (
+        ["check", "rules", "alerts.yml"],
+        ["check", "config", "prometheus.yml"],
+        ["test", "rules", "alerts_test.yml"],  # each rule fires on its series, with its annotations
+    ):
         done = subprocess.run(
             [promtool, *args],
             cwd=DEPLOY / "prometheus",
@@ -92,3 +98,11 @@ def test_promtool_accepts_the_rules_and_the_configuration() -> None:
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_alert_rule_has_a_unit_test() -> None:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text(encoding="utf-8"))
+    tests = yaml.safe_load((DEPLOY / "prometheus" / "alerts_test.yml").read_text(encoding="utf-8"))
+    named = {r["alert"] for g in rules["groups"] for r in g["rules"]}
+    tested = {a["alertname"] for t in tests["tests"] for a in t["alert_rule_test"] if a["exp_alerts"]}
+    assert named == tested
