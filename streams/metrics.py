@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from dixian.contract import Dept
+
 
 class PipelineMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -132,3 +134,15 @@ class PipelineMetrics:
             "Published catalogues refused by this worker",
             registry=registry,
         )
+        # every department's series exists from the start (at 0): a panel or an alert on a rate
+        # shows 0 for a department that sent nothing, not "no data"
+        for counter in (
+            self.events_consumed,
+            self.events_applied,
+            self.redeliveries,
+            self.events_held,
+            self.events_released,
+            self.events_forwarded,
+        ):
+            for dept in Dept:
+                counter.labels(dept.value)
