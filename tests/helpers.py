@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from dixian.contract.ids import resident_id_check_char
 
@@ -32,3 +32,22 @@ def settlement(**overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+def missing(msg: str) -> NoReturn:
+    """A service or tool the test needs is not here: under CI that is a failure, elsewhere a skip
+    that says how to get it."""
+    import os  # noqa: PLC0415
+
+    import pytest  # noqa: PLC0415
+
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and {msg}")
+    pytest.skip(msg)
+
+
+def require_tool(name: str, how: str) -> str:
+    """The path of command ``name``, or ``missing`` with how to install it."""
+    import shutil  # noqa: PLC0415
+
+    return shutil.which(name) or missing(f"no {name}: {how}")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from dixian.contract import Household
 from dixian.contract.alerts import Alert, TriggeringEvent
@@ -24,7 +23,7 @@ from dixian.contract.events import CHINA_TZ
 from dixian.contract.vocabulary import Role
 from screening.auth import Actor
 from screening.store import Store, open_store
-from tests.helpers import resident_id
+from tests.helpers import missing, resident_id
 
 VILLAGE_A = "450321101201"
 VILLAGE_B = "450321101202"  # same township as A
@@ -85,10 +84,7 @@ def china(y: int, m: int, d: int, hh: int = 9) -> datetime:
 def postgres_base_url() -> str:
     url = os.environ.get("DIXIAN_TEST_POSTGRES_URL")
     if not url:
-        msg = "no PostgreSQL for the store tests: set DIXIAN_TEST_POSTGRES_URL (make test starts a server)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and {msg}")
-        pytest.skip(msg)
+        missing("no PostgreSQL for the store tests: set DIXIAN_TEST_POSTGRES_URL (make test starts a server)")
     return url
 
 
@@ -191,10 +187,7 @@ def household(n: int = 1, *, village: str = VILLAGE_A, kind: str = "一般农户
 def chromium() -> str:
     path = os.environ.get("DIXIAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        msg = "no Chromium: install Debian's chromium (deploy/system-deps.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and {msg}")
-        pytest.skip(msg)
+        missing("no Chromium: install Debian's chromium (deploy/system-deps.sh does)")
     return path
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -28,22 +27,13 @@ from dixian.topics import Topics
 from screening.sink import run_kafka_sink
 from screening.store import open_store
 from streams.kafka_run import input_topics, wait_caught_up
+from tests.helpers import require_tool
 from tests.integration.month import Month, free_port
 from tests.screening_helpers import serve_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PASSWORD = "prom-test-pass-1"
-
-
-def _prometheus() -> str:
-    found = shutil.which("prometheus")
-    if found is None:
-        msg = "no prometheus: install Debian's prometheus (deploy/system-deps.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and {msg}")
-        pytest.skip(msg)
-    return found
 
 
 def _queries() -> list[tuple[str, str, str]]:
@@ -85,7 +75,7 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus(
     month: Month,
     tmp_path: Path,
 ) -> None:
-    prometheus = _prometheus()
+    prometheus = require_tool("prometheus", "install Debian's prometheus (deploy/system-deps.sh does)")
     worker = workers("a")
     asyncio.run(
         ingest_files(settings, KafkaSink(settings.kafka), month.roster + month.feeds, month="2022-06")

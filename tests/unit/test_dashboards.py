@@ -4,19 +4,17 @@ the workers or the queue actually export (a renamed metric fails here, not on a 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
 from connectors.metrics import FeedCollector
 from streams.metrics import PipelineMetrics
+from tests.helpers import require_tool
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 QUEUE_METRICS = {  # screening.metrics: gauges computed from the store, counters of the web server
@@ -78,12 +76,7 @@ def test_every_alert_rule_names_an_exported_metric_and_says_what_to_do() -> None
 
 
 def test_promtool_accepts_the_rules_and_the_configuration() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        msg = "no promtool: install Debian's prometheus (deploy/system-deps.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and {msg}")
-        pytest.skip(msg)
+    promtool = require_tool("promtool", "install Debian's prometheus (deploy/system-deps.sh does)")
     for args in (
         ["check", "rules", "alerts.yml"],
         ["check", "config", "prometheus.yml"],
