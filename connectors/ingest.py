@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,6 +121,16 @@ class Accepted:
     event_type: str = ""
 
 
+def _in_future(reported_at: datetime) -> Problem:
+    when = reported_at.strftime("%Y-%m-%d %H:%M")
+    return Problem(
+        "reported_at",
+        "reported_in_future",
+        f"报送时间 {when} 晚于当前时间，请核对日期后重新报送",
+        f"reported at {when}, which is in the future: check the date and send it again",
+    )
+
+
 def build_event(mapping: ColumnMapping, dept: Dept, values: Mapping[str, Any]) -> Accepted:
     """Map, validate and identify one row. Raises ContractError naming every problem.
 
@@ -171,6 +181,7 @@ class Ingester:
         batch_size: int = 5000,
     ) -> None:
         self.topics = Topics(settings)
+        self.now = settings.now  # the deployment's clock (the demo's or a test's date when set)
         self.sink = sink
         self.late_after_days = late_after_days
         self.batch_size = batch_size
@@ -298,6 +309,7 @@ class Ingester:
         ids_in_file: set[str] = set()
         pending: list[Accepted] = []
         letters: list[Record] = []
+        latest = self.now() + timedelta(days=1)  # a day's grace for clocks; later is a typo (2099)
         for row in rows:
             summary.rows_read += 1
             if row.problem is not None or row.values is None:
@@ -305,6 +317,8 @@ class Ingester:
             else:
                 try:
                     event = build_event(mapping, dept, row.values)
+                    if event.reported_at > latest:
+                        raise ContractError([_in_future(event.reported_at)])
                 except ContractError as exc:
                     letters.append(self._letter(summary, row, exc.problems, source))
                 else:

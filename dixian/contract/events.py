@@ -16,10 +16,19 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from dixian.contract.departments import Dept
-from dixian.contract.ids import HouseholdId, ResidentId, VillageCode
+from dixian.contract.ids import HouseholdId, ResidentId, VillageCode, check_village_of_household
 
 SCHEMA_VERSION: Literal[1] = 1
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
@@ -53,11 +62,24 @@ class EventBase(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     source_ref: str | None = Field(None, max_length=80, description="the department's own record id")
 
+    @field_validator("village_code")
+    @classmethod
+    def _village_of_household(cls, v: str, info: ValidationInfo) -> str:
+        return check_village_of_household(v, info.data.get("household_id"))
+
     @field_validator("reported_at")
     @classmethod
-    def _aware(cls, v: datetime) -> datetime:
+    def _aware(cls, v: datetime, info: ValidationInfo) -> datetime:
         # Departments deliver local times without an offset: they are China Standard Time.
-        return v.replace(tzinfo=CHINA_TZ) if v.tzinfo is None else v
+        v = v.replace(tzinfo=CHINA_TZ) if v.tzinfo is None else v
+        occurred = info.data.get("occurred_at")
+        if isinstance(occurred, date) and v.astimezone(CHINA_TZ).date() < occurred:
+            raise PydanticCustomError(
+                "reported_before_occurred",
+                "报送时间早于发生日期 {occurred} / reported before it occurred ({occurred})",
+                {"occurred": occurred.isoformat()},
+            )
+        return v
 
     @property
     def event_type_name(self) -> str:

@@ -114,6 +114,25 @@ def check_household_id(value: str) -> str:
     return v
 
 
+def check_village_of_household(village_code: str, household_id: str | None) -> str:
+    """A national household number (16 or more digits) begins with its village's code: a record
+    whose village code says otherwise contradicts itself (a typo in one of them), and is refused
+    rather than sent to the wrong village's queue."""
+    if (
+        household_id
+        and household_id.isdigit()
+        and len(household_id) >= 16
+        and household_id[:12] != village_code
+    ):
+        raise PydanticCustomError(
+            "village_household_mismatch",
+            "行政村代码与户编号不符（户编号前12位为 {expected}）/ the village code contradicts the household"
+            " number (whose first 12 digits are {expected})",
+            {"expected": household_id[:12]},
+        )
+    return village_code
+
+
 ResidentId = Annotated[str, AfterValidator(check_resident_id)]
 VillageCode = Annotated[str, AfterValidator(check_village_code)]
 HouseholdId = Annotated[str, AfterValidator(check_household_id)]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from dixian.contract.events import Yuan
-from dixian.contract.ids import HouseholdId, ResidentId, VillageCode
+from dixian.contract.ids import HouseholdId, ResidentId, VillageCode, check_village_of_household
 from dixian.contract.vocabulary import HouseholdType, MonitoringCategory, MonitoringStatus
 
 RiskType = Literal[
@@ -47,6 +47,11 @@ class Household(BaseModel):
     dibao: bool = False
     tekun: bool = False
     members: tuple[Member, ...] = Field(min_length=1, max_length=30)
+
+    @field_validator("village_code")
+    @classmethod
+    def _village_of_household(cls, v: str, info: ValidationInfo) -> str:
+        return check_village_of_household(v, info.data.get("household_id"))
 
     @model_validator(mode="after")
     def _consistent(self) -> Household:

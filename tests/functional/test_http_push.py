@@ -138,3 +138,23 @@ async def test_bad_bodies(push: Push) -> None:
     assert status == 200
     assert out["accepted"] == 2
     assert (await push.post("tax", [settlement()], token))[0] == 404
+
+
+@pytest.mark.asyncio
+async def test_a_date_in_2099_and_a_village_that_contradicts_the_household_are_refused(push: Push) -> None:
+    """Each refused with the field and the reason; the valid row of the same push goes in."""
+    body = [
+        settlement(event_id="medi-future-0001", occurred_at="2099-06-12", reported_at="2099-06-30 18:00:00"),
+        settlement(event_id="medi-wrongvil-01", village_code="450321101202"),  # the household is in 201
+        settlement(event_id="medi-backwards1", occurred_at="2022-07-02", reported_at="2022-06-30 18:00:00"),
+        settlement(event_id="medi-good-00001"),
+    ]
+    status, out = await push.post("medical_insurance", body, push.tokens["medical_insurance"])
+    assert (status, out["accepted"], out["rejected"]) == (207, 1, 3)
+    got = {(p["row"], p["field"], p["code"]) for p in out["problems"]}
+    assert got == {
+        (1, "reported_at", "reported_in_future"),
+        (2, "village_code", "village_household_mismatch"),
+        (3, "reported_at", "reported_before_occurred"),
+    }
+    assert any("2099-06-30" in p["zh"] for p in out["problems"])

@@ -75,3 +75,44 @@ def test_event_identity_is_deterministic_and_content_based() -> None:
     assert identity_from_json("medical_insurance", ev.model_dump_json()) == _identity()
     # a corrected record keeps its department record id but is a new event
     assert _identity(source_ref="A1", total_cost="10") != _identity(source_ref="A1", total_cost="11")
+
+
+def test_a_village_code_that_contradicts_the_household_number_is_refused() -> None:
+    with pytest.raises(ContractError) as err:
+        parse_event(settlement(village_code="450321101202"), dept=Dept.MEDICAL_INSURANCE)
+    assert [(p.field, p.code) for p in err.value.problems] == [("village_code", "village_household_mismatch")]
+    assert "450321101201" in err.value.problems[0].en
+    # a household number that does not embed a village code is not checked against one
+    parse_event(
+        settlement(household_id="HH-0000-77", village_code="450321101202"), dept=Dept.MEDICAL_INSURANCE
+    )
+
+
+def test_the_roster_refuses_a_village_that_contradicts_the_household_number() -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from dixian.contract import Household  # noqa: PLC0415
+    from tests.helpers import resident_id  # noqa: PLC0415
+
+    record = {
+        "household_id": "4503211012010001",
+        "village_code": "450323102201",
+        "household_type": "一般农户",
+        "per_capita_income": "9000",
+        "members": [{"member_id": resident_id(), "relation": "户主"}],
+    }
+    with pytest.raises(ValidationError, match="行政村代码与户编号不符"):
+        Household.model_validate(record)
+
+
+def test_an_event_reported_before_it_occurred_is_refused() -> None:
+    with pytest.raises(ContractError) as err:
+        parse_event(
+            settlement(occurred_at="2022-07-01", reported_at="2022-06-30 18:00:00"),
+            dept=Dept.MEDICAL_INSURANCE,
+        )
+    assert [(p.field, p.code) for p in err.value.problems] == [("reported_at", "reported_before_occurred")]
+    # the same day is fine (a bill settled and reported on the day)
+    parse_event(
+        settlement(occurred_at="2022-06-30", reported_at="2022-06-30 18:00:00"), dept=Dept.MEDICAL_INSURANCE
+    )
