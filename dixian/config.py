@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dixian.contract.deadlines import VISIT_DAYS, VISIT_DAYS_RANGE
+from dixian.contract.deadlines import VISIT_DAYS, VISIT_DAYS_RANGE, Deadlines
 from dixian.contract.events import CHINA_TZ, now_china
 from dixian.kafka_access import KafkaAccess, Mechanism, Protocol
 
@@ -64,6 +64,16 @@ class Settings(BaseSettings):
         False,
         description="mark session cookies Secure (HTTPS only); always on when environment=production",
     )
+    screening_trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="addresses of reverse proxies whose X-Forwarded-Proto is believed (comma separated)",
+    )
+    dead_letter_retention_days: int = Field(
+        180,
+        ge=1,
+        le=3650,
+        description="days the dead-letter topic keeps refused records (they hold raw rows)",
+    )
     push_host: str = Field("127.0.0.1", description="address of the department push endpoint")
     push_port: int = Field(8701, ge=1, le=65535, description="port of the department push endpoint")
     push_metrics_host: str = Field(
@@ -88,14 +98,19 @@ class Settings(BaseSettings):
         description="HMAC-SHA256 key of the stored push-token digests (a real secret in production)",
     )
 
+    id_secret: SecretStr = Field(
+        SecretStr("dev-secret"),
+        description="key of alert and campaign item ids (the same for every process of a deployment;"
+        " a real secret in production: ids then reveal no household)",
+    )
+
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and (
-            self.ingest_secret.get_secret_value() in PLACEHOLDER_SECRETS
-        ):
-            raise ValueError(
-                "DIXIAN_INGEST_SECRET is a placeholder; set a real secret before running in production"
-            )
+        for name, secret in (("INGEST", self.ingest_secret), ("ID", self.id_secret)):
+            if self.environment == "production" and secret.get_secret_value() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    f"DIXIAN_{name}_SECRET is a placeholder; set a real secret before running in production"
+                )
         self.kafka  # noqa: B018  (a SASL_SSL setting without its principal fails here, not at first use)
         if self.environment == "production" and self.kafka_security == "PLAINTEXT":
             raise ValueError(
@@ -108,6 +123,15 @@ class Settings(BaseSettings):
                 " unset it before running in production"
             )
         return self
+
+    def id_key(self) -> bytes | None:
+        """The key ids are made with (None: no secret set, unkeyed ids; refused in production)."""
+        secret = self.id_secret.get_secret_value()
+        return None if secret in PLACEHOLDER_SECRETS else secret.encode()
+
+    def deadlines(self) -> Deadlines:
+        """What the alert builder takes from these settings: deadlines and the id key."""
+        return Deadlines(visit_days=self.visit_days, id_key=self.id_key())
 
     def override(self, **values: Any) -> Settings:
         """These settings with ``values`` (None: keep) in place, validated like the environment's."""

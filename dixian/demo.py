@@ -25,7 +25,6 @@ from connectors.ingest import IngestSummary, ingest_files, tune_gc_for_bulk_work
 from connectors.sinks import LocalSink
 from dixian.config import Settings
 from dixian.contract import Dept
-from dixian.contract.deadlines import Deadlines
 from dixian.contract.vocabulary import Role
 from dixian.geo import CITY_SCOPE, county_name
 from dixian.simulate import simulate
@@ -80,9 +79,7 @@ def run_demo(
             ingest_files(settings, LocalSink(settings.local_dir), _feeds(sim_dir, manifest), month=month)
         )
     with console.status("流处理 / running the stream core ..."):
-        stream = run_embedded(
-            settings.local_dir, Topics(settings), deadlines=Deadlines(visit_days=settings.visit_days)
-        )
+        stream = run_embedded(settings.local_dir, Topics(settings), deadlines=settings.deadlines())
     with console.status(
         "载入村级自查队列, 生成月报 / loading the village queue, writing the monthly report ..."
     ):
@@ -113,12 +110,12 @@ def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> D
     from screening.auth import Actor  # noqa: PLC0415
     from screening.campaigns import create_campaign  # noqa: PLC0415
     from screening.sink import sync_local  # noqa: PLC0415
-    from screening.store import open_store  # noqa: PLC0415
+    from screening.store import store_for  # noqa: PLC0415
 
     # the demo pretends it is the first day after the month: the month's clues have just arrived
     _, clock = month_bounds(month)
     settings = settings.override(clock_date=clock)
-    store = open_store(settings.screening_url(), settings.now, settings.visit_days)
+    store = store_for(settings)
     try:
         from screening.areas import read_area_table  # noqa: PLC0415
 

@@ -31,11 +31,10 @@ from connectors.readers import FileFormatError
 from connectors.sinks import LocalSink
 from dixian.config import Settings
 from dixian.contract import Dept
-from dixian.contract.deadlines import Deadlines
 from dixian.topics import Topics
 from screening.areas import read_area_table
 from screening.sink import SinkStats, sync_local
-from screening.store import Store, open_store
+from screening.store import Store, store_for
 from streams.embedded import EmbeddedResult, EmbeddedState, run_incremental
 
 SUFFIXES = {".csv", ".xlsx", ".jsonl", ".json"}
@@ -132,7 +131,7 @@ def run_once(
     say = progress or (lambda _: None)
     topics = Topics(settings)
     inbox = Inbox(state_dir(settings) / "inbox.sqlite")
-    store = open_store(settings.screening_url(), settings.now, settings.visit_days)
+    store = store_for(settings)
     try:
         todo: list[tuple[str, InboxFile]] = []
         for path in sorted(folder.iterdir()) if folder else []:
@@ -153,9 +152,7 @@ def run_once(
         say("流处理 / stream core")
         state = EmbeddedState(state_dir(settings) / "state.sqlite")
         try:
-            report.stream = run_incremental(
-                settings.local_dir, topics, state, deadlines=Deadlines(visit_days=settings.visit_days)
-            )
+            report.stream = run_incremental(settings.local_dir, topics, state, deadlines=settings.deadlines())
             report.households = state.households()
         finally:
             state.close()
@@ -271,7 +268,7 @@ async def move_to_kafka(settings: Settings, progress: Callable[[str], None] | No
     local = settings.local_dir
     inputs = [topics.households, topics.conclusions, *(topics.dept(d) for d in Dept)]
     state = EmbeddedState(state_dir(settings) / "state.sqlite")
-    store = open_store(settings.screening_url(), settings.now, settings.visit_days)
+    store = store_for(settings)
     try:
         state.recover()
         behind = [t for t in inputs if _unread(local / f"{t}.jsonl", state.position(t, local / f"{t}.jsonl"))]

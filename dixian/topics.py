@@ -17,6 +17,7 @@ class TopicSpec:
     name: str
     partitions: int
     compacted: bool = False
+    retention_days: int | None = None  # None: kept for ever
 
     def config(self) -> dict[str, str]:
         # The broker stamps every record with its append time, whatever the producer's clock says:
@@ -25,7 +26,8 @@ class TopicSpec:
         stamped = {"message.timestamp.type": "LogAppendTime"}
         if self.compacted:
             return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000", **stamped}
-        return {"cleanup.policy": "delete", "retention.ms": "-1", **stamped}
+        keep = str(self.retention_days * 86_400_000) if self.retention_days else "-1"
+        return {"cleanup.policy": "delete", "retention.ms": keep, **stamped}
 
 
 HOUSEHOLD_TABLE = "household_state"  # the workers' Faust table of household state
@@ -38,6 +40,7 @@ class Topics:
         self._prefix = settings.topic_prefix
         self._partitions = settings.partitions
         self._app_id = settings.worker_id
+        self._dead_letter_days = settings.dead_letter_retention_days
 
     def _n(self, base: str) -> str:
         return f"{self._prefix}{base}"
@@ -82,7 +85,9 @@ class Topics:
         specs = [TopicSpec(self.dept(d), p) for d in Dept]
         specs += [
             TopicSpec(self.households, p, compacted=True),
-            TopicSpec(self.dead_letter, p),
+            # refused rows hold what the department sent (ID numbers among it): kept long enough to
+            # fix and send again, then deleted; only operators may read them (dixian.acls)
+            TopicSpec(self.dead_letter, p, retention_days=self._dead_letter_days),
             TopicSpec(self.alerts, p),
             TopicSpec(self.conclusions, p),
             TopicSpec(self.rules_control, 1, compacted=True),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -40,9 +41,28 @@ class Campaign:
     items: int
 
 
-def item_id(campaign_id: str, household_id: str) -> str:
-    """The visit item of one household in one campaign (``create_campaign``'s SQL builds the same)."""
-    return f"camp-{campaign_id.removeprefix('cmp-')}-{household_id}"
+def item_id(campaign_id: str, household_id: str, key: bytes | None = None) -> str:
+    """The visit item of one household in one campaign (``create_campaign``'s SQL builds the same).
+    With the deployment's id key (always in production) it names no household: the key's digest
+    with the household number, which nobody without the key can compute or reverse."""
+    prefix = f"camp-{campaign_id.removeprefix('cmp-')}-"
+    if key is None:
+        return prefix + household_id
+    return (
+        prefix
+        + hashlib.md5(_key_text(key).encode() + household_id.encode(), usedforsecurity=False).hexdigest()[:20]
+    )
+
+
+def _key_text(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()
+
+
+def _item_sql(prefix: str, key: bytes | None) -> tuple[str, list[str]]:
+    """``item_id`` in SQL over ``h.household_id``, and its parameters."""
+    if key is None:
+        return "? || h.household_id", [prefix]
+    return "? || substr(md5(? || h.household_id), 1, 20)", [prefix, _key_text(key)]
 
 
 def _campaign(row: dict[str, Any]) -> Campaign:
@@ -57,6 +77,9 @@ def _campaign(row: dict[str, Any]) -> Campaign:
     )
 
 
+CAMPAIGN_STEPS = 4  # what ``create_campaign`` announces through ``step``
+
+
 def create_campaign(
     store: Store,
     actor: Actor,
@@ -65,9 +88,11 @@ def create_campaign(
     period_from: date,
     period_to: date,
     kinds: list[str],
+    step: Callable[[str], None] | None = None,
 ) -> Campaign:
     """Create the campaign and one visit item per household in scope (idempotent: the same campaign
-    created again adds nothing)."""
+    created again adds nothing); ``step`` is told as each of its ``CAMPAIGN_STEPS`` steps starts."""
+    say = step or (lambda _: None)
     if actor.role not in (Role.OPERATOR, Role.COUNTY):
         raise Refusal("wrong_role", "集中排查由市级或县级账号发起")
     if not 2 <= len(name.strip()) <= 80:
@@ -87,23 +112,27 @@ def create_campaign(
     area = " OR ".join("village_code LIKE ?" for _ in scope)
     kind = " OR ".join(KIND_WHERE[k] for k in kinds)
     prefix = item_id(cid, "")
+    item_sql, item_params = _item_sql(prefix, store.id_key)
     run = f'{{"campaign_run": "{uuid.uuid4().hex}"}}'
     with store.db.transaction():
+        say("入户任务 / visit items")
         # 1. one visit item per household in scope: on the household's open clue if it has one,
         #    else on a clue of its own (which takes the item's id)
         store.db.execute(
             "INSERT INTO risk_items (item_id, clue_id, household_id, source, title, explanation, risk_label,"
             " severity, revision, hits, detail_json, item_date, received_at)"
-            " SELECT ? || h.household_id, COALESCE((SELECT c.clue_id FROM clues c"
+            f" SELECT {item_sql}, COALESCE((SELECT c.clue_id FROM clues c"
             "   WHERE c.household_id = h.household_id AND c.state <> 'closed'"
-            "   ORDER BY c.clue_date, c.clue_id LIMIT 1), ? || h.household_id),"
+            f"   ORDER BY c.clue_date, c.clue_id LIMIT 1), {item_sql}),"
             " h.household_id, 'campaign', ?, ?, '集中排查', 'low', 1, 1, ?, ?, ?"
             f" FROM households h WHERE ({area}) AND ({kind}) ON CONFLICT (item_id) DO NOTHING",
             [
-                prefix, prefix, f"集中排查：{name.strip()}", "按集中排查要求入户，填写走访表并作出结论",
-                run, period_from.isoformat(), ts, *(f"{s}%" for s in scope),
+                *item_params, *item_params,
+                f"集中排查：{name.strip()}", "按集中排查要求入户，填写走访表并作出结论", run,
+                period_from.isoformat(), ts, *(f"{s}%" for s in scope),
             ],
         )  # fmt: skip
+        say("新线索 / new clues")
         # 2. the clues of households that had none open
         store.db.execute(
             "INSERT INTO clues (clue_id, source, household_id, village_code, township_code, county_code,"
@@ -119,6 +148,7 @@ def create_campaign(
                 run,
             ],
         )  # fmt: skip
+        say("并入在办线索 / joined clues")
         # 3. the open clues that the campaign's items joined: the campaign's visit is theirs
         store.db.execute(
             "UPDATE clues SET items = items + 1, updated_at = ?,"
@@ -126,6 +156,7 @@ def create_campaign(
             " WHERE clue_id IN (SELECT clue_id FROM risk_items WHERE detail_json = ? AND clue_id <> item_id)",
             [ts, cid, run],
         )
+        say("办理记录 / steps")
         # 4. a step on each clue the campaign opened or joined: published, so the queue store can be
         #    rebuilt from the topics with the campaign's clues (screening.rebuild)
         touched = "SELECT clue_id FROM risk_items WHERE detail_json = ?"

@@ -7,6 +7,7 @@ URLs: ``sqlite:///relative/or/absolute/path.sqlite`` or ``postgresql://user:pass
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import threading
@@ -73,6 +74,13 @@ class Database:
             self._sqlite.execute("PRAGMA journal_mode=WAL")
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
             self._sqlite.execute("PRAGMA foreign_keys=ON")
+            # PostgreSQL's md5(text), so that SQL computing keyed ids is the same on both
+            self._sqlite.create_function(
+                "md5",
+                1,
+                lambda v: hashlib.md5(str(v).encode(), usedforsecurity=False).hexdigest(),
+                deterministic=True,
+            )
         elif url.startswith(("postgresql://", "postgres://")):
             self.dialect = "postgresql"
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
+from dixian.config import Settings
 from dixian.contract.deadlines import VISIT_DAYS
 from dixian.contract.events import now_china
 from screening.accounts import Accounts
@@ -20,10 +21,15 @@ from screening.ledger import Ledger
 
 class Store:
     def __init__(
-        self, db: Database, now: Callable[[], datetime] = now_china, visit_days: int = VISIT_DAYS
+        self,
+        db: Database,
+        now: Callable[[], datetime] = now_china,
+        visit_days: int = VISIT_DAYS,
+        id_key: bytes | None = None,
     ) -> None:
         self.db = db
         self.now = now
+        self.id_key = id_key  # campaign item ids are keyed with it (None: they name the household)
         self.audit = Audit(db, now)
         self.accounts = Accounts(db, now, self.audit)
         self.ledger = Ledger(db, now)
@@ -34,8 +40,18 @@ class Store:
         return self.now().date()
 
 
-def open_store(url: str, now: Callable[[], datetime] = now_china, visit_days: int = VISIT_DAYS) -> Store:
+def open_store(
+    url: str,
+    now: Callable[[], datetime] = now_china,
+    visit_days: int = VISIT_DAYS,
+    id_key: bytes | None = None,
+) -> Store:
     """Open and migrate the store at ``url``."""
     db = Database(url)
     db.migrate()
-    return Store(db, now, visit_days)
+    return Store(db, now, visit_days, id_key)
+
+
+def store_for(settings: Settings) -> Store:
+    """The deployment's store, with its clock, visit deadline and id key."""
+    return open_store(settings.screening_url(), settings.now, settings.visit_days, settings.id_key())

@@ -107,7 +107,7 @@ def new_alert(
     r = hit.rule.rule
     if placed is None:
         start, end = window_of(hit.on, r.suppression_days)
-        placed = (Alert.make_id(event.household_id, r.id, start), start, end)
+        placed = (Alert.make_id(event.household_id, r.id, start, deadlines.id_key), start, end)
     alert_id, start, end = placed
     return {
         "alert_id": alert_id,

@@ -37,7 +37,6 @@ from prometheus_client import CollectorRegistry
 from connectors.kafka import idempotent_producer, read_topic_to_end
 from dixian.config import Settings
 from dixian.contract import Dept
-from dixian.contract.deadlines import Deadlines
 from dixian.contract.partitioning import partition_of
 from dixian.kafka_access import KafkaAccess, KafkaTarget
 from dixian.topics import HOUSEHOLD_TABLE, Topics
@@ -319,9 +318,7 @@ class Worker:
         self.control_end = asyncio.run(
             read_published_catalogue(settings.kafka, self.topics.rules_control, self.offer)
         )
-        self.driver = Driver(
-            self.topics, self.live, Deadlines(visit_days=settings.visit_days), partitions=settings.partitions
-        )
+        self.driver = Driver(self.topics, self.live, settings.deadlines(), partitions=settings.partitions)
         self.app = faust_app(settings)
         self.inputs = [*self.driver.channels]
         self.departments = frozenset(t for t, c in self.driver.channels.items() if isinstance(c, Dept))

@@ -537,7 +537,7 @@ def process_event(
         else:
             one = single_hit(rule, hit, event)
             start, end = window_of(one.on, rule.rule.suppression_days)
-            alert_id = Alert.make_id(event.household_id, rule.id, start)
+            alert_id = Alert.make_id(event.household_id, rule.id, start, deadlines.id_key)
             doc = kept.get(alert_id)
             fresh = [
                 new_alert(one, event, live.version, deadlines, (alert_id, start, end))

@@ -17,7 +17,6 @@ from rich.table import Table
 
 from dixian.cli._shared import console, settings_of, stdout
 from dixian.config import Settings
-from dixian.contract.deadlines import Deadlines
 from dixian.topics import Topics
 from rules.catalogue import Catalogue, load_catalogue
 from rules.describe import describe_rule
@@ -131,7 +130,7 @@ def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err
         return 1
     topics = Topics(settings)
     records = stored_records(topics, local_dir=local_dir, kafka=settings.kafka)
-    deadlines = Deadlines(visit_days=settings.visit_days)
+    deadlines = settings.deadlines()
     results = {}
     with Progress(
         TextColumn("[bold]回测 backtest {task.description}"),

@@ -51,7 +51,7 @@ LocalTopics = Annotated[
 
 
 def store_for(settings: Settings) -> Store:
-    return open_store(settings.screening_url(), settings.now, settings.visit_days)
+    return open_store(settings.screening_url(), settings.now, settings.visit_days, settings.id_key())
 
 
 def serve(settings: Settings, *, local_dir: Path | None) -> None:
@@ -60,7 +60,10 @@ def serve(settings: Settings, *, local_dir: Path | None) -> None:
     store = store_for(settings)
     outbox: Sink = LocalSink(local_dir) if local_dir else KafkaSink(settings.kafka)
     secure = settings.screening_secure_cookies or settings.environment == "production"
-    app = create_app(store, outbox, Topics(settings), today_note(store), secure_cookies=secure)
+    proxies = frozenset(p.strip() for p in settings.screening_trusted_proxies.split(",") if p.strip())
+    app = create_app(
+        store, outbox, Topics(settings), today_note(store), secure_cookies=secure, trusted_proxies=proxies
+    )
     where = f"local files in {local_dir}" if local_dir else f"Kafka at {settings.kafka_bootstrap}"
     print(
         f"村级自查队列 / village queue: http://{host}:{port}/  (API: http://{host}:{port}/api/docs)\n"

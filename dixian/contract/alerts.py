@@ -59,9 +59,13 @@ class Alert(BaseModel):
     decide_by: date  # identification decision deadline (15 days)
 
     @staticmethod
-    def make_id(household_id: str, rule_id: str, window_start: date) -> str:
+    def make_id(household_id: str, rule_id: str, window_start: date, key: bytes | None = None) -> str:
+        """Deterministic per household, rule and window; keyed with the deployment's secret (always
+        in production) nobody without the key can tell from an id which household or rule it is, or
+        compute one."""
         basis = f"{household_id}|{rule_id}|{window_start.isoformat()}".encode()
-        return "alrt-" + hashlib.blake2b(basis, digest_size=10).hexdigest()
+        digest = hashlib.blake2b(basis, digest_size=10, key=hashlib.sha256(key).digest() if key else b"")
+        return "alrt-" + digest.hexdigest()
 
 
 class Conclusion(BaseModel):

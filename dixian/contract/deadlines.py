@@ -13,7 +13,12 @@ PLAN_DAYS = 10  # an assistance plan within 10 days of inclusion
 
 @dataclass(frozen=True)
 class Deadlines:
-    """The deadlines an alert carries, counted from the day the department reported."""
+    """What the alert builder takes from the deployment: the deadlines an alert carries, counted from
+    the day the department reported, and the key its id is made with (every worker, the embedded
+    runner and the backtest of one deployment share it, so they give the same ids)."""
 
     visit_days: int = VISIT_DAYS
     decide_days: int = DECIDE_DAYS
+    # None (development, tests, the demo): ids are an unkeyed digest, as before keys existed.
+    # Production requires DIXIAN_ID_SECRET: ids then mean nothing without it.
+    id_key: bytes | None = None

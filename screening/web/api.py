@@ -236,7 +236,7 @@ async def api_lookback(request: web.Request) -> web.Response:
 
 
 async def api_apply(request: web.Request) -> web.Response:
-    if request.app[LIMITER].limited(request.remote or "?"):
+    if await in_thread(request.app[LIMITER].limited, request.remote or "?"):
         return api_error(429, "rate_limited", "提交过于频繁，请稍后再试")
     body = parse(ApplicationBody, await request.read())
     clue_id = await in_thread(

@@ -32,6 +32,7 @@ from screening.web.common import (
     METRICS,
     OUTBOX,
     OUTBOX_TASK,
+    PROXIES,
     SECURE,
     STORE,
     TOKEN,
@@ -202,8 +203,16 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 
 def create_app(
-    store: Store, outbox: Sink, topics: Topics, clock_note: str = "", *, secure_cookies: bool = False
+    store: Store,
+    outbox: Sink,
+    topics: Topics,
+    clock_note: str = "",
+    *,
+    secure_cookies: bool = False,
+    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"}),
 ) -> web.Application:
+    """The queue's web server. Session cookies are Secure when ``secure_cookies`` (production), and
+    whenever the request came over HTTPS: TLS here, or X-Forwarded-Proto from a trusted proxy."""
     app = web.Application(middlewares=[no_tracebacks, authenticate], client_max_size=256 * 1024)
     app.on_response_prepare.append(_harden)
     app[STORE] = store
@@ -213,7 +222,8 @@ def create_app(
     app[CLOCK_NOTE] = clock_note
     app[METRICS] = QueueMetrics(store)
     app[SECURE] = secure_cookies
-    app[LIMITER] = RateLimiter()
+    app[PROXIES] = trusted_proxies
+    app[LIMITER] = RateLimiter(store)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     app.on_startup.append(_start_outbox)

@@ -4,6 +4,7 @@ the event loop, the public form's rate limiter, and the one mapping from a refus
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -43,17 +44,25 @@ COOKIE = "dixian_session"
 
 
 class RateLimiter:
-    """At most ``per_hour`` submissions per client address in any hour (the public form)."""
+    """At most ``per_hour`` submissions per client address in any hour (the public form), counted in
+    the store: a restart does not reset it, and servers sharing a store share it."""
 
-    def __init__(self, per_hour: int = 10) -> None:
+    def __init__(self, store: Store, per_hour: int = 10, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.per_hour = per_hour
-        self._seen: dict[str, list[float]] = {}
+        self.clock = clock
 
     def limited(self, client: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._seen.get(client, []) if now - t < 3600]
-        self._seen[client] = [*recent, now]
-        return len(recent) >= self.per_hour
+        """Count this submission; True when the client already made ``per_hour`` in the last hour."""
+        now = self.clock()
+        digest = hashlib.blake2b(client.encode(), digest_size=12, person=b"dixian-apply").hexdigest()
+        db = self.store.db
+        with db.transaction():
+            db.execute("DELETE FROM submissions WHERE at < ?", (now - 3600,))
+            row = db.one("SELECT COUNT(*) AS n FROM submissions WHERE client = ?", (digest,))
+            recent = int(row["n"]) if row else 0
+            db.execute("INSERT INTO submissions (client, at) VALUES (?, ?)", (digest, now))
+        return recent >= self.per_hour
 
 
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
@@ -64,6 +73,7 @@ CLOCK_NOTE: web.AppKey[str] = web.AppKey("clock_note", str)
 OUTBOX_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("outbox_task")
 METRICS: web.AppKey[QueueMetrics] = web.AppKey("metrics", QueueMetrics)
 SECURE: web.AppKey[bool] = web.AppKey("secure_cookies", bool)
+PROXIES: web.AppKey[frozenset[str]] = web.AppKey("trusted_proxies", frozenset)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter", RateLimiter)
 ACTOR: web.RequestKey[Actor] = web.RequestKey("actor", Actor)
 TOKEN: web.RequestKey[str] = web.RequestKey("token", str)
@@ -148,6 +158,15 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 def api_error(status: int, code: str, message: str) -> web.Response:
     return json_response({"error": code, "message": message}, status)
+
+
+def over_https(request: web.Request) -> bool:
+    """Whether the caller reached us over HTTPS: TLS on this listener, or a reverse proxy we trust
+    (by its address) saying so in X-Forwarded-Proto. A header from anyone else is not believed."""
+    if request.secure:
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return forwarded == "https" and (request.remote or "") in request.app[PROXIES]
 
 
 def actor_of(request: web.Request) -> Actor:

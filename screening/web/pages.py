@@ -36,6 +36,7 @@ from screening.web.common import (
     actor_of,
     count_refusal,
     in_thread,
+    over_https,
     render,
     seq_param,
     status_of,
@@ -73,7 +74,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         samesite="Strict",
         max_age=12 * 3600,
         path="/",
-        secure=request.app[SECURE],
+        secure=request.app[SECURE] or over_https(request),
     )
     raise resp
 
@@ -289,7 +290,7 @@ async def apply_page(request: web.Request) -> web.Response:
 
 async def apply_post(request: web.Request) -> web.Response:
     form = await request.post()
-    if request.app[LIMITER].limited(request.remote or "?"):
+    if await in_thread(request.app[LIMITER].limited, request.remote or "?"):
         return render(request, "apply.html", 429, error="提交过于频繁，请稍后再试或联系村干部", done="")
     if form.get("consent") != "yes":
         return render(request, "apply.html", 400, error="请勾选同意核查家庭情况", done="")

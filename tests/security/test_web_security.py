@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from connectors.sinks import LocalSink
 from dixian.config import Settings
 from dixian.topics import Topics
 from screening.campaigns import create_campaign
 from screening.store import Store
+from screening.web import create_app
 from screening.web.app import SECURITY_HEADERS
 from screening.web.openapi import SPEC
 from tests.screening_helpers import (
@@ -174,3 +176,52 @@ async def test_numbers_typed_into_free_text_are_masked_in_store_page_and_conclus
         for number in ("450321199001011234", "13812345678", "6228480012345678901"):
             assert number not in where
         assert "已按隐私规定隐去号码" in where  # and the officer is told
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("proxies", "headers", "secure"),
+    [
+        (frozenset({"127.0.0.1"}), {"X-Forwarded-Proto": "https"}, True),  # behind our TLS proxy
+        (frozenset({"127.0.0.1"}), {}, False),  # plain HTTP on a test machine
+        (frozenset(), {"X-Forwarded-Proto": "https"}, False),  # the header from someone not trusted
+    ],
+)
+async def test_the_session_cookie_is_secure_whenever_served_over_https(
+    store: Store, tmp_path: Path, proxies: frozenset[str], headers: dict[str, str], secure: bool
+) -> None:
+    app = create_app(store, LocalSink(tmp_path / "local"), Topics(Settings()), trusted_proxies=proxies)
+    async with TestClient(TestServer(app)) as c:
+        r = await c.post(
+            "/login",
+            data={"username": "cun-a", "password": PASSWORD, "next": "/"},
+            headers=headers,
+            allow_redirects=False,
+        )
+        assert r.status == 302
+        cookie = r.headers["Set-Cookie"]
+        assert ("Secure" in cookie) is secure, cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+
+
+@pytest.mark.asyncio
+async def test_the_public_forms_rate_limit_survives_a_restart(store: Store, tmp_path: Path) -> None:
+    body = {
+        "village_code": VILLAGE_A,
+        "household_id": household(1).household_id,
+        "description": "家中老人住院，申请纳入监测",
+        "consent": True,
+    }
+
+    async def submit(times: int) -> list[int]:
+        app = create_app(store, LocalSink(tmp_path / "local"), Topics(Settings()))
+        async with TestClient(TestServer(app)) as c:
+            return [(await c.post("/api/v1/applications", json=body)).status for _ in range(times)]
+
+    first = await submit(10)
+    assert all(s in (200, 201) for s in first), first
+    assert await submit(1) == [429]  # a new server process on the same store: still limited
+    row = store.db.one("SELECT client FROM submissions LIMIT 1")
+    assert row is not None
+    assert "127.0.0.1" not in row["client"]  # the address is kept only as a digest

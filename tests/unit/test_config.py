@@ -21,12 +21,21 @@ def test_secrets_masked() -> None:
 def test_placeholder_secret_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(environment="production")
-    Settings(environment="production", ingest_secret=SecretStr("a-real-secret-0123456789"), **SECURED)
+    Settings(
+        environment="production",
+        ingest_secret=SecretStr("a-real-secret-0123456789"),
+        id_secret=SecretStr("a-real-id-secret-0123"),
+        **SECURED,
+    )
 
 
 def test_plaintext_kafka_is_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="DIXIAN_KAFKA_SECURITY is PLAINTEXT"):
-        Settings(environment="production", ingest_secret=SecretStr("a-real-secret-0123456789"))
+        Settings(
+            environment="production",
+            ingest_secret=SecretStr("a-real-secret-0123456789"),
+            id_secret=SecretStr("a-real-id-secret-0123"),
+        )
 
 
 def test_sasl_without_a_principal_is_refused_and_the_password_is_masked() -> None:
@@ -54,6 +63,7 @@ def test_a_shifted_clock_is_refused_in_production() -> None:
         Settings(
             environment="production",
             ingest_secret=SecretStr("a-real-secret-0123456789"),
+            id_secret=SecretStr("a-real-id-secret-0123"),
             clock_date="2022-07-01",  # type: ignore[arg-type]
             **SECURED,
         )
