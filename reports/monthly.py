@@ -23,7 +23,7 @@ from dixian.contract import Dept
 from dixian.contract.deadlines import DECIDE_DAYS
 from dixian.contract.validate import REASON_ZH
 from dixian.contract.vocabulary import ClueSource, ClueState, MonitoringCategory, Outcome, labels
-from dixian.geo import county_name
+from dixian.geo import KEY_COUNTIES, county_name
 from reports.model import Chart, Report, Table
 from rules.params import default_params
 from screening.store import Store
@@ -462,6 +462,46 @@ def screening_tables(
     return out
 
 
+KEY_COLUMNS = [
+    ("name", "重点帮扶县"),
+    ("received", "收到线索"),
+    ("visit_overdue", "走访超期"),
+    ("decided_in_15", "15天内认定"),
+    ("open", "在办"),
+    ("included", "纳入监测对象"),
+    ("monitored_h", "监测中(户)"),
+    ("eliminated_h", "风险已消除(户)"),
+    ("new_included", "本月新识别"),
+]
+
+
+def key_counties_table(
+    screening_rows: list[dict[str, Any]], monitoring_rows: list[dict[str, Any]], month: str
+) -> Table:
+    """The plan's key assistance counties (重点帮扶县: 龙胜, 资源, 全州) on their own lines, with their
+    total: what the city office follows first."""
+    by_code: dict[str, dict[str, Any]] = {
+        c: {"code": c, "name": county_name(c)} for c in sorted(KEY_COUNTIES)
+    }
+    for r in screening_rows:
+        if r["code"] in by_code:
+            by_code[r["code"]] |= {
+                k: r[k] for k in ("received", "visit_overdue", "decided_in_15", "open", "included")
+            }
+    for r in monitoring_rows:
+        if r["code"] in by_code:
+            by_code[r["code"]] |= {k: r[k] for k in ("monitored_h", "eliminated_h", "new_included")}
+    rows = [{k: r.get(k, 0) for k, _ in KEY_COLUMNS} | {"code": r["code"]} for r in by_code.values()]
+    total = {k: sum(r[k] for r in rows) for k, _ in KEY_COLUMNS[1:]} | {"name": "合计", "code": ""}
+    return Table(
+        "重点帮扶县",
+        f"{month} 重点帮扶县（龙胜、资源、全州）",
+        KEY_COLUMNS,
+        [*rows, total],
+        note="重点帮扶县见实施方案；各列口径同“核查处置-县”和“监测对象-县”。",
+    )
+
+
 def monitoring_tables(src: Sources, month: str, county: str | None) -> tuple[list[Table], dict[str, float]]:
     area, params = _area_sql(county)
     rows = src.store.db.query(
@@ -879,6 +919,7 @@ def monthly_report(
             *screening,
             campaigns_t,
             *monitoring,
+            *([key_counties_table(screening[0].rows, monitoring[0].rows, month)] if county is None else []),
             feedback,
             problem_summary,
             problems,

@@ -13,11 +13,11 @@ from reports.monthly import Sources, month_bounds, monthly_report
 from reports.quarterly import quarter_months, quarterly_report
 from reports.render import write
 from screening.audit import AuditAction, cli_user
-from screening.store import open_store
+from screening.store import store_for
 
 
 def sources(settings: Settings) -> Sources:
-    return Sources(open_store(settings.screening_url(), settings.now), settings.ingest_dir / "quality.sqlite")
+    return Sources(store_for(settings), settings.ingest_dir / "quality.sqlite")
 
 
 def _stamp(report: Report, period_end_exclusive: datetime) -> datetime:
@@ -50,10 +50,15 @@ def monthly(
     return report, xlsx, html
 
 
-def quarterly(settings: Settings, quarter: str, out_dir: Path | None) -> tuple[Report, Path, Path]:
+def quarterly(
+    settings: Settings, quarter: str, out_dir: Path | None, step: Callable[[str], None] | None = None
+) -> tuple[Report, Path, Path]:
+    """The quarterly bulletin written as XLSX and HTML; ``step`` hears each section and the writing."""
     src = sources(settings)
     try:
-        report = quarterly_report(src, quarter, settings.now().date())
+        report = quarterly_report(src, quarter, settings.now().date(), step)
+        if step:
+            step("写出 XLSX/HTML / writing")
         _, end = month_bounds(quarter_months(quarter)[-1])
         stamp = _stamp(report, datetime.combine(end, time()))
         xlsx, html = write(report, out_dir or settings.reports_dir, f"quarterly-{quarter}", stamp)

@@ -4,11 +4,12 @@ accuracy, with the red list (红榜) and black list (黑榜); weights and thresh
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 from dixian.contract.deadlines import DECIDE_DAYS
-from dixian.geo import county_name
+from dixian.geo import KEY_COUNTIES, county_name
 from reports.model import Chart, Report, Table
 from reports.monthly import Sources, _area_rows, _clues, load_yaml, month_bounds, quality_tables
 
@@ -29,7 +30,14 @@ def _score(metrics: dict[str, float | None], weights: dict[str, float]) -> float
     return round(sum(weights[k] * v for k, v in present.items()) / total, 1)
 
 
-def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
+QUARTER_STEPS = 4  # the sections ``quarterly_report`` announces through ``step``
+
+
+def quarterly_report(
+    src: Sources, quarter: str, today: date, step: Callable[[str], None] | None = None
+) -> Report:
+    """The quarter's bulletin; ``step`` is told as each of its ``QUARTER_STEPS`` sections starts."""
+    say = step or (lambda _: None)
     cfg = load_yaml("params.yaml")["quarterly"]
     months = quarter_months(quarter)
     start, _ = month_bounds(months[0])
@@ -37,14 +45,17 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
     settled = end + timedelta(days=DECIDE_DAYS)  # the quarter's last clues' 15 days are over
     closed = today >= settled
     as_of = settled if closed else today
+    say("时效 / timeliness")
     clues = _clues(src, start, end, None)
     timeliness = {r["code"]: r for r in _area_rows(clues, "county_code", as_of, {})}
+    say("数据质量 / data quality")
     problems, _, _ = quality_tables(src, months[-1], None)
     problems_by_county = Counter(p["county_code"] for p in problems.rows)
     households = {
         r["county_code"]: int(r["n"])
         for r in src.store.db.query("SELECT county_code, COUNT(*) AS n FROM households GROUP BY county_code")
     }
+    say("风险消除 / eliminations")
     eliminations = Counter[str]()
     for r in src.store.db.query(
         "SELECT c.county_code, COUNT(*) AS n FROM steps s JOIN clues c ON c.clue_id = s.clue_id"
@@ -61,6 +72,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
         (start.isoformat(), end.isoformat()),
     ):
         wrong[r["county_code"]] += int(r["n"])
+    say("排名 / ranking")
     rows: list[dict[str, Any]] = []
     for county in sorted(set(households) | set(timeliness)):
         t = timeliness.get(county)
@@ -76,6 +88,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
             {
                 "code": county,
                 "name": county_name(county),
+                "key": "是" if county in KEY_COUNTIES else "",
                 "clues": t["received"] if t else 0,
                 "due": due,
                 "timeliness": tim,
@@ -113,6 +126,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
         ("rank", "名次"),
         ("code", "代码"),
         ("name", "县（市、区）"),
+        ("key", "重点帮扶县"),
         ("score", "综合得分"),
         ("list", "红黑榜"),
         ("clues", "预警线索"),
@@ -139,6 +153,13 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
             f"末{black_cfg['max_counties']}名。"
         ),
     )
+    key_t = Table(
+        "重点帮扶县",
+        f"{quarter} 重点帮扶县（龙胜、资源、全州）",
+        cols,
+        [r for r in ranked if r["code"] in KEY_COUNTIES],
+        note="名次为在全市的名次；线索不足的县显示“无数据”。",
+    )
     red_t = Table("红榜", f"{quarter} 红榜", cols, red)
     black_t = Table("黑榜", f"{quarter} 黑榜", cols, black)
     return Report(
@@ -153,7 +174,7 @@ def quarterly_report(src: Sources, quarter: str, today: date) -> Report:
             ("黑榜", len(black), None),
             ("预警线索", len(clues), None),
         ],
-        tables=[ranking, red_t, black_t],
+        tables=[ranking, key_t, red_t, black_t],
         charts=[
             Chart(
                 "各县综合得分",

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from dixian.config import Settings
 from dixian.privacy import install_log_masking
@@ -88,3 +97,27 @@ def supervised(app: web.Application) -> web.Application:
     app.on_startup.append(started)
     app.on_shutdown.append(stopping)
     return app
+
+
+@contextmanager
+def steps_bar(title: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar over a command's steps, with the elapsed time and an estimate of what is left;
+    the callable moves it one step on and names the step."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(title, total=total)
+        started = False
+
+        def step(name: str) -> None:
+            nonlocal started
+            bar.update(task, advance=1 if started else 0, description=f"{title} · {name}")
+            started = True
+
+        yield step
+        bar.update(task, completed=total)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dixian.cli._shared import console, settings_of, stdout
+from dixian.cli._shared import console, settings_of, stdout, steps_bar
 from dixian.cli.queue import store_for
 from dixian.contract.vocabulary import Role
 from dixian.geo import CITY_SCOPE
@@ -64,7 +64,7 @@ def campaign_create(
     ] = "ordinary,formerly_poor,monitored",
 ) -> None:
     """Create a campaign: one visit item per household of the ledger in scope, in the village queues."""
-    from screening.campaigns import create_campaign  # noqa: PLC0415
+    from screening.campaigns import CAMPAIGN_STEPS, create_campaign  # noqa: PLC0415
 
     try:
         start, end = date.fromisoformat(date_from), date.fromisoformat(date_to)
@@ -73,9 +73,9 @@ def campaign_create(
         raise typer.Exit(2) from None
     store = store_for(settings_of(ctx))
     try:
-        with console.status("生成入户任务 / creating visit items ..."):
+        with steps_bar("集中排查 / campaign", CAMPAIGN_STEPS) as step:
             c = create_campaign(
-                store, _cli_actor(), name, scope, start, end, [k.strip() for k in kinds.split(",")]
+                store, _cli_actor(), name, scope, start, end, [k.strip() for k in kinds.split(",")], step
             )
     except Refusal as exc:
         console.print(f"[red]{exc.zh}[/]")

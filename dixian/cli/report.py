@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from dixian.cli._shared import console, settings_of
+from dixian.cli._shared import console, settings_of, steps_bar
 
 report_app = typer.Typer(
     help="Monthly cross-department report and quarterly bulletin (XLSX + HTML).", no_args_is_help=True
@@ -70,30 +60,6 @@ def report_monthly(
     console.print(f"  XLSX: {xlsx}\n  HTML: {html}")
 
 
-@contextmanager
-def steps_bar(title: str, total: int) -> Iterator[Callable[[str], None]]:
-    """A progress bar over a command's steps, with the elapsed time and an estimate of what is left;
-    the callable moves it one step on and names the step."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task(title, total=total)
-        started = False
-
-        def step(name: str) -> None:
-            nonlocal started
-            bar.update(task, advance=1 if started else 0, description=f"{title} · {name}")
-            started = True
-
-        yield step
-        bar.update(task, completed=total)
-
-
 @report_app.command("quarterly")
 def report_quarterly(
     ctx: typer.Context,
@@ -105,12 +71,13 @@ def report_quarterly(
 ) -> None:
     """Counties ranked by timeliness, data quality and elimination accuracy; red and black lists."""
     from reports.publish import quarterly  # noqa: PLC0415
+    from reports.quarterly import QUARTER_STEPS  # noqa: PLC0415
 
     if not re.fullmatch(r"\d{4}Q[1-4]", quarter):
         console.print(f"[red]季度格式应为 YYYYQn / quarter must be YYYYQn, got {quarter!r}[/]")
         raise typer.Exit(2)
-    with console.status(f"生成 {quarter} 季度通报 / building the bulletin ..."):
-        report, xlsx, html = quarterly(settings_of(ctx), quarter, out)
+    with steps_bar(f"{quarter} 季度通报", QUARTER_STEPS + 1) as step:
+        report, xlsx, html = quarterly(settings_of(ctx), quarter, out, step)
     console.print(f"{report.title}\n  XLSX: {xlsx}\n  HTML: {html}")
 
 
@@ -129,11 +96,11 @@ def report_national(
     """The month's county decisions (识别纳入, 风险消除, 回退) for the national monitoring system."""
     from reports.national import national_export, write_national  # noqa: PLC0415
     from screening.audit import AuditAction, cli_user  # noqa: PLC0415
-    from screening.store import open_store  # noqa: PLC0415
+    from screening.store import store_for  # noqa: PLC0415
 
     _check_month_and_county(month, county)
     settings = settings_of(ctx)
-    store = open_store(settings.screening_url())
+    store = store_for(settings)
     try:
         export = national_export(store, month, county)
         xlsx, csv_path = write_national(export, out or settings.reports_dir)

@@ -131,6 +131,9 @@ def test_monthly_figures_reconcile_with_their_sources(world: tuple[Sources, Cloc
     assert county.total("received") == 4
     a = next(x for x in county.rows if x["code"] == VILLAGE_A[:6])
     assert (a["included"], a["excluded"], a["decided_in_15"], a["open"]) == (1, 1, 2, 1)
+    key = r.table("重点帮扶县").rows  # 龙胜, 资源, 全州 on their own lines (no clues here), and their total
+    assert [x["name"] for x in key] == ["全州县", "龙胜各族自治县", "资源县", "合计"]
+    assert key[-1]["received"] == sum(x["received"] for x in key[:-1]) == 0
     # townships and villages are named from the area table where it names them, else left blank
     store.areas.load({VILLAGE_A[:9]: "白沙镇", VILLAGE_A: "遇龙村"})
     named = monthly_report(src, "2022-06", date(2022, 8, 1))
@@ -257,6 +260,9 @@ def test_quarterly_bulletin_ranks_counties_and_lists(world: tuple[Sources, Clock
     assert [x["code"] for x in r.table("红榜").rows] == [VILLAGE_A[:6]]
     assert [x["code"] for x in r.table("黑榜").rows] == [quanzhou[:6]]
     assert "不少于5条" in r.table("县区排名").note
+    # 全州 is one of the plan's key assistance counties: its own table, marked in the ranking
+    assert [(x["name"], x["rank"], x["key"]) for x in r.table("重点帮扶县").rows] == [("全州县", 2, "是")]
+    assert a["key"] == ""
     # two counties ranked; C is shown but not counted
     assert r.headline[0] == ("参评县（市、区）", 2, None)
 
