@@ -99,18 +99,23 @@ def supervised(app: web.Application) -> web.Application:
     return app
 
 
-@contextmanager
-def steps_bar(title: str, total: int) -> Iterator[Callable[[str], None]]:
-    """A progress bar over a command's steps, with the elapsed time and an estimate of what is left;
-    the callable moves it one step on and names the step."""
-    with Progress(
+def progress_bar(on: Console | None = None) -> Progress:
+    """The commands' progress bar: what, how far (n of total), time spent and an estimate of what is
+    left, on standard error (or the console ``on``)."""
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=console,
-    ) as bar:
+        console=on or console,
+    )
+
+
+@contextmanager
+def steps_bar(title: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar over a command's steps; the callable moves it one step on and names the step."""
+    with progress_bar() as bar:
         task = bar.add_task(title, total=total)
         started = False
 

@@ -12,10 +12,9 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dixian.cli._shared import console, settings_of, stdout
+from dixian.cli._shared import console, progress_bar, settings_of, stdout
 from dixian.config import Settings
 from dixian.topics import Topics
 from rules.catalogue import Catalogue, load_catalogue
@@ -132,15 +131,9 @@ def backtest(settings: Settings, candidate: Path, *, local_dir: Path | None, err
     records = stored_records(topics, local_dir=local_dir, kafka=settings.kafka)
     deadlines = settings.deadlines()
     results = {}
-    with Progress(
-        TextColumn("[bold]回测 backtest {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    ) as bar:
+    with progress_bar(err) as bar:
         for name, catalogue in (("active", active), ("candidate", cand)):
-            task = bar.add_task(name, total=len(records))
+            task = bar.add_task(f"回测 backtest {name}", total=len(records))
             results[name] = replay(
                 records,
                 topics,

@@ -10,14 +10,6 @@ from typing import Annotated
 import typer
 from aiokafka.errors import KafkaError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from connectors.ingest import Ingester, IngestSummary, tune_gc_for_bulk_work
@@ -25,7 +17,7 @@ from connectors.mapping import MappingError
 from connectors.readers import FileFormatError, open_source
 from connectors.sinks import KafkaSink, LocalSink, Sink
 from connectors.stores import TokenStore
-from dixian.cli._shared import console, env_help, override, settings_of, stdout, supervised
+from dixian.cli._shared import console, env_help, override, progress_bar, settings_of, stdout, supervised
 from dixian.config import Settings
 from dixian.contract.validate import REASON_ZH
 
@@ -285,14 +277,7 @@ async def _ingest_all(
     try:
         for path in files:
             total = open_source(path, encoding=encoding).check_structure()
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-            ) as bar:
+            with progress_bar() as bar:
                 task = bar.add_task(f"{dept} ← {path.name}", total=total)
                 summary = await ingester.ingest_file(
                     dept,
