@@ -210,7 +210,12 @@ def campaigns(store: Store, actor: Actor) -> list[Campaign]:
     return [c for c in map(_campaign, rows) if _overlaps(c, actor)]
 
 
-LEVELS = {"county": ("county_code", 6), "township": ("township_code", 9), "village": ("village_code", 12)}
+LEVELS = {
+    "county": ("county_code", 6),
+    "township": ("township_code", 9),
+    "village": ("village_code", 12),
+    "team": ("visit_team", 0),  # the screening team of two recorded on the visit (not yet visited: none)
+}
 
 
 def coverage(store: Store, actor: Actor, campaign_id: str, level: str) -> list[dict[str, Any]]:
@@ -233,7 +238,7 @@ def coverage(store: Store, actor: Actor, campaign_id: str, level: str) -> list[d
         out.append(
             {
                 "code": r["code"],
-                "name": store.areas.name(r["code"]),
+                "name": store.areas.name(r["code"]) if level != "team" else "",
                 "total": total,
                 "visited": visited,
                 "concluded": int(r["concluded"] or 0),
@@ -241,6 +246,10 @@ def coverage(store: Store, actor: Actor, campaign_id: str, level: str) -> list[d
                 "coverage_pct": round(100.0 * visited / total, 1) if total else None,
             }
         )
+    if level == "team":  # no team recorded (not visited yet, or recorded without one) last, on any database
+        for r in out:
+            r["name"] = "" if r["code"] else "（未登记工作组）"
+        out.sort(key=lambda r: (r["code"] is None, r["code"] or ""))
     return out
 
 
@@ -285,7 +294,12 @@ def summary_xlsx(store: Store, actor: Actor, campaign_id: str) -> bytes:
     ws.append(["入户任务", c.items])
     ws.append(["统计日", store.today().isoformat()])
     head = ["代码", "名称", "应走访户", "已走访", "已出结论", "逾期未走访", "走访率(%)"]
-    for level, title in (("county", "按县"), ("township", "按乡镇"), ("village", "按村")):
+    for level, title in (
+        ("county", "按县"),
+        ("township", "按乡镇"),
+        ("village", "按村"),
+        ("team", "按排查工作组"),
+    ):
         sheet = wb.create_sheet(title)
         sheet.append(head)
         for r in coverage(store, actor, campaign_id, level):

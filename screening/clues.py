@@ -35,7 +35,16 @@ from screening.auth import Actor
 from screening.db import Database, Row
 from screening.ledger import Ledger
 from screening.refusal import NotFound, Refusal
-from screening.workflow import ClueFacts, Deadline, Request, Transition, deadline, decide, urgency_key
+from screening.workflow import (
+    ClueFacts,
+    Deadline,
+    Request,
+    Transition,
+    deadline,
+    decide,
+    team_text,
+    urgency_key,
+)
 
 # What each role has to act on; everything else in scope is readable.
 TODO_STATES: dict[Role, tuple[ClueState, ...]] = {
@@ -397,11 +406,7 @@ class Clues:
         A refusal raises (ScopeError / NotFound / Refusal) and changes nothing."""
         now = self.now()
         with self.db.transaction():
-            row = self.db.one("SELECT * FROM clues WHERE clue_id = ?", (clue_id,))
-            unknown = f"没有编号为 {clue_id} 的线索"
-            if row is None:
-                raise NotFound(unknown)
-            actor.check_record(row["village_code"], unknown)
+            row = self._row_in_scope(actor, clue_id)
             hh = self.ledger.household(row["household_id"])
             facts = ClueFacts(
                 state=ClueState(row["state"]),
@@ -436,6 +441,15 @@ class Clues:
                     ),
                 )  # fmt: skip
         return t
+
+    def _row_in_scope(self, actor: Actor, clue_id: str) -> Row:
+        """The clue's row, for a write; one outside the actor's scope is answered as an unknown id."""
+        row = self.db.one("SELECT * FROM clues WHERE clue_id = ?", (clue_id,))
+        unknown = f"没有编号为 {clue_id} 的线索"
+        if row is None:
+            raise NotFound(unknown)
+        actor.check_record(row["village_code"], unknown)
+        return row
 
     def _append_step(
         self,
@@ -477,6 +491,28 @@ class Clues:
             ),
         )  # fmt: skip
         return seq
+
+    def in_person(
+        self, actor: Actor, clue_id: str, visited_on: date, note: str, team: tuple[str, ...] | None = None
+    ) -> int:
+        """The home visit that follows an online one (电话/微信): recorded, published, and the clue's
+        flag cleared. Returns the step's number."""
+        if actor.role != Role.VILLAGE:
+            raise Refusal("wrong_role", "补充入户核实由村级账号登记")
+        with self.db.transaction():
+            row = self._row_in_scope(actor, clue_id)
+            if not row["online_pending"]:
+                raise Refusal("not_online", "该线索没有待补充入户核实的线上走访")
+            if visited_on > self.today():
+                raise Refusal("visit_in_future", f"走访日期 {visited_on} 晚于今天，不能登记")
+            if row["visited_on"] and visited_on < date.fromisoformat(row["visited_on"]):
+                raise Refusal("visit_before_online", f"入户日期早于线上走访日期 {row['visited_on']}")
+            if not 2 <= len(note.strip()) <= 500:
+                raise Refusal("note_required", "请填写入户核实的情况（2–500字）")
+            cols: dict[str, Any] = {"online_pending": 0, "in_person_on": visited_on.isoformat()}
+            if team:
+                cols["visit_team"] = team_text(team)
+            return self._append_step(actor, row, cols, Step.IN_PERSON, row["state"], note.strip())
 
     def record_step(
         self, actor: Actor, clue_id: str, step: str, note: str, state: str, proposal: str | None = None

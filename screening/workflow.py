@@ -12,6 +12,7 @@ Pure: no database, no clock; the caller passes ``today``/``now`` so deadlines ar
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from dixian.contract.vocabulary import (
     Role,
     Severity,
     Step,
+    VisitMode,
 )
 from screening.refusal import Refusal
 
@@ -62,6 +64,8 @@ class Request:
     decision: str | None = None
     visited_on: date | None = None
     form: dict[str, Any] | None = None  # visit form answers (campaign visits)
+    visit_mode: str | None = None  # VisitMode; None: in person
+    team: tuple[str, ...] | None = None  # the screening team of two (names)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Request:
@@ -76,6 +80,9 @@ class Request:
         form = data.get("form")
         if form is not None and not isinstance(form, dict):
             raise Refusal("bad_form", "走访表（form）应为对象")
+        team = data.get("team")
+        if isinstance(team, str):
+            team = [t for t in re.split(r"[、,，\s]+", team) if t]
         return cls(
             action=str(data.get("action") or ""),
             note=note.strip(),
@@ -84,6 +91,8 @@ class Request:
             decision=(str(data["decision"]) if data.get("decision") else None),
             visited_on=visited_on,
             form=form,
+            visit_mode=str(data["visit_mode"]) if data.get("visit_mode") else None,
+            team=tuple(str(t) for t in team) if team else None,
         )
 
 
@@ -110,6 +119,26 @@ class Transition:
     outcome: Outcome | None = None
     category: str | None = None
     note: str = ""
+
+
+def visit_mode(value: str | None) -> VisitMode:
+    try:
+        return VisitMode(value or VisitMode.HOME)
+    except ValueError:
+        raise Refusal("bad_visit_mode", f"走访方式应为：{'、'.join(m.zh for m in VisitMode)}") from None
+
+
+_NAME = re.compile(r"^[\u4e00-\u9fff·A-Za-z]{2,20}$")
+
+
+def team_text(team: tuple[str, ...] | None) -> str | None:
+    """The screening team as stored ("张三、李四"): two different names, or none recorded."""
+    if not team:
+        return None
+    names = [t.strip() for t in team]
+    if len(names) != 2 or len(set(names)) != 2 or not all(_NAME.match(n) for n in names):
+        raise Refusal("bad_team", "排查工作组应为两名不同的人员姓名（2–20字），如：张三、李四")
+    return "、".join(names)
 
 
 def _need_note(req: Request, what: str) -> None:
@@ -162,7 +191,15 @@ def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime
             raise Refusal("visit_in_future", f"走访日期 {visited_on} 晚于今天，不能登记")
         if visited_on < clue.clue_date:
             raise Refusal("visit_before_clue", f"走访日期 {visited_on} 早于线索产生日期 {clue.clue_date}")
-        updates: dict[str, Any] = {"visited_on": visited_on.isoformat()}
+        mode = visit_mode(req.visit_mode)
+        updates: dict[str, Any] = {
+            "visited_on": visited_on.isoformat(),
+            "visit_mode": mode.value,
+            "visit_team": team_text(req.team),
+            "online_pending": int(mode != VisitMode.HOME),
+        }
+        if mode != VisitMode.HOME:
+            _need_note(req, f"{mode.zh}走访（说明不能入户的原因，如疫情防控）")
         if clue.household_kind:
             from screening.forms import check_answers  # noqa: PLC0415
 

@@ -173,6 +173,7 @@ class Step(Labelled):
     PLAN_MEASURE = "plan_measure", "登记帮扶措施"  # a measure added to an included household's plan
     MEASURE_UPDATE = "measure_update", "更新帮扶措施"  # a running measure's content or planned end changed
     MEASURE_CLOSE = "measure_close", "帮扶措施结项"  # a measure closed with its result
+    IN_PERSON = "in_person_visit", "补充入户核实"  # the home visit that follows an online one
 
 
 class MeasureStatus(Labelled):
@@ -181,3 +182,12 @@ class MeasureStatus(Labelled):
     ACTIVE = "active", "实施中"
     DONE = "done", "已完成"
     STOPPED = "stopped", "已终止"
+
+
+class VisitMode(Labelled):
+    """How a visit was made; an online one (phone, WeChat) is allowed where an epidemic prevents a
+    home visit, and is followed by a home visit."""
+
+    HOME = "home", "入户"
+    PHONE = "phone", "电话"
+    WECHAT = "wechat", "微信"

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dixian.contract.vocabulary import Step
 from screening.campaigns import campaigns, coverage, create_campaign, lookback
 from screening.clues import Clue
 from screening.exports import asset_check_xlsx
@@ -33,6 +34,7 @@ from screening.web.requests import (
     ActionBody,
     ApplicationBody,
     CampaignBody,
+    InPersonBody,
     LoginBody,
     MeasureBody,
     MeasureUpdateBody,
@@ -70,6 +72,10 @@ def clue_json(clue: Clue) -> dict[str, Any]:
         "visit_by": r["visit_by"],
         "decide_by": r["decide_by"],
         "visited_on": r["visited_on"],
+        "visit_mode": r["visit_mode"],
+        "visit_team": r["visit_team"],
+        "online_pending": bool(r["online_pending"]),
+        "in_person_on": r["in_person_on"],
         "notice_from": r["notice_from"],
         "overdue": clue.deadline.overdue,
         "deadline": clue.deadline.label,
@@ -187,6 +193,18 @@ async def api_update_measure(request: web.Request) -> web.Response:
     return json_response({"clue_id": clue_id, "seq": seq, "status": status})
 
 
+async def api_in_person(request: web.Request) -> web.Response:
+    body = parse(InPersonBody, await request.read())
+    clue_id = request.match_info["clue_id"]
+    store = request.app[STORE]
+    team = tuple(body.team) if body.team else None
+    await in_thread(store.clues.in_person, actor_of(request), clue_id, body.visited_on, body.note, team)
+    request.app[METRICS].steps.labels(Step.IN_PERSON.value, actor_of(request).role.value).inc()
+    request.app[WAKEUP].set()
+    clue = await in_thread(store.clues.get, actor_of(request), clue_id)
+    return json_response(clue_json(clue))
+
+
 async def api_plans(request: web.Request) -> web.Response:
     return json_response({"plans": await in_thread(plans, request.app[STORE], actor_of(request))})
 
@@ -276,6 +294,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/clues", api_clues),
     ("POST", "/api/v1/clues", api_create_clue),
     ("POST", "/api/v1/clues/{clue_id}/measures", api_add_measure),
+    ("POST", "/api/v1/clues/{clue_id}/in-person", api_in_person),
     ("POST", "/api/v1/clues/{clue_id}/measures/{seq}", api_update_measure),
     ("GET", "/api/v1/plans", api_plans),
     ("GET", "/api/v1/audit", api_audit),

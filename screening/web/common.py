@@ -28,6 +28,7 @@ from dixian.contract.vocabulary import (
     Role,
     Severity,
     Step,
+    VisitMode,
     labels,
 )
 from dixian.topics import Topics
@@ -109,6 +110,7 @@ _env.globals.update(
     OUTCOME_ZH=labels(Outcome),
     STEP_ZH=labels(Step),
     MEASURE_ZH=labels(MeasureStatus),
+    VISIT_MODE_ZH=labels(VisitMode),
     DECISION_ZH=labels(Decision),
     SEVERITY_ZH=labels(Severity),
     DEPT_ZH=labels(Dept),

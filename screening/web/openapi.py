@@ -106,6 +106,17 @@ SPEC: dict[str, Any] = {
                     "action": {"type": "string", "enum": [a.value for a in ACTION_RULE]},
                     "note": {"type": "string", "maxLength": 500, "description": "走访情况、理由或审核意见"},
                     "visited_on": {"type": "string", "format": "date", "description": "visit: 走访日期"},
+                    "visit_mode": {
+                        "type": "string",
+                        "enum": ["home", "phone", "wechat"],
+                        "description": "visit: 入户 / 电话 / 微信（线上走访须说明原因，之后补充入户核实）",
+                    },
+                    "team": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "maxItems": 2,
+                        "description": "visit: 排查工作组两人姓名",
+                    },
                     "proposal": {
                         "type": "string",
                         "enum": [p.value for p in Proposal],
@@ -316,6 +327,25 @@ SPEC["paths"]["/api/v1/clues"]["post"] = {
         "200": _resp("already recorded today (same household and source)"),
         **_ERRORS,
     },
+}
+SPEC["paths"]["/api/v1/clues/{clue_id}/in-person"] = {
+    "post": {
+        "summary": "补充入户核实（线上走访之后）/ the home visit that follows a phone or WeChat visit",
+        "parameters": [_CLUE_ID],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["visited_on", "note"],
+                "additionalProperties": False,
+                "properties": {
+                    "visited_on": {"type": "string", "format": "date"},
+                    "note": {"type": "string", "description": "入户核实的情况"},
+                    "team": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+                },
+            }
+        ),
+        "responses": {"200": _resp("recorded", {"$ref": "#/components/schemas/Clue"}), **_ERRORS},
+    }
 }
 SPEC["paths"]["/api/v1/clues/{clue_id}/measures"] = {
     "post": {

@@ -188,6 +188,9 @@ async def clue_post(request: web.Request) -> web.StreamResponse:
         }
         if answers:
             fields["form"] = {k: v if len(v) > 1 or k in _MULTI else v[0] for k, v in answers.items()}
+        team = [fields.pop(k, "").strip() for k in ("team1", "team2")]
+        if any(team):
+            fields["team"] = [t for t in team if t] if all(team) else team[:1]
         req = Request.from_mapping(fields)
         t = await in_thread(request.app[STORE].clues.act, actor_of(request), clue_id, req)
     except (NotFound, ScopeError):
@@ -234,6 +237,30 @@ async def measure_post(request: web.Request) -> web.StreamResponse:
         return await clue_page(request, error=exc.zh, status=status_of(exc))
     request.app[WAKEUP].set()
     raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(Step.PLAN_MEASURE.zh)}")
+
+
+async def in_person_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    clue_id = request.match_info["clue_id"]
+    try:
+        _check_csrf(request, form)
+        team = tuple(t for t in (str(form.get("team1", "")).strip(), str(form.get("team2", "")).strip()) if t)
+        await in_thread(
+            request.app[STORE].clues.in_person,
+            actor_of(request),
+            clue_id,
+            date_field(form.get("visited_on"), "入户日期") or date.min,
+            str(form.get("note", "")),
+            team or None,
+        )
+    except (NotFound, ScopeError):
+        raise
+    except Refusal as exc:
+        count_refusal(request, exc)
+        return await clue_page(request, error=exc.zh, status=status_of(exc))
+    request.app[METRICS].steps.labels(Step.IN_PERSON.value, actor_of(request).role.value).inc()
+    request.app[WAKEUP].set()
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(Step.IN_PERSON.zh)}")
 
 
 async def measure_update_post(request: web.Request) -> web.StreamResponse:
@@ -384,6 +411,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/clues/{clue_id}", clue_page),
     ("POST", "/clues/{clue_id}", clue_post),
     ("POST", "/clues/{clue_id}/measures", measure_post),
+    ("POST", "/clues/{clue_id}/in-person", in_person_post),
     ("POST", "/clues/{clue_id}/measures/{seq}", measure_update_post),
     ("GET", "/apply", apply_page),
     ("POST", "/apply", apply_post),

@@ -36,6 +36,8 @@ class ActionBody(Body):
     decision: str | None = Field(None, max_length=20)
     visited_on: date | None = None
     form: dict[str, Any] | None = None
+    visit_mode: Literal["home", "phone", "wechat"] | None = None
+    team: list[str] | None = Field(None, max_length=2)
 
     def request(self) -> Request:
         return Request(
@@ -46,7 +48,15 @@ class ActionBody(Body):
             decision=self.decision or None,
             visited_on=self.visited_on,
             form=self.form,
+            visit_mode=self.visit_mode,
+            team=tuple(self.team) if self.team else None,
         )
+
+
+class InPersonBody(Body):
+    visited_on: date
+    note: str = Field(max_length=2000)
+    team: list[str] | None = Field(None, max_length=2)
 
 
 class NewClueBody(Body):
@@ -91,7 +101,8 @@ class ApplicationBody(Body):
 
 EXAMPLES: dict[type[Body], str] = {
     LoginBody: '{"username": "...", "password": "..."}',
-    ActionBody: '{"action": "visit", "note": "..."}',
+    ActionBody: '{"action": "visit", "note": "...", "visit_mode": "home", "team": ["张三", "李四"]}',
+    InPersonBody: '{"visited_on": "2022-07-05", "note": "...", "team": ["张三", "李四"]}',
     NewClueBody: '{"household_id": "...", "source": "cadre", "note": "..."}',
     MeasureBody: '{"group": "employment", "description": "...", "start_on": "2022-07-01"}',
     MeasureUpdateBody: '{"status": "done", "result": "..."}',

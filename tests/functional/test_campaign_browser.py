@@ -25,7 +25,9 @@ def test_officer_completes_a_campaign_visit_for_a_monitoring_object(tmp_path: Pa
     from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
 
     db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    store = open_store(db_url)
+    # the store's clock is the server's (the campaign's step must not be dated after the visit, or the
+    # outbox, which publishes oldest first, would put the visit first when it publishes both at once)
+    store = open_store(db_url, Settings(clock_date=date(2022, 9, 5)).now)
     store.ledger.upsert(
         [
             household(7, kind="脱贫户", monitoring_category="脱贫不稳定户", monitoring_status="监测中"),

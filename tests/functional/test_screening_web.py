@@ -303,7 +303,7 @@ async def test_campaign_pages_and_plan_api(client: TestClient, store: Store) -> 
     assert "回头看" in page
     r = await client.get(f"/campaigns/{cid}/summary.xlsx")
     sheets = openpyxl.load_workbook(io.BytesIO(await r.read())).sheetnames
-    assert sheets == ["概况", "按县", "按乡镇", "按村", "回头看"]
+    assert sheets == ["概况", "按县", "按乡镇", "按村", "按排查工作组", "回头看"]
     headers = await _api_token(client)
     r = await client.post(
         f"/api/v1/clues/{alert(1).alert_id}/measures",
@@ -365,6 +365,50 @@ async def test_a_measure_is_updated_and_closed_with_its_result_on_the_page_and_t
     assert (r.status, (await r.json())["error"]) == (409, "measure_closed")
     plans = (await (await client.get("/api/v1/plans", headers=headers)).json())["plans"]
     assert [(p["done"], p["active"]) for p in plans] == [(1, 0)]
+
+
+@pytest.mark.asyncio
+async def test_an_online_visit_and_its_in_person_follow_up_on_the_api_and_the_page(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    cid = alert(1).alert_id
+    headers = await _api_token(client)
+    body = {
+        "action": "visit",
+        "note": "疫情防控，微信视频核实",
+        "visit_mode": "wechat",
+        "team": ["张三", "李四"],
+    }
+    r = await client.post(f"/api/v1/clues/{cid}/actions", json=body, headers=headers)
+    assert r.status == 200, await r.text()
+    got = await r.json()
+    assert (got["visit_mode"], got["visit_team"], got["online_pending"]) == ("wechat", "张三、李四", True)
+    r = await client.post(f"/api/v1/clues/{cid}/actions", json=body | {"visit_mode": "fax"}, headers=headers)
+    assert r.status == 400
+    await _page_login(client)
+    page = await (await client.get(f"/clues/{cid}")).text()
+    assert "微信走访（线上），待补充入户核实" in page
+    assert "form-in-person" in page
+    assert "线上走访待入户" in await (await client.get("/")).text()
+    r = await client.post(
+        f"/clues/{cid}/in-person",
+        data={
+            "csrf": _csrf(page),
+            "visited_on": "2022-07-01",
+            "note": "入户核实，情况属实",
+            "team1": "张三",
+            "team2": "王五",
+        },
+        allow_redirects=False,
+    )
+    assert r.status == 303, await r.text()
+    page = await (await client.get(f"/clues/{cid}")).text()
+    assert "待补充入户核实" not in page
+    assert "2022-07-01 已补充入户核实" in page
+    r = await client.post(
+        f"/api/v1/clues/{cid}/in-person", json={"visited_on": "2022-07-01", "note": "再次"}, headers=headers
+    )
+    assert (r.status, (await r.json())["error"]) == (400, "not_online")
 
 
 @pytest.mark.asyncio

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from hypothesis import given, settings
@@ -46,7 +46,7 @@ def test_validator_agrees_with_checksum_definition(head: str, last: str) -> None
 def _event_strategy(model: type[Any]) -> st.SearchStrategy[Any]:
     head = first17
     return st.builds(
-        lambda h, oc, rep, eid: model.model_validate(
+        lambda h, oc, lag, eid: model.model_validate(
             {
                 **_minimal_payload(model),
                 "event_id": eid,
@@ -55,12 +55,12 @@ def _event_strategy(model: type[Any]) -> st.SearchStrategy[Any]:
                 "member_id": h + resident_id_check_char(h),
                 "village_code": "450321101201",
                 "occurred_at": oc,
-                "reported_at": rep,
+                "reported_at": datetime.combine(oc, time()) + lag,  # reported on or after the day
             }
         ),
         head,
         st.dates(min_value=date(2015, 1, 1), max_value=date(2030, 1, 1)),
-        st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2030, 1, 1)),
+        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
         st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=8, max_size=40),
     )
 
