@@ -406,7 +406,7 @@ class Clues:
         A refusal raises (ScopeError / NotFound / Refusal) and changes nothing."""
         now = self.now()
         with self.db.transaction():
-            row = self._row_in_scope(actor, clue_id)
+            row = self.row_in_scope(actor, clue_id)
             hh = self.ledger.household(row["household_id"])
             facts = ClueFacts(
                 state=ClueState(row["state"]),
@@ -419,7 +419,7 @@ class Clues:
                 household_kind=row["household_kind"],
             )
             t = decide(facts, request, actor.role, now.date(), now)
-            self._append_step(
+            self.append_step(
                 actor, row, {"state": t.to_state.value, **t.updates}, t.step, t.to_state.value, t.note,
                 proposal=t.proposal, outcome=t.outcome, category=t.category,
             )  # fmt: skip
@@ -442,7 +442,7 @@ class Clues:
                 )  # fmt: skip
         return t
 
-    def _row_in_scope(self, actor: Actor, clue_id: str) -> Row:
+    def row_in_scope(self, actor: Actor, clue_id: str) -> Row:
         """The clue's row, for a write; one outside the actor's scope is answered as an unknown id."""
         row = self.db.one("SELECT * FROM clues WHERE clue_id = ?", (clue_id,))
         unknown = f"没有编号为 {clue_id} 的线索"
@@ -451,7 +451,7 @@ class Clues:
         actor.check_record(row["village_code"], unknown)
         return row
 
-    def _append_step(
+    def append_step(
         self,
         actor: Actor,
         row: Row,
@@ -500,7 +500,7 @@ class Clues:
         if actor.role != Role.VILLAGE:
             raise Refusal("wrong_role", "补充入户核实由村级账号登记")
         with self.db.transaction():
-            row = self._row_in_scope(actor, clue_id)
+            row = self.row_in_scope(actor, clue_id)
             if not row["online_pending"]:
                 raise Refusal("not_online", "该线索没有待补充入户核实的线上走访")
             if visited_on > self.today():
@@ -512,7 +512,7 @@ class Clues:
             cols: dict[str, Any] = {"online_pending": 0, "in_person_on": visited_on.isoformat()}
             if team:
                 cols["visit_team"] = team_text(team)
-            return self._append_step(actor, row, cols, Step.IN_PERSON, row["state"], note.strip())
+            return self.append_step(actor, row, cols, Step.IN_PERSON, row["state"], note.strip())
 
     def record_step(
         self, actor: Actor, clue_id: str, step: str, note: str, state: str, proposal: str | None = None
@@ -520,7 +520,7 @@ class Clues:
         """A step that does not move the clue (opening it, a plan measure): recorded and published."""
         row = self.db.one("SELECT clue_id, steps, state FROM clues WHERE clue_id = ?", (clue_id,))
         assert row is not None
-        return self._append_step(actor, row, {}, step, state, note, proposal=proposal)
+        return self.append_step(actor, row, {}, step, state, note, proposal=proposal)
 
     def create(
         self, actor: Actor, household_id: str, source: str, note: str, *, authorisation_signed: bool = False
@@ -569,7 +569,7 @@ class Clues:
                 self.db.execute("UPDATE clues SET authorisation_signed = 1 WHERE clue_id = ?", (clue_id,))
             row = self.db.one("SELECT clue_id, steps, state FROM clues WHERE clue_id = ?", (clue_id,))
             assert row is not None
-            self._append_step(
+            self.append_step(
                 actor, row, {}, Step.OPEN, row["state"], f"{ClueSource(source).zh}：{note.strip()}"
             )
         return clue_id, True

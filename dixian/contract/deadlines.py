@@ -9,6 +9,7 @@ VISIT_DAYS_RANGE = (2, 5)
 DECIDE_DAYS = 15  # clue to county decision at most 15 days
 NOTICE_DAYS = 5  # public notice in the village for at least 5 days
 PLAN_DAYS = 10  # an assistance plan within 10 days of inclusion
+NOTIFY_DAYS = 7  # the household told of the county's decision within a week (the plan sets no figure)
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,7 @@ class Step(Labelled):
     MEASURE_UPDATE = "measure_update", "更新帮扶措施"  # a running measure's content or planned end changed
     MEASURE_CLOSE = "measure_close", "帮扶措施结项"  # a measure closed with its result
     IN_PERSON = "in_person_visit", "补充入户核实"  # the home visit that follows an online one
+    NOTIFY = "notify", "入户告知"  # the household told of the county's decision
 
 
 class MeasureStatus(Labelled):
@@ -191,3 +192,11 @@ class VisitMode(Labelled):
     HOME = "home", "入户"
     PHONE = "phone", "电话"
     WECHAT = "wechat", "微信"
+
+
+class NotifyMethod(Labelled):
+    """How a household was told of the county's decision (入户告知)."""
+
+    VISIT = "visit", "入户告知"
+    PHONE = "phone", "电话告知"
+    LETTER = "letter", "书面告知"

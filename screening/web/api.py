@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from dixian.contract.vocabulary import Step
+from screening.announcements import announcement, notify, unnotified
 from screening.campaigns import campaigns, coverage, create_campaign, lookback
 from screening.clues import Clue
 from screening.exports import asset_check_xlsx
@@ -29,7 +30,14 @@ from screening.web.common import (
     render,
     seq_param,
 )
-from screening.web.pages import BAD_LOGIN, allowed_actions, coverage_level, listed_clues, xlsx_response
+from screening.web.pages import (
+    BAD_LOGIN,
+    allowed_actions,
+    announcement_period,
+    coverage_level,
+    listed_clues,
+    xlsx_response,
+)
 from screening.web.requests import (
     ActionBody,
     ApplicationBody,
@@ -39,6 +47,7 @@ from screening.web.requests import (
     MeasureBody,
     MeasureUpdateBody,
     NewClueBody,
+    NotificationBody,
     parse,
 )
 
@@ -205,6 +214,28 @@ async def api_in_person(request: web.Request) -> web.Response:
     return json_response(clue_json(clue))
 
 
+async def api_notification(request: web.Request) -> web.Response:
+    body = parse(NotificationBody, await request.read())
+    clue_id = request.match_info["clue_id"]
+    store = request.app[STORE]
+    await in_thread(notify, store, actor_of(request), clue_id, body.notified_on, body.method, body.note)
+    request.app[WAKEUP].set()
+    return json_response(clue_json(await in_thread(store.clues.get, actor_of(request), clue_id)))
+
+
+async def api_notifications(request: web.Request) -> web.Response:
+    return json_response({"unnotified": await in_thread(unnotified, request.app[STORE], actor_of(request))})
+
+
+async def api_announcement(request: web.Request) -> web.Response:
+    store, county = request.app[STORE], request.match_info["county_code"]
+    start, end = announcement_period(request, store.today())
+    rows = await in_thread(announcement, store, actor_of(request), county, start, end)
+    return json_response(
+        {"county_code": county, "from": start.isoformat(), "to": end.isoformat(), "households": rows}
+    )
+
+
 async def api_plans(request: web.Request) -> web.Response:
     return json_response({"plans": await in_thread(plans, request.app[STORE], actor_of(request))})
 
@@ -295,6 +326,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/clues", api_create_clue),
     ("POST", "/api/v1/clues/{clue_id}/measures", api_add_measure),
     ("POST", "/api/v1/clues/{clue_id}/in-person", api_in_person),
+    ("POST", "/api/v1/clues/{clue_id}/notification", api_notification),
+    ("GET", "/api/v1/notifications", api_notifications),
+    ("GET", "/api/v1/counties/{county_code}/announcement", api_announcement),
     ("POST", "/api/v1/clues/{clue_id}/measures/{seq}", api_update_measure),
     ("GET", "/api/v1/plans", api_plans),
     ("GET", "/api/v1/audit", api_audit),

@@ -347,6 +347,47 @@ SPEC["paths"]["/api/v1/clues/{clue_id}/in-person"] = {
         "responses": {"200": _resp("recorded", {"$ref": "#/components/schemas/Clue"}), **_ERRORS},
     }
 }
+SPEC["paths"]["/api/v1/clues/{clue_id}/notification"] = {
+    "post": {
+        "summary": "登记入户告知（县级审定后，村级）/ record that the household was told of the decision",
+        "parameters": [_CLUE_ID],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["notified_on", "method"],
+                "additionalProperties": False,
+                "properties": {
+                    "notified_on": {"type": "string", "format": "date"},
+                    "method": {"type": "string", "enum": ["visit", "phone", "letter"]},
+                    "note": {"type": "string"},
+                },
+            }
+        ),
+        "responses": {"200": _resp("recorded", {"$ref": "#/components/schemas/Clue"}), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/notifications"] = {
+    "get": {
+        "summary": "辖区内待入户告知的审定结果（超期标注）/ decisions not told to the household yet",
+        "responses": {"200": _resp("unnotified"), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/counties/{county_code}/announcement"] = {
+    "get": {
+        "summary": "县级审定公告（不含户编号、身份证号、致贫原因）/ the county's announcement",
+        "parameters": [
+            {"name": "county_code", "in": "path", "required": True, "schema": {"type": "string"}},
+            {
+                "name": "from",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "format": "date"},
+            },
+            {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+        ],
+        "responses": {"200": _resp("announcement"), **_ERRORS},
+    }
+}
 SPEC["paths"]["/api/v1/clues/{clue_id}/measures"] = {
     "post": {
         "summary": "登记帮扶措施（纳入监测的农户）/ add a measure to the household's assistance plan",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,8 +14,11 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from dixian.contract.deadlines import NOTIFY_DAYS
 from dixian.contract.vocabulary import RECORDED_SOURCES, ClueState, MeasureStatus, Step, labels
+from dixian.geo import county_name
 from screening import auth
+from screening.announcements import announcement, notify, unnotified
 from screening.audit import AuditAction
 from screening.auth import Actor
 from screening.campaigns import LEVELS, campaigns, coverage, get_campaign, lookback, summary_xlsx
@@ -215,76 +219,117 @@ def date_field(value: Any, label: str, *, required: bool = True) -> date | None:
         raise Refusal("bad_date", f"{label}格式不对：{text}（应为 YYYY-MM-DD）") from None
 
 
-async def measure_post(request: web.Request) -> web.StreamResponse:
+PostedForm = MultiDictProxy[Any]
+
+
+async def _clue_form(
+    request: web.Request,
+    write: Callable[[Store, Actor, str, PostedForm], Step],
+    anchor: str = "",
+) -> web.StreamResponse:
+    """A form posted on a clue's page: checked (CSRF), written in a worker thread (``write`` returns
+    the step it recorded), then back to the page saying so; a refusal is shown on the page."""
     form = await request.post()
     clue_id = request.match_info["clue_id"]
     try:
         _check_csrf(request, form)
-        await in_thread(
-            add_measure,
-            request.app[STORE],
-            actor_of(request),
+        step = await in_thread(write, request.app[STORE], actor_of(request), clue_id, form)
+    except (NotFound, ScopeError):
+        raise  # the error page (middleware), not the form
+    except Refusal as exc:
+        count_refusal(request, exc)
+        return await clue_page(request, error=exc.zh, status=status_of(exc))
+    request.app[METRICS].steps.labels(step.value, actor_of(request).role.value).inc()
+    request.app[WAKEUP].set()
+    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(step.zh)}{anchor}")
+
+
+def _team(form: PostedForm) -> tuple[str, ...] | None:
+    return (
+        tuple(t for t in (str(form.get("team1", "")).strip(), str(form.get("team2", "")).strip()) if t)
+        or None
+    )
+
+
+async def measure_post(request: web.Request) -> web.StreamResponse:
+    def write(store: Store, actor: Actor, clue_id: str, form: PostedForm) -> Step:
+        add_measure(
+            store,
+            actor,
             clue_id,
             str(form.get("group", "")),
             str(form.get("description", "")),
             date_field(form.get("start_on"), "开始日期") or date.min,
             date_field(form.get("end_on"), "结束日期", required=False),
         )
-    except (NotFound, ScopeError):
-        raise  # the error page (middleware), not the form
-    except Refusal as exc:
-        count_refusal(request, exc)
-        return await clue_page(request, error=exc.zh, status=status_of(exc))
-    request.app[WAKEUP].set()
-    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(Step.PLAN_MEASURE.zh)}")
+        return Step.PLAN_MEASURE
+
+    return await _clue_form(request, write, "#plan")
+
+
+async def notification_post(request: web.Request) -> web.StreamResponse:
+    def write(store: Store, actor: Actor, clue_id: str, form: PostedForm) -> Step:
+        when = date_field(form.get("notified_on"), "告知日期") or date.min
+        notify(store, actor, clue_id, when, str(form.get("method", "")), str(form.get("note", "")))
+        return Step.NOTIFY
+
+    return await _clue_form(request, write, "#notify")
+
+
+async def notifications_page(request: web.Request) -> web.Response:
+    rows = await in_thread(unnotified, request.app[STORE], actor_of(request))
+    return render(request, "notifications.html", rows=rows, notify_days=NOTIFY_DAYS)
+
+
+def announcement_period(request: web.Request, today: date) -> tuple[date, date]:
+    """The period of an announcement from the query (default: this month so far)."""
+    try:
+        start = date.fromisoformat(request.query.get("from") or today.replace(day=1).isoformat())
+        end = date.fromisoformat(request.query.get("to") or today.isoformat())
+    except ValueError:
+        raise Refusal("bad_date", "日期格式不对（应为 YYYY-MM-DD）") from None
+    return start, end
+
+
+async def announcement_page(request: web.Request) -> web.Response:
+    store, county = request.app[STORE], request.match_info["county_code"]
+    start, end = announcement_period(request, store.today())
+    rows = await in_thread(announcement, store, actor_of(request), county, start, end)
+    return render(
+        request,
+        "announcement.html",
+        county=county,
+        county_name=county_name(county),
+        rows=rows,
+        period_from=start,
+        period_to=end,
+    )
 
 
 async def in_person_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    clue_id = request.match_info["clue_id"]
-    try:
-        _check_csrf(request, form)
-        team = tuple(t for t in (str(form.get("team1", "")).strip(), str(form.get("team2", "")).strip()) if t)
-        await in_thread(
-            request.app[STORE].clues.in_person,
-            actor_of(request),
-            clue_id,
-            date_field(form.get("visited_on"), "入户日期") or date.min,
-            str(form.get("note", "")),
-            team or None,
-        )
-    except (NotFound, ScopeError):
-        raise
-    except Refusal as exc:
-        count_refusal(request, exc)
-        return await clue_page(request, error=exc.zh, status=status_of(exc))
-    request.app[METRICS].steps.labels(Step.IN_PERSON.value, actor_of(request).role.value).inc()
-    request.app[WAKEUP].set()
-    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(Step.IN_PERSON.zh)}")
+    def write(store: Store, actor: Actor, clue_id: str, form: PostedForm) -> Step:
+        when = date_field(form.get("visited_on"), "入户日期") or date.min
+        store.clues.in_person(actor, clue_id, when, str(form.get("note", "")), _team(form))
+        return Step.IN_PERSON
+
+    return await _clue_form(request, write)
 
 
 async def measure_update_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    clue_id, seq = request.match_info["clue_id"], seq_param(request)
-    description = str(form.get("description", "")).strip()
-    try:
-        _check_csrf(request, form)
+    seq = seq_param(request)
+
+    def write(store: Store, actor: Actor, clue_id: str, form: PostedForm) -> Step:
         change = MeasureChange(
             status=str(form.get("status", "")),
-            description=description or None,
+            description=str(form.get("description", "")).strip() or None,
             end_on=date_field(form.get("end_on"), "计划结束日期", required=False),
             result=str(form.get("result", "")),
             closed_on=date_field(form.get("closed_on"), "结项日期", required=False),
         )
-        status = await in_thread(update_measure, request.app[STORE], actor_of(request), clue_id, seq, change)
-    except (NotFound, ScopeError):
-        raise
-    except Refusal as exc:
-        count_refusal(request, exc)
-        return await clue_page(request, error=exc.zh, status=status_of(exc))
-    request.app[WAKEUP].set()
-    step = Step.MEASURE_UPDATE if status == MeasureStatus.ACTIVE else Step.MEASURE_CLOSE
-    raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(step.zh)}#plan")
+        status = update_measure(store, actor, clue_id, seq, change)
+        return Step.MEASURE_UPDATE if status == MeasureStatus.ACTIVE else Step.MEASURE_CLOSE
+
+    return await _clue_form(request, write, "#plan")
 
 
 async def new_clue_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
@@ -412,6 +457,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/clues/{clue_id}", clue_post),
     ("POST", "/clues/{clue_id}/measures", measure_post),
     ("POST", "/clues/{clue_id}/in-person", in_person_post),
+    ("POST", "/clues/{clue_id}/notification", notification_post),
+    ("GET", "/notifications", notifications_page),
+    ("GET", "/counties/{county_code}/announcement", announcement_page),
     ("POST", "/clues/{clue_id}/measures/{seq}", measure_update_post),
     ("GET", "/apply", apply_page),
     ("POST", "/apply", apply_post),

@@ -84,6 +84,12 @@ class MeasureUpdateBody(Body):
         return MeasureChange(self.status, self.description, self.end_on, self.result, self.closed_on)
 
 
+class NotificationBody(Body):
+    notified_on: date
+    method: Literal["visit", "phone", "letter"]
+    note: str = Field("", max_length=500)
+
+
 class CampaignBody(Body):
     name: str = Field(max_length=200)
     scope: list[str] = Field(max_length=20)
@@ -106,6 +112,7 @@ EXAMPLES: dict[type[Body], str] = {
     NewClueBody: '{"household_id": "...", "source": "cadre", "note": "..."}',
     MeasureBody: '{"group": "employment", "description": "...", "start_on": "2022-07-01"}',
     MeasureUpdateBody: '{"status": "done", "result": "..."}',
+    NotificationBody: '{"notified_on": "2022-07-20", "method": "visit"}',
     CampaignBody: '{"name": "...", "scope": ["4503"], "from": "2022-09-01", "to": "2022-09-30", "kinds": []}',
     ApplicationBody: '{"village_code": "...", "household_id": "...", "description": "...", "consent": true}',
 }

@@ -39,6 +39,7 @@ BODIES = {  # valid bodies, so that the refusal comes from the id and not from t
     "measures": {"group": "employment", "description": "越界登记", "start_on": "2022-07-01"},
     "{seq}": {"status": "done", "result": "越界结项"},
     "in-person": {"visited_on": "2022-07-01", "note": "越界入户"},
+    "notification": {"notified_on": "2022-07-01", "method": "visit"},
 }
 FIXED = {"seq": "1"}  # path parameters that are not record ids: fixed, so the id decides the answer
 # per path parameter: a value the account (village A) may not see that exists, and one that does not
