@@ -173,6 +173,22 @@ def read_local_from(path: Path, start: int, end: int | None = None) -> Iterator[
             yield pos, rec["key"].encode(), orjson.dumps(rec["value"])
 
 
+def local_line(key: bytes | str, value: bytes) -> bytes:
+    """One record of a local topic file: ``{"key": ..., "value": ...}`` and a newline."""
+    k = key.decode() if isinstance(key, bytes) else key
+    return orjson.dumps({"key": k, "value": orjson.Fragment(value)}) + b"\n"
+
+
+def resume_at(path: Path, position: int | None, head: str | None) -> int:
+    """Where a reader that stopped at ``position`` of a file whose first line had fingerprint
+    ``head`` goes on: there, or from the start when it never read the file or the file was rewritten
+    (another first line, or shorter than the position)."""
+    size = path.stat().st_size if path.exists() else 0
+    if position is None or head != local_head(path) or position > size:
+        return 0
+    return position
+
+
 def local_head(path: Path) -> str:
     """A fingerprint of the file's first line: a file rewritten from scratch (not appended to) gets a
     new one, so a reader that kept a position in it starts again."""
@@ -208,11 +224,7 @@ class LocalSink:
         fh = self._files.get(topic)
         if fh is None:
             fh = self._files[topic] = self.path(topic).open("ab")
-        fh.write(
-            b"".join(
-                orjson.dumps({"key": k.decode(), "value": orjson.Fragment(v)}) + b"\n" for k, v in records
-            )
-        )
+        fh.write(b"".join(local_line(k, v) for k, v in records))
 
     async def flush(self) -> None:
         for fh in self._files.values():
@@ -224,12 +236,7 @@ def append_local_letters(directory: Path, topic: str, letters: list[DeadLetter])
     """Embedded default: add a stage's new dead letters to the local dead-letter topic file."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / f"{topic}.jsonl").open("ab") as fh:
-        fh.write(
-            b"".join(
-                orjson.dumps({"key": d.dept, "value": orjson.Fragment(d.model_dump_json().encode())}) + b"\n"
-                for d in letters
-            )
-        )
+        fh.write(b"".join(local_line(d.dept, d.model_dump_json().encode()) for d in letters))
 
 
 def replace_local_letters(directory: Path, topic: str, letters: list[DeadLetter], channels: set[str]) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.ingest import Ingester, IngestSummary, current_month
+from connectors.ingest import Ingester, IngestSummary
 from connectors.readers import FileFormatError
 from connectors.sinks import LocalSink
 from dixian.config import Settings
@@ -92,25 +92,36 @@ def _digest(path: Path) -> str:
 
 
 class Inbox:
-    """Which files of the folder were ingested (by content), in the embedded state directory."""
+    """Which files of the folder were ingested (by content), in the embedded state directory. A file
+    whose name, size and modification time are those of one ingested is not read again to tell."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS files (digest TEXT PRIMARY KEY, name TEXT NOT NULL,"
-            " kind TEXT NOT NULL, ingested_at REAL NOT NULL)"
+            " kind TEXT NOT NULL, ingested_at REAL NOT NULL, size INTEGER, mtime_ns INTEGER)"
         )
 
     def close(self) -> None:
         self.db.close()
 
+    def unchanged(self, path: Path) -> bool:
+        st = path.stat()
+        row = self.db.execute(
+            "SELECT 1 FROM files WHERE name = ? AND size = ? AND mtime_ns = ?",
+            (path.name, st.st_size, st.st_mtime_ns),
+        ).fetchone()
+        return row is not None
+
     def seen(self, digest: str) -> bool:
         return self.db.execute("SELECT 1 FROM files WHERE digest = ?", (digest,)).fetchone() is not None
 
     def done(self, digest: str, f: InboxFile) -> None:
+        st = f.path.stat()
         self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (digest, f.path.name, f.kind, time.time())
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            (digest, f.path.name, f.kind, time.time(), st.st_size, st.st_mtime_ns),
         )
 
 
@@ -132,7 +143,10 @@ def run_once(
     topics = Topics(settings)
     inbox = Inbox(state_dir(settings) / "inbox.sqlite")
     store = store_for(settings)
+    state = EmbeddedState(state_dir(settings) / "state.sqlite")
     try:
+        # a run killed after appending its outputs is undone first: this run's ingest appends too
+        state.recover()
         todo: list[tuple[str, InboxFile]] = []
         for path in sorted(folder.iterdir()) if folder else []:
             if not path.is_file():
@@ -140,6 +154,9 @@ def run_once(
             f = classify(path)
             if f is None:
                 report.unrecognised.append(path)
+                continue
+            if inbox.unchanged(path):
+                report.already.append(path)
                 continue
             digest = _digest(path)
             if inbox.seen(digest):
@@ -150,15 +167,12 @@ def run_once(
         todo.sort(key=lambda x: (x[1].kind != "areas", x[1].kind != "roster", x[1].path.name))
         asyncio.run(_ingest(settings, todo, inbox, store, report, month, say))
         say("流处理 / stream core")
-        state = EmbeddedState(state_dir(settings) / "state.sqlite")
-        try:
-            report.stream = run_incremental(settings.local_dir, topics, state, deadlines=settings.deadlines())
-            report.households = state.households()
-        finally:
-            state.close()
+        report.stream = run_incremental(settings.local_dir, topics, state, deadlines=settings.deadlines())
+        report.households = state.households()
         say("载入村级队列 / village queue")
         report.queue = sync_local(store, settings.local_dir, topics)
     finally:
+        state.close()
         store.db.close()
         inbox.close()
     return report
@@ -187,7 +201,7 @@ async def _ingest(
                         report.refused.append((f.path, f"{len(problems)} 行不是本市的乡镇或村，已跳过"))
                 else:
                     summary = await ingester.ingest_file(
-                        f.kind, f.path, month=month or f.month or current_month()
+                        f.kind, f.path, month=month or f.month or settings.now().strftime("%Y-%m")
                     )
                     report.ingested.append(summary)
                 await sink.flush()
@@ -229,7 +243,7 @@ def watch(
         now = _signature(settings, folder)
         if now != last:
             on_run(run_once(settings, folder, month=month, progress=progress))
-            last = _signature(settings, folder)
+            last = now  # what arrived during the run is a change for the next look
         time.sleep(every)
 
 
@@ -255,7 +269,9 @@ async def move_to_kafka(settings: Settings, progress: Callable[[str], None] | No
     workers' table changelog (they recover it on start), and the workers' and the queue sink's
     consumer groups are committed at the end of what was handed over, so nothing is processed twice
     and the roster is not applied again over the county's decisions. The queue's store stays where it
-    is: point ``DIXIAN_SCREENING_DB`` of the Kafka services at it."""
+    is: point ``DIXIAN_SCREENING_DB`` of the Kafka services at it. Stop the queue's web server first
+    (its steps must not be appended during the move) and start no worker or sink before it reports
+    done (their groups are committed last)."""
     from aiokafka import TopicPartition  # noqa: PLC0415
 
     from connectors.kafka import commit_group_at, end_offsets, ensure_topics  # noqa: PLC0415
@@ -288,8 +304,9 @@ async def move_to_kafka(settings: Settings, progress: Callable[[str], None] | No
         held = {tp.topic for tp, end in (await end_offsets(settings.kafka, outputs)).items() if end > 0}
         if held:
             raise MoveError(
-                f"Kafka 中这些主题已有数据：{', '.join(sorted(held))}；迁移只做一次，且只能迁入空主题"
-                " / these topics already hold records: the move is done once, into empty topics"
+                f"Kafka 中这些主题已有数据：{', '.join(sorted(held))}；迁移只做一次，且只能迁入空主题。"
+                "若上次迁移中途失败，删除这些主题后重新迁移 / these topics already hold records: the move is"
+                " done once, into empty topics; after a move that failed partway, delete them and move again"
             )
         report = MoveReport()
         sink = KafkaSink(settings.kafka)

@@ -31,6 +31,7 @@ from connectors.sinks import (
     read_local,
     read_local_from,
     replace_local_letters,
+    resume_at,
 )
 from dixian.config import Settings
 from dixian.contract import Household
@@ -104,13 +105,9 @@ def _apply(
     stats.batches += 1
 
 
-def _local_position(store: Store, topic: str, path: Path) -> tuple[int, str]:
-    head = local_head(path)
+def _local_position(store: Store, topic: str, path: Path) -> int:
     row = store.db.one("SELECT position, head FROM local_positions WHERE topic = ?", (topic,))
-    size = path.stat().st_size if path.exists() else 0
-    if row is None or row["head"] != head or int(row["position"]) > size:
-        return 0, head  # never read, or rewritten from scratch: from its start
-    return int(row["position"]), head
+    return resume_at(path, int(row["position"]) if row else None, row["head"] if row else None)
 
 
 def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
@@ -120,17 +117,17 @@ def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
     alerts_from = 0
     for topic in (topics.households, topics.alerts):
         path = local_dir / f"{topic}.jsonl"
-        start, head = _local_position(store, topic, path)
+        start = _local_position(store, topic, path)
         if topic == topics.alerts:
             alerts_from = start
         batch: list[tuple[str, bytes]] = []
         pos = start
         for pos, _, raw in read_local_from(path, start):
             batch.append((topic, raw))
-            if len(batch) >= 2000:
-                _apply(store, topics, batch, stats, (topic, pos, head))
+            if len(batch) >= 2000:  # fingerprinted once a line was read (a new file starts empty)
+                _apply(store, topics, batch, stats, (topic, pos, local_head(path)))
                 batch = []
-        _apply(store, topics, batch, stats, (topic, pos, head) if path.exists() else None)
+        _apply(store, topics, batch, stats, (topic, pos, local_head(path)) if pos > start else None)
     stats.dead_letters = len(stats.letters)
     # Refused alert records go to the local dead-letter file with their reason; refused roster
     # records are the very ones the stream stage already put there (same decoding), so only counted.

@@ -22,7 +22,15 @@ from pathlib import Path
 
 import orjson
 
-from connectors.sinks import LocalSink, local_head, read_local, read_local_from, replace_local_letters
+from connectors.sinks import (
+    LocalSink,
+    local_head,
+    local_line,
+    read_local,
+    read_local_from,
+    replace_local_letters,
+    resume_at,
+)
 from dixian.contract import Dept
 from dixian.contract.alerts import Alert
 from dixian.contract.deadletter import DeadLetter
@@ -148,13 +156,7 @@ class EmbeddedState:
 
     def position(self, topic: str, path: Path) -> int:
         row = self.db.execute("SELECT position, head FROM positions WHERE topic = ?", (topic,)).fetchone()
-        if (
-            row is None
-            or row[1] != local_head(path)
-            or row[0] > (path.stat().st_size if path.exists() else 0)
-        ):
-            return 0  # never read, or the file was replaced: from its start
-        return int(row[0])
+        return resume_at(path, int(row[0]) if row else None, row[1] if row else None)
 
     def recover(self) -> int:
         """Undo the appends of a run that was killed before it committed; returns the files cut back."""
@@ -164,6 +166,7 @@ class EmbeddedState:
             if p.exists() and p.stat().st_size > size:
                 with p.open("r+b") as fh:
                     fh.truncate(size)
+                    os.fsync(fh.fileno())  # on disk before the pending record goes
         self.db.execute("DELETE FROM pending")
         return len(rows)
 
@@ -199,10 +202,6 @@ class EmbeddedState:
         )
         self.db.execute("DELETE FROM pending")
         self.db.execute("COMMIT")
-
-
-def _line(key: bytes, value: bytes) -> bytes:
-    return orjson.dumps({"key": key.decode(), "value": orjson.Fragment(value)}) + b"\n"
 
 
 def run_incremental(
@@ -244,7 +243,6 @@ def run_incremental(
     try:
         for topic in (topics.households, topics.conclusions, *(topics.dept(d) for d in Dept)):
             path = local_dir / f"{topic}.jsonl"
-            head = local_head(path)
             batch: list[InputRecord] = []
             pos = start = state.position(topic, path)
             for pos, key, value in read_local_from(path, start):
@@ -253,7 +251,8 @@ def run_incremental(
                     pending += _apply_batch(
                         driver, batch, load, result, states, outputs, alerts_path, letters_path
                     )
-                    positions[topic] = (pos, head)
+                    # fingerprinted once a line was read: a file created empty has no first line yet
+                    positions[topic] = (pos, local_head(path))
                     batch = []
                     if pending >= commit_every:
                         flush()
@@ -261,8 +260,8 @@ def run_incremental(
                 pending += _apply_batch(
                     driver, batch, load, result, states, outputs, alerts_path, letters_path
                 )
-            if path.exists():
-                positions[topic] = (pos, head)
+            if pos > start:
+                positions[topic] = (pos, local_head(path))
         flush()
     finally:
         if own:
@@ -283,8 +282,8 @@ def _apply_batch(
     effects = driver.process(batch, load)
     result.add(effects)
     states.update(effects.states)
-    outputs[alerts_path].extend(_line(d["village_code"].encode(), orjson.dumps(d)) for d in effects.alerts)
+    outputs[alerts_path].extend(local_line(d["village_code"], orjson.dumps(d)) for d in effects.alerts)
     outputs[letters_path].extend(
-        _line(d.dept.encode(), d.model_dump_json().encode()) for d in effects.dead_letters
+        local_line(d.dept, d.model_dump_json().encode()) for d in effects.dead_letters
     )
     return len(batch)

@@ -11,11 +11,11 @@ import typer
 from rich.table import Table
 
 from dixian.cli._shared import console, settings_of, stdout, steps_bar
-from dixian.cli.queue import store_for
 from dixian.contract.vocabulary import Role
 from dixian.geo import CITY_SCOPE
 from screening.auth import Actor
 from screening.refusal import Refusal
+from screening.store import store_for
 
 campaign_app = typer.Typer(
     help="Screening campaigns (集中排查): one visit item per household in scope.", no_args_is_help=True

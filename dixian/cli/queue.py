@@ -29,7 +29,7 @@ from dixian.config import Settings, redact_url
 from dixian.service import keep_watchdog_fed, notify
 from dixian.topics import Topics
 from screening.sink import SinkStats, run_kafka_sink, sync_local
-from screening.store import Store, open_store
+from screening.store import store_for
 from screening.web import create_app, today_note
 
 log = logging.getLogger("dixian.screening")
@@ -48,10 +48,6 @@ LocalTopics = Annotated[
         help="The embedded pipeline's local topic directory, instead of Kafka",
     ),
 ]
-
-
-def store_for(settings: Settings) -> Store:
-    return open_store(settings.screening_url(), settings.now, settings.visit_days, settings.id_key())
 
 
 def serve(settings: Settings, *, local_dir: Path | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,8 +65,14 @@ class Alert(BaseModel):
         in production) nobody without the key can tell from an id which household or rule it is, or
         compute one."""
         basis = f"{household_id}|{rule_id}|{window_start.isoformat()}".encode()
-        digest = hashlib.blake2b(basis, digest_size=10, key=hashlib.sha256(key).digest() if key else b"")
+        digest = hashlib.blake2b(basis, digest_size=10, key=_blake_key(key) if key else b"")
         return "alrt-" + digest.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _blake_key(key: bytes) -> bytes:
+    """The deployment's secret as a BLAKE2b key (at most 64 bytes), derived once per process."""
+    return hashlib.sha256(key).digest()
 
 
 class Conclusion(BaseModel):

@@ -4,6 +4,6 @@
 -- first line: a file rewritten from scratch is read again from its start.
 CREATE TABLE local_positions (
   topic TEXT PRIMARY KEY,
-  position INTEGER NOT NULL,
+  position BIGINT NOT NULL,
   head TEXT NOT NULL
 );

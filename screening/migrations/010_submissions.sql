@@ -3,6 +3,6 @@
 -- kept only as a digest, and only for the hour it counts.
 CREATE TABLE submissions (
   client TEXT NOT NULL,
-  at REAL NOT NULL
+  at DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX submissions_client ON submissions (client, at);

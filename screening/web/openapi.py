@@ -22,9 +22,11 @@ def _resp(desc: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 _ERRORS = {
+    "400": _resp("请求有误：字段、取值或格式（message 说明哪一项）/ a bad request, the field named", _ERR),
     "401": _resp("未登录或令牌过期 / not authenticated", _ERR),
     "403": _resp("超出管辖范围或角色不符 / outside the caller's area or wrong role", _ERR),
     "404": _resp("线索不存在 / no such clue", _ERR),
+    "409": _resp("环节不符、已办结或刚被他人处理 / out of order, closed, or changed meanwhile", _ERR),
 }
 _CLUE_ID = {"name": "clue_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -169,12 +171,17 @@ SPEC: dict[str, Any] = {
                             },
                         },
                     ),
-                    "401": _resp("账号或密码不正确", _ERR),
+                    "400": _ERRORS["400"],
+                    "401": _resp("账号或密码不正确（或账号暂时锁定）", _ERR),
                 },
             }
         },
-        "/api/v1/logout": {"post": {"summary": "注销令牌 / log out", "responses": {"200": _resp("ok")}}},
-        "/api/v1/me": {"get": {"summary": "当前账号 / who am I", "responses": {"200": _resp("account")}}},
+        "/api/v1/logout": {
+            "post": {"summary": "注销令牌 / log out", "responses": {"200": _resp("ok"), **_ERRORS}}
+        },
+        "/api/v1/me": {
+            "get": {"summary": "当前账号 / who am I", "responses": {"200": _resp("account"), **_ERRORS}}
+        },
         "/api/v1/clues": {
             "get": {
                 "summary": "线索队列（按紧急程度排序）/ the queue, most urgent first",
@@ -465,7 +472,10 @@ SPEC["paths"]["/api/v1/audit"] = {
     }
 }
 SPEC["paths"]["/api/v1/campaigns"] = {
-    "get": {"summary": "集中排查活动 / screening campaigns", "responses": {"200": _resp("campaigns")}},
+    "get": {
+        "summary": "集中排查活动 / screening campaigns",
+        "responses": {"200": _resp("campaigns"), **_ERRORS},
+    },
     "post": {
         "summary": "发起集中排查（市、县账号）：为范围内每户生成一条入户任务 / start a campaign",
         "requestBody": _body(

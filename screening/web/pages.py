@@ -192,9 +192,10 @@ async def clue_post(request: web.Request) -> web.StreamResponse:
         }
         if answers:
             fields["form"] = {k: v if len(v) > 1 or k in _MULTI else v[0] for k, v in answers.items()}
-        team = [fields.pop(k, "").strip() for k in ("team1", "team2")]
-        if any(team):
-            fields["team"] = [t for t in team if t] if all(team) else team[:1]
+        fields.pop("team1", None)
+        fields.pop("team2", None)
+        if team := _team(form):
+            fields["team"] = list(team)
         req = Request.from_mapping(fields)
         t = await in_thread(request.app[STORE].clues.act, actor_of(request), clue_id, req)
     except (NotFound, ScopeError):

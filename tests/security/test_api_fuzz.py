@@ -1,7 +1,8 @@
 """Property-based fuzzing of the queue's API from its own OpenAPI document (schemathesis): for every
 operation, generated path parameters, queries and bodies — valid and not — sent to the real web
-server with a signed-in village account never get a 5xx, and every refusal the API answers in JSON
-says what is wrong in Chinese."""
+server with a signed-in village account never get a 5xx, every answer conforms to the document
+(status, content type, body schema), and every refusal the API answers in JSON says what is wrong
+in Chinese."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from screening.web.openapi import SPEC
 from tests.screening_helpers import VILLAGE_A, Clock, alert, china, household, open_test_store, serve_queue
@@ -55,6 +62,16 @@ def test_no_generated_request_gets_a_server_error(
     response = case.call(base_url=base, headers={**(case.headers or {}), **auth})
     where = f"{case.method} {case.formatted_path}"
     assert response.status_code < 500, (where, response.status_code, response.text[:300])
+    # the answer is one the document describes: its status, content type and body schema
+    case.validate_response(
+        response,
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
+    )
     if response.status_code >= 400 and response.headers.get("Content-Type", "").startswith(
         "application/json"
     ):
