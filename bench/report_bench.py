@@ -21,10 +21,10 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from connectors.stores import QualityCounters
 from dixian.contract import Dept, Household
 from dixian.contract.alerts import Alert, TriggeringEvent
 from dixian.contract.events import CHINA_TZ
+from dixian.contract.feedruns import FeedRun
 from dixian.contract.vocabulary import Role
 from dixian.simulate import build_city
 from reports.monthly import Sources, monthly_report
@@ -150,29 +150,31 @@ def build(directory: Path, households: int, clue_share: float) -> None:
                 a.alert_id,
                 Request(action, **fields),
             )  # type: ignore[arg-type]
-    q = QualityCounters(directory / "quality.sqlite")
+    runs = []
     for m in ("2022-01", "2022-02", "2022-03", "2022-04", "2022-05", "2022-06"):
+        at = datetime.fromisoformat(f"{m}-28T10:00:00+08:00")
         for d in Dept:
             rows = households // 10
-            q.record(
-                {
-                    "run_id": f"{m}-{d.value}",
-                    "dept": d.value,
-                    "month": m,
-                    "source": "file",
-                    "file": "x.csv",
-                    "encoding": "utf-8",
-                    "finished_at": f"{m}-28T10:00:00+08:00",
-                    "rows_read": rows,
-                    "accepted": rows - rows // 50,
-                    "duplicates": rows // 200,
-                    "rejected": rows // 50 - rows // 200,
-                    "late": rows // 100,
-                    "ownership_conflicts": 0,
-                },
-                {"resident_id_checksum": rows // 50 - rows // 200},
+            runs.append(
+                FeedRun(
+                    run_id=f"bench-{m}-{d.value}",
+                    dept=d.value,
+                    month=m,
+                    source="file",
+                    file="x.csv",
+                    encoding="utf-8",
+                    status="complete",
+                    started_at=at,
+                    updated_at=at,
+                    rows_read=rows,
+                    accepted=rows - rows // 50,
+                    duplicates=rows // 200,
+                    rejected=rows // 50 - rows // 200,
+                    late=rows // 100,
+                    rejections={"resident_id_checksum": rows // 50 - rows // 200},
+                )
             )
-    q.close()
+    store.feeds.upsert(runs)
     store.db.close()
     print(
         f"set-up: {len(alerts):,} clues ({len(worked):,} worked to a decision)"
@@ -194,7 +196,7 @@ def main() -> None:
         (directory / "ready").touch()
     rss0 = peak_rss_mib()
     store = Store(open_store(f"sqlite:///{directory / 'store.sqlite'}").db)
-    src = Sources(store, directory / "quality.sqlite")
+    src = Sources(store)
     t0 = time.perf_counter()
     report = monthly_report(src, "2022-06", date(2022, 8, 1))
     t1 = time.perf_counter()

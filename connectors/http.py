@@ -137,7 +137,7 @@ async def push_events(request: web.Request) -> web.Response:
             )
             for i, rec in enumerate(records, start=1)
         ]
-        await ingester.record_refusal(dept, letters, conflicts=len(conflicts))
+        await ingester.record_refusal(dept, records, letters, conflicts=len(conflicts))
         return _error(
             403,
             "ownership_conflict",

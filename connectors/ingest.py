@@ -1,8 +1,14 @@
 """Lossless, idempotent ingestion of department feeds and the household roster.
 
 Every record read ends as exactly one of: accepted (published to ``dept.<dept>``), rejected
-(published to the dead-letter topic with file, line, field and reason), or duplicate (already
-published earlier, or twice in this file). ``IngestSummary.reconciles`` checks that, always.
+(published to the dead-letter topic with file, line, field and reason), or duplicate (published
+earlier by another delivery, or twice in this one). ``IngestSummary.reconciles`` checks that, always.
+
+Each run is a delivery with an id derived from its content (``dixian.contract.feedruns``): its facts
+go to the feed-runs topic when it starts, whenever the broker acknowledged its records, and at its
+end. A run killed partway stays ``running`` there; running it again is the same delivery (the rows
+it published before are its own, not duplicates), and a file whose delivery completed is not read
+again.
 """
 
 from __future__ import annotations
@@ -11,7 +17,6 @@ import gc
 import hashlib
 import json
 import re
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ from dixian.config import Settings
 from dixian.contract import ContractError, Dept, Household, Member, Problem, parse_event
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.events import CHINA_TZ, identity_from_json, now_china
+from dixian.contract.feedruns import FeedRun, delivery_id
 from dixian.contract.validate import problems_from
 from dixian.topics import Topics
 
@@ -62,7 +68,12 @@ class IngestSummary:
     ignored_headers: list[str] = field(default_factory=list)
     # The first problems, for synchronous callers (HTTP); every problem is on the dead-letter topic.
     problems: list[dict[str, Any]] = field(default_factory=list)
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    run_id: str = ""
+    started_at: datetime = field(default_factory=now_china)
+    # the delivery had been ingested completely before: nothing was read or published this time
+    already_ingested: bool = False
+    # a snapshot's removal events: published under the snapshot's delivery, not a delivery of their own
+    derived: bool = False
 
     @property
     def rejected_total(self) -> int:
@@ -72,7 +83,7 @@ class IngestSummary:
     def reconciles(self) -> bool:
         return self.rows_read == self.accepted + self.rejected_total + self.duplicates + self.unchanged
 
-    def run_row(self) -> dict[str, Any]:
+    def run_row(self, status: str = "complete") -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "dept": self.dept,
@@ -80,6 +91,7 @@ class IngestSummary:
             "source": self.source,
             "file": self.file,
             "encoding": self.encoding,
+            "status": status,
             "finished_at": now_china().isoformat(),
             "rows_read": self.rows_read,
             "accepted": self.accepted,
@@ -89,6 +101,54 @@ class IngestSummary:
             "late": self.late,
             "ownership_conflicts": self.ownership_conflicts,
         }
+
+    def fact(self, status: Literal["running", "complete"]) -> FeedRun:
+        row = self.run_row(status)
+        return FeedRun(
+            run_id=self.run_id,
+            dept=self.dept,
+            month=self.month,
+            source=row["source"],
+            file=self.file,
+            encoding=self.encoding,
+            status=status,
+            started_at=self.started_at,
+            updated_at=now_china(),
+            rows_read=self.rows_read,
+            accepted=self.accepted,
+            duplicates=row["duplicates"],
+            rejected=self.rejected_total,
+            late=self.late,
+            ownership_conflicts=self.ownership_conflicts,
+            rejections=dict(self.rejected),
+            event_types={t: n for t, n in self.by_type.items() if t},
+        )
+
+    @classmethod
+    def recorded(
+        cls, row: dict[str, Any], rejections: dict[str, int], by_type: dict[str, int]
+    ) -> IngestSummary:
+        """A completed delivery as it was recorded (its duplicates include a snapshot's unchanged rows)."""
+        s = cls(row["dept"], row["source"], row["file"], row["month"], encoding=row["encoding"] or "")
+        s.run_id = row["run_id"]
+        s.rows_read, s.accepted, s.duplicates = row["rows_read"], row["accepted"], row["duplicates"]
+        s.late, s.ownership_conflicts = row["late"], row["ownership_conflicts"]
+        s.rejected.update(rejections)
+        s.by_type.update(by_type)
+        s.already_ingested = True
+        return s
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def records_digest(records: list[Any]) -> str:
+    return hashlib.sha256(raw_text(records).encode()).hexdigest()
 
 
 def tune_gc_for_bulk_work() -> None:
@@ -187,7 +247,7 @@ class Ingester:
         self.batch_size = batch_size
         # Batches stay in flight up to this many events before we wait for acknowledgements.
         self.flush_every = max(batch_size, 50_000)
-        self._unacked: list[str] = []
+        self._unacked: list[tuple[str, str]] = []  # (event id, run id) sent, not yet acknowledged
         state = settings.ingest_dir
         self.seen = SeenEvents(state / "seen.sqlite")
         self.quality = QualityCounters(state / "quality.sqlite")
@@ -197,6 +257,33 @@ class Ingester:
         self.seen.close()
         self.quality.close()
         self.snapshots.close()
+
+    # ---- a delivery's facts --------------------------------------------------------------------------
+    def _begin(self, summary: IngestSummary, digest: str) -> IngestSummary | None:
+        """Give the run its delivery id; a delivery recorded as complete is answered from the record."""
+        summary.run_id = delivery_id(summary.dept, summary.month, summary.source, digest)
+        if self.quality.status(summary.run_id) == "complete":
+            got = self.quality.run(summary.run_id)
+            if got is not None:
+                return IngestSummary.recorded(*got)
+        return None
+
+    async def _report(self, summary: IngestSummary, status: Literal["running", "complete"]) -> None:
+        """Publish the run's facts as they stand (and keep them locally, for the push server's
+        metrics); at the end, wait until the broker has them."""
+        self.quality.record(summary.run_row(status), dict(summary.rejected), dict(summary.by_type))
+        fact = summary.fact(status)
+        await self.sink.send(self.topics.feed_runs, [(fact.key, fact.model_dump_json().encode())])
+        if status == "complete":
+            await self.sink.flush()
+
+    async def _resend(self, summary: IngestSummary) -> IngestSummary:
+        """A completed delivery run again: its facts are published again (the topic keeps one per
+        run), nothing else."""
+        fact = summary.fact("complete")
+        await self.sink.send(self.topics.feed_runs, [(fact.key, fact.model_dump_json().encode())])
+        await self.sink.flush()
+        return summary
 
     # ---- department feeds ------------------------------------------------------------------------
     async def ingest_file(
@@ -231,11 +318,15 @@ class Ingester:
             encoding=src.encoding,
         )
         summary.ignored_headers = [h for h in src.headers if mapping.field_of(h) is None]
+        done = self._begin(summary, file_digest(path))
+        if done is not None:
+            return await self._resend(done)
+        await self._report(summary, "running")
         if snapshot:
             await self._ingest_snapshot(mapping, Dept(dept), src.rows(), summary, progress)
         else:
             await self._ingest_rows(mapping, Dept(dept), src.rows(), summary, "file", progress)
-        self.quality.record(summary.run_row(), dict(summary.rejected), dict(summary.by_type))
+        await self._report(summary, "complete")
         return summary
 
     async def ingest_records(
@@ -255,22 +346,28 @@ class Ingester:
             for i, r in enumerate(records, start=1)
         )
         summary = IngestSummary(dept.value, "http", None, month or current_month(), encoding="json")
+        # A push sent again (a retry) is the same delivery; it is read again, so the sender gets its
+        # problems again, and its events, already published by it, count as accepted, not duplicates.
+        summary.run_id = delivery_id(summary.dept, summary.month, "http", records_digest(records))
+        await self._report(summary, "running")
         await self._ingest_rows(mapping, dept, rows, summary, "http", None)
-        self.quality.record(summary.run_row(), dict(summary.rejected), dict(summary.by_type))
+        await self._report(summary, "complete")
         return summary
 
-    async def record_refusal(self, dept: Dept, letters: list[Record], *, conflicts: int) -> None:
+    async def record_refusal(
+        self, dept: Dept, records: list[Any], letters: list[Record], *, conflicts: int
+    ) -> None:
         """A request refused as a whole (一数一源 conflict): every record goes to the dead-letter topic
         and counts as rejected, so the month's counts still reconcile."""
         summary = IngestSummary(dept.value, "http", None, current_month(), encoding="json")
+        summary.run_id = delivery_id(summary.dept, summary.month, "http", records_digest(records))
         summary.rows_read = len(letters)
         summary.ownership_conflicts = conflicts
         summary.rejected["ownership_conflict"] = conflicts
         if len(letters) > conflicts:
             summary.rejected["request_refused"] = len(letters) - conflicts
         await self.sink.send(self.topics.dead_letter, letters)
-        await self.sink.flush()
-        self.quality.record(summary.run_row(), dict(summary.rejected), dict(summary.by_type))
+        await self._report(summary, "complete")
 
     def _letter(
         self, summary: IngestSummary, row: SourceRow, problems: list[Problem], source: Source
@@ -333,35 +430,45 @@ class Ingester:
                 if progress:
                     progress(summary.rows_read)
         await self._publish(dept, pending, letters, summary)
-        await self.commit()
+        await self.commit(summary)
         if progress:
             progress(summary.rows_read)
 
     async def _publish(
         self, dept: Dept, events: list[Accepted], letters: list[Record], summary: IngestSummary
     ) -> None:
-        known = self.seen.known([e.event_id for e in events]) if events else set()
+        known = self.seen.known([e.event_id for e in events]) if events else {}
+        # published before by this same delivery (a run of it that was stopped): its own rows
+        own = [e for e in events if e.event_id in known and known[e.event_id] == summary.run_id]
         fresh = [e for e in events if e.event_id not in known]
-        summary.duplicates += len(events) - len(fresh)
+        summary.duplicates += len(events) - len(fresh) - len(own)
         if fresh:
             await self.sink.send_events(self.topics.dept(dept), [(e.key, e.body) for e in fresh])
         if letters:
             await self.sink.send(self.topics.dead_letter, letters)
-        self._unacked.extend(e.event_id for e in fresh)
-        summary.accepted += len(fresh)
-        summary.by_type.update(e.event_type for e in fresh)
-        summary.late += sum(1 for e in fresh if self._is_late(e))
+        self._unacked.extend((e.event_id, summary.run_id) for e in fresh)
+        counted = fresh + own
+        summary.accepted += len(counted)
+        summary.by_type.update(e.event_type for e in counted)
+        summary.late += sum(1 for e in counted if self._is_late(e))
         if len(self._unacked) >= self.flush_every:
-            await self.commit()
+            await self.commit(summary)
 
-    async def commit(self) -> None:
-        """Wait for the broker's acknowledgements, then remember the events as published.
+    async def commit(self, summary: IngestSummary | None = None) -> None:
+        """Wait for the broker's acknowledgements, then remember the events as published (and, for a
+        delivery's own rows, publish its facts so far: what a killed run leaves).
 
         Only after the acknowledgement: a crash before it re-publishes on the next run, which the
         stream processor absorbs by event id (at-least-once with idempotent consumers)."""
         await self.sink.flush()
-        self.seen.add(self._unacked)
+        by_run: dict[str, list[str]] = {}
+        for event_id, run_id in self._unacked:
+            by_run.setdefault(run_id, []).append(event_id)
+        for run_id, ids in by_run.items():
+            self.seen.add(ids, run_id)
         self._unacked = []
+        if summary is not None and not summary.derived:
+            await self._report(summary, "running")
 
     # ---- snapshot mode -----------------------------------------------------------------------------
     async def _ingest_snapshot(
@@ -427,7 +534,8 @@ class Ingester:
                 removed_rows.append(SourceRow(0, fields, fields_json))
         if removed_rows:
             # Removal events are derived, not read: they are published but not counted as rows read.
-            derived = IngestSummary(dept.value, "snapshot", summary.file, summary.month)
+            derived = IngestSummary(dept.value, "snapshot", summary.file, summary.month, derived=True)
+            derived.run_id = summary.run_id
             await self._ingest_rows(mapping, dept, removed_rows, derived, "snapshot", None)
         self.snapshots.replace(dept.value, current)
 
@@ -451,6 +559,10 @@ class Ingester:
             )
         src.check_structure()
         summary = IngestSummary("roster", "file", path.name, month or current_month(), encoding=src.encoding)
+        # The compacted topic keeps one record per household: a roster delivered again is published
+        # again whole (nothing to count twice), under the same delivery id.
+        summary.run_id = delivery_id("roster", summary.month, "file", file_digest(path))
+        await self._report(summary, "running")
         letters: list[Record] = []
         households: dict[str, tuple[dict[str, Any], list[tuple[SourceRow, Member]]]] = {}
         for row in src.rows():
@@ -521,7 +633,7 @@ class Ingester:
         await self.sink.flush()
         if progress:
             progress(summary.rows_read)
-        self.quality.record(summary.run_row(), dict(summary.rejected), dict(summary.by_type))
+        await self._report(summary, "complete")
         return summary
 
 

@@ -198,6 +198,26 @@ def local_head(path: Path) -> str:
         return hashlib.blake2b(fh.readline(), digest_size=8).hexdigest()
 
 
+def open_for_append(path: Path) -> IO[bytes]:
+    """Open a local topic file to append to, first cutting a partly written last line (a writer
+    killed mid-line) so that the next record starts a line of its own."""
+    if path.exists() and (size := path.stat().st_size):
+        with path.open("r+b") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) != b"\n":
+                keep = size
+                while keep > 0:
+                    step = min(65536, keep)
+                    fh.seek(keep - step)
+                    cut = fh.read(step).rfind(b"\n")
+                    if cut >= 0:
+                        keep = keep - step + cut + 1
+                        break
+                    keep -= step
+                fh.truncate(keep)
+    return path.open("ab")
+
+
 class LocalSink:
     """Appends ``{"key": ..., "value": ...}`` lines to ``<dir>/<topic>.jsonl`` (embedded default)."""
 
@@ -223,7 +243,7 @@ class LocalSink:
     async def send(self, topic: str, records: list[Record]) -> None:
         fh = self._files.get(topic)
         if fh is None:
-            fh = self._files[topic] = self.path(topic).open("ab")
+            fh = self._files[topic] = open_for_append(self.path(topic))
         fh.write(b"".join(local_line(k, v) for k, v in records))
 
     async def flush(self) -> None:

@@ -1,7 +1,9 @@
 """Durable local state of the connectors (SQLite under ``data_dir``).
 
-- ``SeenEvents``: ids of events already published, so re-ingesting a file adds no duplicates.
-- ``QualityCounters``: per department and month, what each feed delivered (read by the reports).
+- ``SeenEvents``: ids of events already published and by which delivery, so re-ingesting a file adds
+  no duplicates.
+- ``QualityCounters``: per delivery, what each feed delivered, as this machine ingested it (the push
+  server's metrics read it; the reports read the deliveries' facts from the queue's store).
 - ``SnapshotStore``: the previous full extract per department, for snapshot mode.
 """
 
@@ -23,22 +25,29 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class SeenEvents:
+    """Event ids already published, each with the delivery (run id) that published it: a rerun of
+    that delivery counts them as its own, any other delivery as duplicates."""
+
     def __init__(self, path: Path) -> None:
         self._db = _connect(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY) WITHOUT ROWID")
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(seen)")}
+        if "run_id" not in columns:  # indexes written before deliveries had ids: another delivery's
+            self._db.execute("ALTER TABLE seen ADD COLUMN run_id TEXT")
 
-    def known(self, ids: list[str]) -> set[str]:
-        found: set[str] = set()
+    def known(self, ids: list[str]) -> dict[str, str | None]:
+        """The ids among ``ids`` already published, with the run that published each."""
+        found: dict[str, str | None] = {}
         for i in range(0, len(ids), 900):
             chunk = ids[i : i + 900]
-            q = f"SELECT event_id FROM seen WHERE event_id IN ({','.join('?' * len(chunk))})"
-            found.update(r[0] for r in self._db.execute(q, chunk))
+            q = f"SELECT event_id, run_id FROM seen WHERE event_id IN ({','.join('?' * len(chunk))})"
+            found.update(self._db.execute(q, chunk))
         return found
 
-    def add(self, ids: Iterable[str]) -> None:
+    def add(self, ids: Iterable[str], run_id: str) -> None:
         """Called only after the broker acknowledged the events."""
         self._db.execute("BEGIN")
-        self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?)", ((i,) for i in ids))
+        self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", ((i, run_id) for i in ids))
         self._db.execute("COMMIT")
 
     def close(self) -> None:
@@ -64,6 +73,28 @@ class QualityCounters:
     def __init__(self, path: Path) -> None:
         self._db = _connect(path)
         self._db.executescript(self.SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(feed_runs)")}
+        if (
+            "status" not in columns
+        ):  # runs recorded before runs had a status ended (they were recorded at the end)
+            self._db.execute("ALTER TABLE feed_runs ADD COLUMN status TEXT NOT NULL DEFAULT 'complete'")
+
+    def status(self, run_id: str) -> str | None:
+        row = self._db.execute("SELECT status FROM feed_runs WHERE run_id = ?", (run_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def run(self, run_id: str) -> tuple[dict[str, Any], dict[str, int], dict[str, int]] | None:
+        """A recorded run: its row, rejections by reason and accepted events by type."""
+        cur = self._db.execute("SELECT * FROM feed_runs WHERE run_id = ?", (run_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        names = [d[0] for d in cur.description]
+        rejections = dict(self._db.execute("SELECT code, n FROM feed_rejections WHERE run_id = ?", (run_id,)))
+        types = dict(
+            self._db.execute("SELECT event_type, n FROM feed_event_types WHERE run_id = ?", (run_id,))
+        )
+        return dict(zip(names, row, strict=True)), rejections, types
 
     def record(
         self, run: dict[str, Any], rejections: dict[str, int], by_type: dict[str, int] | None = None
@@ -107,28 +138,10 @@ class QualityCounters:
         for row in cur:
             yield dict(zip(keys, row, strict=True))
 
-    def month_rejections(self, month: str) -> dict[tuple[str, str], int]:
-        cur = self._db.execute(
-            """SELECT r.dept, j.code, SUM(j.n) FROM feed_rejections j JOIN feed_runs r USING (run_id)
-               WHERE r.month = ? GROUP BY r.dept, j.code""",
-            (month,),
-        )
-        return {(d, c): n for d, c, n in cur}
-
     def last_deliveries(self) -> dict[str, float]:
         """Per department, when its last delivery finished (POSIX seconds)."""
         cur = self._db.execute("SELECT dept, MAX(finished_at) FROM feed_runs GROUP BY dept")
         return {d: datetime.fromisoformat(at).timestamp() for d, at in cur if at}
-
-    def month_event_types(self, month: str) -> dict[str, int]:
-        """Accepted events of the month per event type (runs recorded before these counts existed
-        have none: the report then falls back to the department's accepted rows)."""
-        cur = self._db.execute(
-            """SELECT t.event_type, SUM(t.n) FROM feed_event_types t JOIN feed_runs r USING (run_id)
-               WHERE r.month = ? GROUP BY t.event_type""",
-            (month,),
-        )
-        return dict(cur)
 
     def close(self) -> None:
         self._db.close()

@@ -77,13 +77,13 @@ def plan(settings: Settings) -> list[Acl]:
     acls: list[Acl] = []
     for d in Dept:
         acls += topic(dept_principal(d), w, t.dept(d))
-    acls += topic("connectors", w, *depts, t.households, t.dead_letter)
+    acls += topic("connectors", w, *depts, t.households, t.dead_letter, t.feed_runs)
     acls += topic("worker", r, *depts, t.households, t.conclusions, t.rules_control)
     acls += topic("worker", w, *depts, t.alerts, t.dead_letter)
     owned = (Op.READ, Op.WRITE, Op.CREATE, Op.DESCRIBE, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS)
     acls += [Acl("worker", op, "TOPIC", "PREFIXED", f"{settings.worker_id}-") for op in owned]
     acls.append(group("worker", settings.worker_id))
-    acls += topic("sink", r, t.alerts, t.households)
+    acls += topic("sink", r, t.alerts, t.households, t.feed_runs)
     acls += topic("sink", w, t.dead_letter)
     acls += topic("web", w, t.conclusions)
     acls.append(group("sink", f"{settings.worker_id}-screening-store"))

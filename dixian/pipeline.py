@@ -290,7 +290,9 @@ async def move_to_kafka(settings: Settings, progress: Callable[[str], None] | No
         behind = [t for t in inputs if _unread(local / f"{t}.jsonl", state.position(t, local / f"{t}.jsonl"))]
         queued = {r["topic"]: int(r["position"]) for r in store.db.query("SELECT * FROM local_positions")}
         behind += [
-            t for t in (topics.households, topics.alerts) if _unread(local / f"{t}.jsonl", queued.get(t, 0))
+            t
+            for t in (topics.households, topics.alerts, topics.feed_runs)
+            if _unread(local / f"{t}.jsonl", queued.get(t, 0))
         ]
         if behind:
             raise MoveError(
@@ -300,7 +302,7 @@ async def move_to_kafka(settings: Settings, progress: Callable[[str], None] | No
         changelog = TopicSpec(topics.household_changelog, settings.partitions, compacted=True)
         await ensure_topics(settings.kafka, [*topics.all(), changelog], settings.replication_factor)
         outputs = [topics.households, *(topics.dept(d) for d in Dept), topics.conclusions, topics.alerts]
-        outputs += [topics.dead_letter, changelog.name]
+        outputs += [topics.dead_letter, topics.feed_runs, changelog.name]
         held = {tp.topic for tp, end in (await end_offsets(settings.kafka, outputs)).items() if end > 0}
         if held:
             raise MoveError(
@@ -331,12 +333,13 @@ async def move_to_kafka(settings: Settings, progress: Callable[[str], None] | No
             await sink.flush()
         finally:
             await sink.stop()
-        ends = await end_offsets(settings.kafka, [*inputs, topics.alerts])
+        ends = await end_offsets(settings.kafka, [*inputs, topics.alerts, topics.feed_runs])
         tps: dict[str, dict[TopicPartition, int]] = {}
         for tp, end in ends.items():
             tps.setdefault(tp.topic, {})[tp] = end
         workers = {tp: end for t in inputs for tp, end in tps[t].items()}
-        queue = {tp: end for t in (topics.households, topics.alerts) for tp, end in tps[t].items()}
+        queued_topics = (topics.households, topics.alerts, topics.feed_runs)
+        queue = {tp: end for t in queued_topics for tp, end in tps[t].items()}
         await commit_group_at(settings.kafka, settings.worker_id, workers)
         await commit_group_at(settings.kafka, sink_group(settings), queue)
         return report

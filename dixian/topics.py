@@ -70,6 +70,12 @@ class Topics:
         return self._n("screening.conclusions")
 
     @property
+    def feed_runs(self) -> str:
+        """Each ingest run's facts (rows read, accepted, rejected by reason …), compacted, keyed by
+        run id: the reports' delivery figures, whichever machine ingested."""
+        return self._n("feeds.runs")
+
+    @property
     def rules_control(self) -> str:
         """Published rule catalogue versions, compacted, one key."""
         return self._n("control.rules")
@@ -91,5 +97,6 @@ class Topics:
             TopicSpec(self.alerts, p),
             TopicSpec(self.conclusions, p),
             TopicSpec(self.rules_control, 1, compacted=True),
+            TopicSpec(self.feed_runs, p, compacted=True),
         ]
         return specs

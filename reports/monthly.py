@@ -1,9 +1,11 @@
 """The monthly cross-department report (月度调度): feeds, early warning, screening, monitoring objects,
 data quality and department feedback, by county → township → village, from the stored data.
 
-Sources: the ingest data-quality counters (rows received per department and month), the alert
-store (clues, their workflow steps, and the household ledger from the roster). A month is *closed*
-once the 15 days of its last clues are over; the same stored data then always gives the same tables.
+Sources: the store, through ``reports.queries`` (the only place the reports ask it anything): the
+deliveries' facts (rows received per department and month, from the feed-runs topic, whichever
+machine ingested), clues, their workflow steps, and the household ledger from the roster. A month
+is *closed* once the 15 days of its last clues are over; the same stored data then always gives the
+same tables. Each headline figure's definition (``queries.FIGURES``) is printed in the notes.
 """
 
 from __future__ import annotations
@@ -13,18 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from connectors.stores import QualityCounters
 from dixian.contract import Dept
 from dixian.contract.deadlines import DECIDE_DAYS
 from dixian.contract.validate import REASON_ZH
 from dixian.contract.vocabulary import ClueSource, ClueState, MonitoringCategory, Outcome, labels
 from dixian.geo import KEY_COUNTIES, county_name
+from reports import queries
 from reports.model import Chart, Report, Table
+from reports.queries import FIGURES
 from rules.params import default_params
 from screening.store import Store
 
@@ -59,30 +61,20 @@ def load_yaml(name: str) -> dict[str, Any]:
 @dataclass
 class Sources:
     store: Store
-    quality_path: Path | None  # ingest/quality.sqlite, if this machine ingested
 
     def feeds(self, month: str) -> tuple[list[dict[str, Any]], dict[tuple[str, str], int]]:
-        if self.quality_path is None or not self.quality_path.exists():
-            return [], {}
-        q = QualityCounters(self.quality_path)
-        try:
-            return list(q.month_totals(month)), q.month_rejections(month)
-        finally:
-            q.close()
+        """The month's deliveries per department, and their rejected rows by (department, reason)."""
+        rejected = {
+            (r["dept"], r["name"]): int(r["n"]) for r in queries.feed_counts(self.store, month, "rejected")
+        }
+        return queries.feed_totals(self.store, month), rejected
 
     def event_types(self, month: str) -> dict[str, int]:
         """Accepted events of the month per event type."""
-        if self.quality_path is None or not self.quality_path.exists():
-            return {}
-        q = QualityCounters(self.quality_path)
-        try:
-            return q.month_event_types(month)
-        finally:
-            q.close()
-
-
-def _area_sql(county: str | None, column: str = "county_code") -> tuple[str, list[Any]]:
-    return (f" AND {column} = ?", [county]) if county else ("", [])
+        out: Counter[str] = Counter()
+        for r in queries.feed_counts(self.store, month, "event_type"):
+            out[r["name"]] += int(r["n"])
+        return dict(out)
 
 
 def _pct(part: float, whole: float) -> float | None:
@@ -109,6 +101,7 @@ def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, floa
                     "late": 0,
                     "conflicts": 0,
                     "delivered": "未报送",
+                    "incomplete": 0,
                     "score": 0.0,
                 }
             )
@@ -129,7 +122,9 @@ def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, floa
                 "duplicates": t["duplicates"],
                 "late": t["late"],
                 "conflicts": t["ownership_conflicts"],
-                "delivered": f"已报送（{t['runs']}批）",
+                "delivered": f"已报送（{t['runs']}批）"
+                + (f"，{t['incomplete']}批未完成" if t["incomplete"] else ""),
+                "incomplete": int(t["incomplete"] or 0),
                 "score": round(max(0.0, score), 1),
             }
         )
@@ -145,12 +140,14 @@ def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, floa
             ("duplicates", "重复"),
             ("late", "迟报(>45天)"),
             ("conflicts", "一数一源冲突"),
+            ("incomplete", "未完成批次"),
             ("score", "质量得分"),
         ],
         rows,
         note=(
             "得分 = 100 − 拒收率×{rejected_weight} − 冲突率×{conflict_weight} − 迟报率×{late_weight}；"
-            "未报送记0分"
+            "未报送记0分。重复：部门两次报送的同一条数据；同一批次重新导入计为同一批次，不算重复。"
+            "未完成批次：导入中断、尚未重新导入完成的批次，其行数为中断前已确认的部分"
         ).format(**params),
     )
     reasons = Table(
@@ -173,49 +170,17 @@ def feeds_tables(src: Sources, month: str) -> tuple[Table, Table, dict[str, floa
 
 
 def _clues(src: Sources, start: date, end: date, county: str | None) -> list[dict[str, Any]]:
-    area, params = _area_sql(county)
-    return src.store.db.query(
-        "SELECT clue_id, village_code, township_code, county_code, rule_id, rule_version, catalogue_version,"
-        " department, title, hits, state, proposal, outcome, clue_date, visit_by, decide_by, visited_on,"
-        " decided_at, source, campaign_id FROM clues WHERE clue_date >= ? AND clue_date < ?"
-        + area
-        + " ORDER BY clue_id",
-        [start.isoformat(), end.isoformat(), *params],
-    )
+    return queries.clues(src.store, start, end, county)
 
 
 def _warning_items(src: Sources, start: date, end: date, county: str | None) -> list[dict[str, Any]]:
-    """The month's department warnings as risk items (one per alert, that is per rule hit window),
-    dated by the item, with the workflow of the household clue each one joined."""
-    area, params = _area_sql(county, "c.county_code")
-    return src.store.db.query(
-        "SELECT i.item_id, i.rule_id, i.rule_version, i.catalogue_version, i.department, i.title, i.hits,"
-        " c.state, c.outcome, c.county_code FROM risk_items i JOIN clues c ON c.clue_id = i.clue_id"
-        " WHERE i.source = 'department_warning' AND i.item_date >= ? AND i.item_date < ?"
-        + area
-        + " ORDER BY i.item_id",
-        [start.isoformat(), end.isoformat(), *params],
-    )
+    return queries.warning_items(src.store, start, end, county)
 
 
 def is_identification(c: dict[str, Any]) -> bool:
     """A clue on the identification path (15 days): every clue except campaign visits that found no
     risk or have not concluded yet (those are counted as campaign coverage)."""
     return c["source"] != "campaign" or c["proposal"] not in (None, "no_risk")
-
-
-def _items_by_source(src: Sources, start: date, end: date, county: str | None) -> list[dict[str, Any]]:
-    """Per household clue and source: the clue (its workflow) and how many items of that source
-    joined it in the month."""
-    area, params = _area_sql(county, "c.county_code")
-    return src.store.db.query(
-        "SELECT i.source AS item_source, COUNT(*) AS n, c.clue_id, c.source, c.state, c.proposal, c.outcome"
-        " FROM risk_items i JOIN clues c ON c.clue_id = i.clue_id"
-        " WHERE i.item_date >= ? AND i.item_date < ?"
-        + area
-        + " GROUP BY c.clue_id, i.source ORDER BY c.clue_id",
-        [start.isoformat(), end.isoformat(), *params],
-    )
 
 
 def sources_table(items: list[dict[str, Any]], month: str) -> Table:
@@ -262,19 +227,7 @@ def sources_table(items: list[dict[str, Any]], month: str) -> Table:
 
 
 def campaigns_table(src: Sources, start: date, end: date, county: str | None, as_of: date) -> Table:
-    area, params = _area_sql(county, "c.county_code")
-    rows = src.store.db.query(
-        "SELECT k.campaign_id, k.name, k.period_from, k.period_to, COUNT(c.clue_id) AS total,"
-        " SUM(CASE WHEN c.state <> 'new' THEN 1 ELSE 0 END) AS visited,"
-        " SUM(CASE WHEN c.proposal = 'no_risk' THEN 1 ELSE 0 END) AS no_risk,"
-        " SUM(CASE WHEN c.proposal IS NOT NULL AND c.proposal <> 'no_risk' THEN 1 ELSE 0 END) AS proposals,"
-        " SUM(CASE WHEN c.state = 'new' AND c.visit_by < ? THEN 1 ELSE 0 END) AS overdue"
-        " FROM campaigns k JOIN clues c ON c.campaign_id = k.campaign_id"
-        " WHERE k.period_from < ? AND k.period_to >= ?"
-        + area
-        + " GROUP BY k.campaign_id, k.name, k.period_from, k.period_to ORDER BY k.period_from, k.campaign_id",
-        [as_of.isoformat(), end.isoformat(), start.isoformat(), *params],
-    )
+    rows = queries.campaigns(src.store, start, end, county, as_of)
     out = [
         r
         | {
@@ -503,24 +456,9 @@ def key_counties_table(
 
 
 def monitoring_tables(src: Sources, month: str, county: str | None) -> tuple[list[Table], dict[str, float]]:
-    area, params = _area_sql(county)
-    rows = src.store.db.query(
-        "SELECT county_code, township_code, category, status, COUNT(*) AS households, SUM(persons) AS persons"
-        " FROM households WHERE status <> '未纳入'"
-        + area
-        + " GROUP BY county_code, township_code, category, status"
-        " ORDER BY county_code, township_code, category, status",
-        params,
-    )
+    rows = queries.monitored_households(src.store, county)
     start, end = month_bounds(month)
-    decisions = src.store.db.query(
-        "SELECT c.county_code, c.township_code, c.village_code, s.outcome, COUNT(*) AS n FROM steps s"
-        " JOIN clues c ON c.clue_id = s.clue_id WHERE s.step = 'county_decide' AND s.at >= ? AND s.at < ?"
-        + area.replace("county_code", "c.county_code")
-        + " GROUP BY c.county_code, c.township_code, c.village_code, s.outcome"
-        " ORDER BY c.county_code, c.township_code, c.village_code, s.outcome",
-        [start.isoformat(), end.isoformat(), *params],
-    )
+    decisions = queries.decisions_by_area(src.store, start, end, county)
     tables = []
     headline: dict[str, float] = {}
     for level, sheet, label in (
@@ -626,15 +564,10 @@ def quality_tables(src: Sources, month: str, county: str | None) -> tuple[Table,
     _, end = month_bounds(month)
     line = default_params().value("monitoring_income_line", county or "4503", end - timedelta(days=1))
     income_line = line.value if line else 6000.0
-    area, params = _area_sql(county)
     problems: list[dict[str, Any]] = []
     for chk in spec["checks"]:
         where = chk["where"].replace("{income_line}", repr(float(income_line)))
-        for r in src.store.db.query(
-            f"SELECT household_id, village_code, county_code FROM households WHERE ({where}){area}"
-            " ORDER BY village_code, household_id",
-            params,
-        ):
+        for r in queries.ledger_check(src.store, where, county):
             problems.append(
                 r | {"check": chk["id"], "title": chk["title"], "fix": chk["fix"], "dept": chk["department"]}
             )
@@ -648,13 +581,7 @@ def quality_tables(src: Sources, month: str, county: str | None) -> tuple[Table,
         )
 
     # eliminated within two months of inclusion
-    decided = src.store.db.query(
-        "SELECT c.household_id, c.village_code, c.county_code, s.outcome, s.at FROM steps s"
-        " JOIN clues c ON c.clue_id = s.clue_id WHERE s.step = 'county_decide' AND s.at < ?"
-        + area.replace("county_code", "c.county_code")
-        + " AND s.outcome IN ('included', 'eliminated') ORDER BY c.household_id, s.at",
-        [end.isoformat(), *params],
-    )
+    decided = queries.decided_before(src.store, end, county)
     included_on: dict[str, date] = {}
     for d in decided:
         on = date.fromisoformat(d["at"][:10])
@@ -663,17 +590,7 @@ def quality_tables(src: Sources, month: str, county: str | None) -> tuple[Table,
         elif d["household_id"] in included_on and (on - included_on[d["household_id"]]).days < 61:
             flag(d, "DQ-ELIMINATED-WITHIN-2-MONTHS")
     # included more than a month before the month's end: a measure, and a development-type one
-    for p in src.store.db.query(
-        "SELECT p.household_id, p.village_code, p.county_code,"
-        " (SELECT COUNT(*) FROM measures m WHERE m.clue_id = p.clue_id AND m.recorded_at < ?) AS measures,"
-        " (SELECT COUNT(*) FROM measures m WHERE m.clue_id = p.clue_id AND m.recorded_at < ?"
-        # a development measure stopped before the month's end no longer counts (as on the plan page)
-        " AND m.development = 1 AND NOT (m.status = 'stopped' AND m.closed_on < ?)) AS development"
-        " FROM plans p WHERE p.included_on < ?"
-        + area.replace("county_code", "p.county_code")
-        + " ORDER BY p.household_id",
-        [end.isoformat(), end.isoformat(), end.isoformat(), (end - timedelta(days=31)).isoformat(), *params],
-    ):
+    for p in queries.plans_with_measures(src.store, end, end - timedelta(days=31), county):
         if not p["measures"]:
             flag(p, "DQ-NO-MEASURE-AFTER-MONTH")
         elif not p["development"]:
@@ -721,20 +638,13 @@ def quality_tables(src: Sources, month: str, county: str | None) -> tuple[Table,
 
 def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Table:
     rows = []
-    area, params = _area_sql(county)
     for back in range(months - 1, -1, -1):
         m = previous_month(month, back)
         start, end = month_bounds(m)
-        r = src.store.db.one(
-            "SELECT COUNT(*) AS alerts, COALESCE(SUM(i.hits), 0) AS hits FROM risk_items i"
-            " JOIN clues c ON c.clue_id = i.clue_id"
-            " WHERE i.source = 'department_warning' AND i.item_date >= ? AND i.item_date < ?"
-            + area.replace("county_code", "c.county_code"),
-            [start.isoformat(), end.isoformat(), *params],
-        )
+        r = queries.warning_totals(src.store, start, end, county)
         totals, _ = src.feeds(m)
         accepted = sum(t["accepted"] or 0 for t in totals if t["dept"] in DEPARTMENTS)
-        alerts, hits = int(r["alerts"]) if r else 0, int(r["hits"]) if r else 0
+        alerts, hits = int(r["alerts"]), int(r["hits"])
         rows.append(
             {
                 "month": m,
@@ -755,6 +665,24 @@ def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Tabl
             ("hit_rate", "命中率(%)"),
         ],
         rows,
+    )
+
+
+def definitions_table() -> Table:
+    """The figures' definitions (``queries.FIGURES``) as a sheet of their own."""
+    return Table(
+        "指标口径",
+        "指标口径（分子、分母与计入月份）",
+        [("label", "指标"), ("numerator", "分子（或计数）"), ("denominator", "分母"), ("month", "计入月份")],
+        [
+            {
+                "label": f.label,
+                "numerator": f.numerator,
+                "denominator": f.denominator or "—",
+                "month": f.month,
+            }
+            for f in FIGURES.values()
+        ],
     )
 
 
@@ -796,7 +724,7 @@ def monthly_report(
     say("核查处置 / screening")
     screening = screening_tables(identification, month, as_of, src.store.areas.names())
     say("线索来源 / sources")
-    sources_t = sources_table(_items_by_source(src, start, end, county), month)
+    sources_t = sources_table(queries.items_by_source(src.store, start, end, county), month)
     say("集中排查 / campaigns")
     campaigns_t = campaigns_table(src, start, end, county, as_of)
     say("监测对象 / monitoring objects")
@@ -900,7 +828,10 @@ def monthly_report(
         ),
         f"超期按 {as_of} 判断" + ("（月末线索的15天期限届满之日）。" if closed else "（今天）。"),
         "部门数据报送按全市统计（报送不分县）。" if county else "",
+        "部门数据报送取自各批次的报送记录（无论在哪台机器导入，含接口推送）。",
         "未能检查的问题规则（台账缺少相应字段）：" + "；".join(not_checked),
+        "指标口径：",
+        *(FIGURES[k].line() for k in FIGURES),
     ]
     return Report(
         title=f"{scope}防返贫动态监测月报（{month}）",
@@ -923,6 +854,7 @@ def monthly_report(
             feedback,
             problem_summary,
             problems,
+            definitions_table(),
         ],
         charts=charts,
         notes=[n for n in notes if n],

@@ -14,6 +14,7 @@ from typing import Any
 from dixian import sheets
 from dixian.contract.vocabulary import Outcome
 from dixian.geo import county_name
+from reports import queries
 from reports.monthly import month_bounds
 from screening.store import Store
 
@@ -50,24 +51,9 @@ class NationalExport:
 
 def national_export(store: Store, month: str, county: str | None = None) -> NationalExport:
     start, end = month_bounds(month)
-    area = " AND c.county_code = ?" if county else ""
-    rows = store.db.query(
-        "SELECT c.clue_id, c.household_id, c.village_code, c.township_code, c.county_code, c.clue_date,"
-        " c.category AS clue_category, s.outcome, s.category, s.at, h.head_name, h.persons, h.household_type,"
-        " h.category AS ledger_category"
-        " FROM steps s JOIN clues c ON c.clue_id = s.clue_id"
-        " LEFT JOIN households h ON h.household_id = c.household_id"
-        " WHERE s.step = 'county_decide' AND s.at >= ? AND s.at < ? AND s.outcome IN (?, ?, ?)"
-        + area
-        + " ORDER BY c.county_code, c.village_code, c.household_id, s.at",
-        [start.isoformat(), end.isoformat(), *(o.value for o in EXPORTED), *([county] if county else [])],
-    )
+    rows = queries.decisions_to_export(store, start, end, [o.value for o in EXPORTED], county)
     risks: dict[str, list[str]] = {}
-    for item in store.db.query_in(
-        "SELECT clue_id, risk_label FROM risk_items WHERE clue_id",
-        [r["clue_id"] for r in rows],
-        " ORDER BY item_date, item_id",
-    ):
+    for item in queries.risk_labels(store, [r["clue_id"] for r in rows]):
         label = item["risk_label"].split("(")[0]
         if label != "待核实" and label not in risks.setdefault(item["clue_id"], []):
             risks[item["clue_id"]].append(label)

@@ -17,7 +17,7 @@ from screening.store import store_for
 
 
 def sources(settings: Settings) -> Sources:
-    return Sources(store_for(settings), settings.ingest_dir / "quality.sqlite")
+    return Sources(store_for(settings))
 
 
 def _stamp(report: Report, period_end_exclusive: datetime) -> datetime:

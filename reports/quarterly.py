@@ -10,6 +10,7 @@ from typing import Any
 
 from dixian.contract.deadlines import DECIDE_DAYS
 from dixian.geo import KEY_COUNTIES, county_name
+from reports import queries
 from reports.model import Chart, Report, Table
 from reports.monthly import Sources, _area_rows, _clues, load_yaml, month_bounds, quality_tables
 
@@ -51,27 +52,11 @@ def quarterly_report(
     say("数据质量 / data quality")
     problems, _, _ = quality_tables(src, months[-1], None)
     problems_by_county = Counter(p["county_code"] for p in problems.rows)
-    households = {
-        r["county_code"]: int(r["n"])
-        for r in src.store.db.query("SELECT county_code, COUNT(*) AS n FROM households GROUP BY county_code")
-    }
+    households = queries.households_per_county(src.store)
     say("风险消除 / eliminations")
-    eliminations = Counter[str]()
-    for r in src.store.db.query(
-        "SELECT c.county_code, COUNT(*) AS n FROM steps s JOIN clues c ON c.clue_id = s.clue_id"
-        " WHERE s.step = 'county_decide' AND s.outcome = 'eliminated' AND s.at >= ? AND s.at < ?"
-        " GROUP BY c.county_code",
-        (start.isoformat(), end.isoformat()),
-    ):
-        eliminations[r["county_code"]] = int(r["n"])
+    eliminations = Counter(queries.decisions_per_county(src.store, start, end, "eliminated"))
     wrong = Counter(p["county_code"] for p in problems.rows if p["check"] == "DQ-ELIMINATED-WITHIN-2-MONTHS")
-    for r in src.store.db.query(
-        "SELECT c.county_code, COUNT(*) AS n FROM steps s JOIN clues c ON c.clue_id = s.clue_id"
-        " WHERE s.step = 'county_decide' AND s.outcome = 'rolled_back' AND s.at >= ? AND s.at < ?"
-        " GROUP BY c.county_code",
-        (start.isoformat(), end.isoformat()),
-    ):
-        wrong[r["county_code"]] += int(r["n"])
+    wrong.update(queries.decisions_per_county(src.store, start, end, "rolled_back"))
     say("排名 / ranking")
     rows: list[dict[str, Any]] = []
     for county in sorted(set(households) | set(timeliness)):

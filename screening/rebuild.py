@@ -44,12 +44,14 @@ class RebuildStats:
     opened: int = 0
     joined: int = 0
     refused: int = 0  # records that do not decode (dead-lettered when they first arrived)
+    feed_runs: int = 0  # deliveries' facts
 
     def line(self) -> str:
         return (
             f"rebuilt: {self.households} roster records, {self.cases} cases with {self.steps} steps"
             f" ({self.decisions} county decisions), {self.alerts} alerts"
-            f" (new clues {self.opened}, joined open clues {self.joined}); undecodable records {self.refused}"
+            f" (new clues {self.opened}, joined open clues {self.joined}); {self.feed_runs} deliveries;"
+            f" undecodable records {self.refused}"
         )
 
 

@@ -1,4 +1,4 @@
-"""Into the store: the alerts and household roster topics; out of it: the workflow steps.
+"""Into the store: the alerts, household roster and feed-runs topics; out of it: the workflow steps.
 
 Kafka in: one consumer group, no auto-commit; each ``getmany`` batch is written in one transaction and
 only then are its offsets committed. A crash between the two replays the batch, and the upserts make
@@ -37,7 +37,15 @@ from dixian.config import Settings
 from dixian.contract import Household
 from dixian.contract.alerts import Alert
 from dixian.contract.deadletter import DeadLetter
-from dixian.contract.wire import Accepted, Decoded, decode_alert, decode_conclusion, decode_household
+from dixian.contract.feedruns import FeedRun
+from dixian.contract.wire import (
+    Accepted,
+    Decoded,
+    decode_alert,
+    decode_conclusion,
+    decode_feed_run,
+    decode_household,
+)
 from dixian.topics import Topics
 from screening.rebuild import RebuildStats, rebuild
 from screening.store import Store
@@ -54,6 +62,7 @@ class SinkStats:
     updated: int = 0
     unchanged: int = 0
     households: int = 0
+    feed_runs: int = 0  # deliveries' facts that changed the store
     dead_letters: int = 0
     batches: int = 0
     letters: list[DeadLetter] = field(default_factory=list, repr=False)
@@ -75,8 +84,15 @@ def _apply(
 ) -> None:
     alerts: list[Alert] = []
     households: list[Household] = []
+    runs: list[FeedRun] = []
     for topic, raw in records:
-        if topic == topics.alerts:
+        if topic == topics.feed_runs:
+            got_r = decode_feed_run(raw)
+            if isinstance(got_r, Accepted):
+                runs.append(got_r.value)
+            else:
+                stats.letters.append(got_r.letter)
+        elif topic == topics.alerts:
             stats.alerts += 1
             got_a = decode_alert(raw)
             if isinstance(got_a, Accepted):
@@ -92,6 +108,7 @@ def _apply(
     with store.db.transaction():
         stats.households += store.ledger.upsert(households)
         counts = store.clues.upsert_alerts(alerts)
+        stats.feed_runs += store.feeds.upsert(runs)
         if position is not None:  # the local file read this far, in the same transaction
             store.db.execute(
                 "INSERT INTO local_positions (topic, position, head) VALUES (?, ?, ?) ON CONFLICT (topic)"
@@ -111,11 +128,12 @@ def _local_position(store: Store, topic: str, path: Path) -> int:
 
 
 def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
-    """Embedded default: load what the local topic files (households, then alerts) gained since the
-    last load into the store; each file's position is kept in the store with the rows it produced."""
+    """Embedded default: load what the local topic files (households, then alerts, then the
+    deliveries' facts) gained since the last load into the store; each file's position is kept in
+    the store with the rows it produced."""
     stats = SinkStats()
     alerts_from = 0
-    for topic in (topics.households, topics.alerts):
+    for topic in (topics.households, topics.alerts, topics.feed_runs):
         path = local_dir / f"{topic}.jsonl"
         start = _local_position(store, topic, path)
         if topic == topics.alerts:
@@ -131,9 +149,9 @@ def sync_local(store: Store, local_dir: Path, topics: Topics) -> SinkStats:
     stats.dead_letters = len(stats.letters)
     # Refused alert records go to the local dead-letter file with their reason; refused roster
     # records are the very ones the stream stage already put there (same decoding), so only counted.
-    alert_letters = [x for x in stats.letters if x.dept == "alerts"]
+    alert_letters = [x for x in stats.letters if x.dept in ("alerts", "feed_runs")]
     if alerts_from == 0:  # the alerts were read from their start: their letters replace earlier ones
-        replace_local_letters(local_dir, topics.dead_letter, alert_letters, {"alerts"})
+        replace_local_letters(local_dir, topics.dead_letter, alert_letters, {"alerts", "feed_runs"})
     elif alert_letters:
         append_local_letters(local_dir, topics.dead_letter, alert_letters)
     return stats
@@ -217,7 +235,7 @@ async def run_kafka_sink(
         heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 3) * 1000),
     )
     roster_first = RosterFirst(consumer, topics.households)
-    consumer.subscribe([topics.alerts, topics.households], listener=roster_first)
+    consumer.subscribe([topics.alerts, topics.households, topics.feed_runs], listener=roster_first)
     dead = KafkaSink(settings.kafka)
     stats = SinkStats()
     stop = stop or asyncio.Event()
@@ -286,8 +304,8 @@ async def publish_pending(store: Store, sink: Sink, topics: Topics, limit: int =
 Timed = list[tuple[int, bytes | None, bytes | None]]
 
 
-def _rebuild(store: Store, roster: Timed, steps: Timed, alerts: Timed) -> RebuildStats:
-    """Decode the three topics' records and rebuild; records that do not decode were dead-lettered
+def _rebuild(store: Store, roster: Timed, steps: Timed, alerts: Timed, runs: Timed) -> RebuildStats:
+    """Decode the four topics' records and rebuild; records that do not decode were dead-lettered
     when they first arrived and are counted again here, not applied."""
     refused = 0
 
@@ -308,17 +326,20 @@ def _rebuild(store: Store, roster: Timed, steps: Timed, alerts: Timed) -> Rebuil
         accepted(steps, decode_conclusion),
         (a for _, a in accepted(alerts, decode_alert)),
     )
+    stats.feed_runs = store.feeds.upsert(r for _, r in accepted(runs, decode_feed_run))
     stats.refused = refused
     return stats
 
 
 async def rebuild_from_kafka(settings: Settings, store: Store) -> RebuildStats:
-    """Rebuild an empty store from the roster, conclusions and alerts topics (``screening.rebuild``)."""
+    """Rebuild an empty store from the roster, conclusions, alerts and feed-runs topics
+    (``screening.rebuild``)."""
     topics = Topics(settings)
     roster, _ = await read_topic_timed(settings.kafka, topics.households)
     steps, _ = await read_topic_timed(settings.kafka, topics.conclusions)
     alerts, _ = await read_topic_timed(settings.kafka, topics.alerts)
-    return _rebuild(store, roster, steps, alerts)
+    runs, _ = await read_topic_timed(settings.kafka, topics.feed_runs)
+    return _rebuild(store, roster, steps, alerts, runs)
 
 
 def rebuild_from_local(store: Store, local_dir: Path, topics: Topics) -> RebuildStats:
@@ -328,5 +349,9 @@ def rebuild_from_local(store: Store, local_dir: Path, topics: Topics) -> Rebuild
         return [(at, k, v) for k, v in read_local(local_dir / f"{topic}.jsonl")]
 
     return _rebuild(
-        store, records(topics.households, 0), records(topics.conclusions, 1), records(topics.alerts, 2)
+        store,
+        records(topics.households, 0),
+        records(topics.conclusions, 1),
+        records(topics.alerts, 2),
+        records(topics.feed_runs, 3),
     )

@@ -1,7 +1,7 @@
 """The alert store: one database and one clock, and the rooms that use them — accounts and sessions
 (``screening.accounts``), the audit log (``screening.audit``), area names (``screening.areas``),
 clues and their steps, which are also the outbox (``screening.clues``), and the household ledger
-(``screening.ledger``)."""
+(``screening.ledger``), and the deliveries' facts (``screening.feeds``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from screening.areas import Areas
 from screening.audit import Audit
 from screening.clues import Clues
 from screening.db import Database
+from screening.feeds import FeedRuns
 from screening.ledger import Ledger
 
 
@@ -35,6 +36,7 @@ class Store:
         self.ledger = Ledger(db, now)
         self.areas = Areas(db, now)
         self.clues = Clues(db, now, self.ledger, visit_days)
+        self.feeds = FeedRuns(db)
 
     def today(self) -> date:
         return self.now().date()

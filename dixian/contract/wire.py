@@ -18,6 +18,7 @@ from dixian.contract.alerts import Alert, Conclusion
 from dixian.contract.deadletter import DeadLetter
 from dixian.contract.departments import Dept
 from dixian.contract.events import DEPT_EVENT_ADAPTER, DeptEvent, now_china
+from dixian.contract.feedruns import FeedRun
 from dixian.contract.roster import Household
 from dixian.contract.validate import ContractError, Problem, parse_event, problems_from
 
@@ -85,6 +86,11 @@ def decode_conclusion(raw: bytes) -> Decoded[Conclusion]:
 def decode_alert(raw: bytes) -> Decoded[Alert]:
     """A record of the alerts topic."""
     return decode(raw, "alerts", Alert.model_validate)
+
+
+def decode_feed_run(raw: bytes) -> Decoded[FeedRun]:
+    """A record of the feed-runs topic (a delivery's facts)."""
+    return decode(raw, "feed_runs", FeedRun.model_validate)
 
 
 # ---- department records: one event, or a batch of them --------------------------------------------

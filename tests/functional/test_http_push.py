@@ -64,8 +64,15 @@ async def test_valid_push_accepted_and_repeat_is_duplicate(push: Push) -> None:
     body = [settlement(event_id=None)]
     status, out = await push.post("medical_insurance", body, push.tokens["medical_insurance"])
     assert (status, out["accepted"], out["rejected"]) == (200, 1, 0)
+    # the same request again (a retry) is the same delivery: its event is its own, not a duplicate
     status, out = await push.post("medical_insurance", body, push.tokens["medical_insurance"])
-    assert (status, out["accepted"], out["duplicates"]) == (200, 0, 1)
+    assert (status, out["accepted"], out["duplicates"]) == (200, 1, 0)
+    local = push.settings.data_dir / "local"
+    assert len((local / "dept.medical_insurance.jsonl").read_bytes().splitlines()) == 1  # published once
+    # another request holding the same event: the department sent it twice
+    other = [*body, settlement(event_id="medi-0000000002", occurred_at="2022-06-13")]
+    status, out = await push.post("medical_insurance", other, push.tokens["medical_insurance"])
+    assert (status, out["accepted"], out["duplicates"]) == (200, 1, 1)
 
 
 @pytest.mark.asyncio

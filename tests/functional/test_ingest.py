@@ -75,11 +75,14 @@ def test_reingesting_a_file_adds_nothing(local_settings: Settings, city: tuple[P
     out, manifest = city
     feed = next(f for f in manifest["feeds"] if f["dept"] == "water")  # content-derived ids, GBK
     first = asyncio.run(_ingest(local_settings, "water", out / feed["file"]))
+    published = _lines(local_settings.local_dir / f"{Topics(local_settings).dept(Dept.WATER)}.jsonl")
     again = asyncio.run(_ingest(local_settings, "water", out / feed["file"]))
     assert first.accepted == feed["valid_unique"]
-    assert again.accepted == 0
-    assert again.duplicates == feed["valid_unique"] + feed["duplicates"]
+    # the same delivery: recognised, not read or published again, its counts as they were
+    assert again.already_ingested
+    assert (again.accepted, again.duplicates) == (first.accepted, feed["duplicates"])
     assert again.reconciles
+    assert _lines(local_settings.local_dir / f"{Topics(local_settings).dept(Dept.WATER)}.jsonl") == published
 
 
 def test_roster_ingests_one_record_per_household(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from connectors.stores import QualityCounters
+from dixian.contract.feedruns import FeedRun
 from reports.monthly import Sources, monthly_report
 from reports.quarterly import quarterly_report
 from reports.render import html_page, workbook_bytes
@@ -36,25 +36,39 @@ from tests.screening_helpers import (
 
 
 def _feed(
-    q: QualityCounters, run: str, dept: str, month: str, rows: int, rejected: int, late: int = 0
+    store: Store,
+    run: str,
+    dept: str,
+    month: str,
+    rows: int,
+    rejected: int,
+    late: int = 0,
+    types: dict[str, int] | None = None,
+    duplicates: int = 1,
 ) -> None:
-    q.record(
-        {
-            "run_id": run,
-            "dept": dept,
-            "month": month,
-            "source": "file",
-            "file": f"{run}.csv",
-            "encoding": "utf-8",
-            "finished_at": f"{month}-28T10:00:00+08:00",
-            "rows_read": rows,
-            "accepted": rows - rejected - 1,
-            "duplicates": 1,
-            "rejected": rejected,
-            "late": late,
-            "ownership_conflicts": 0,
-        },
-        {"resident_id_checksum": rejected},
+    """A delivery's facts, as the sink stores them from the feed-runs topic."""
+    at = datetime.fromisoformat(f"{month}-28T10:00:00+08:00")
+    store.feeds.upsert(
+        [
+            FeedRun(
+                run_id=f"run-{run}-{dept}",
+                dept=dept,
+                month=month,
+                source="file",
+                file=f"{run}.csv",
+                encoding="utf-8",
+                status="complete",
+                started_at=at,
+                updated_at=at,
+                rows_read=rows,
+                accepted=rows - rejected - duplicates,
+                duplicates=duplicates,
+                rejected=rejected,
+                late=late,
+                rejections={"resident_id_checksum": rejected} if rejected else {},
+                event_types=types or {},
+            )
+        ]
     )
 
 
@@ -87,12 +101,10 @@ def _fill(store: Store, clock: Clock, tmp_path: Path) -> Sources:
     store.clues.upsert_alerts(
         [alert(1), alert(2), alert(3), alert(4, village=VILLAGE_C), alert(5, reported=date(2022, 5, 20))]
     )
-    q = QualityCounters(tmp_path / "quality.sqlite")
-    _feed(q, "r1", "medical_insurance", "2022-06", 100, 4, late=2)
-    _feed(q, "r2", "water", "2022-06", 50, 0)
-    _feed(q, "r0", "medical_insurance", "2022-05", 80, 8)
-    _feed(q, "r9", "roster", "2022-06", 1000, 0)  # the roster's rows are not events the rules evaluate
-    q.close()
+    _feed(store, "r1", "medical_insurance", "2022-06", 100, 4, late=2)
+    _feed(store, "r2", "water", "2022-06", 50, 0)
+    _feed(store, "r0", "medical_insurance", "2022-05", 80, 8)
+    _feed(store, "r9", "roster", "2022-06", 1000, 0)  # the roster's rows are not events the rules evaluate
     # one clue all the way to inclusion within the month, one excluded
     cid1, cid2 = alert(1).alert_id, alert(2).alert_id
     clock.at = china(2022, 7, 1)
@@ -107,7 +119,7 @@ def _fill(store: Store, clock: Clock, tmp_path: Path) -> Sources:
     for cid in (cid1, cid2):
         store.clues.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
         store.clues.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
-    return Sources(store, tmp_path / "quality.sqlite")
+    return Sources(store)
 
 
 def test_monthly_figures_reconcile_with_their_sources(world: tuple[Sources, Clock, Store]) -> None:
@@ -167,8 +179,6 @@ def test_a_rules_hit_rate_is_over_the_events_it_listens_to(world: tuple[Sources,
     """HH-INCOME-UNDER-LINE listens to eight event types of several departments: its denominator is
     their accepted events (it was once its own department's rows only: a 111% hit rate)."""
     src, _, store = world
-    assert src.quality_path is not None
-    q = QualityCounters(src.quality_path)
     feeds = [
         ("j1", "medical_insurance", {"medical.settlement": 50}),
         (
@@ -179,17 +189,7 @@ def test_a_rules_hit_rate_is_over_the_events_it_listens_to(world: tuple[Sources,
         ("j3", "civil_affairs", {"assistance.granted": 10}),
     ]
     for run, dept, types in feeds:
-        n = sum(types.values())
-        q.record(
-            {
-                "run_id": run, "dept": dept, "month": "2022-07", "source": "file", "file": f"{run}.csv",
-                "encoding": "utf-8", "finished_at": "2022-07-28T10:00:00+08:00", "rows_read": n,
-                "accepted": n, "duplicates": 0, "rejected": 0, "late": 0, "ownership_conflicts": 0,
-            },
-            {},
-            types,
-        )  # fmt: skip
-    q.close()
+        _feed(store, run, dept, "2022-07", sum(types.values()), 0, types=types, duplicates=0)
     store.clues.upsert_alerts(
         [alert(n, rule="HH-INCOME-UNDER-LINE", hits=5, reported=date(2022, 7, 20)) for n in range(10, 22)]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 
 import orjson
@@ -17,6 +18,9 @@ from dixian.contract import Dept
 from dixian.contract.wire import decode_events
 from dixian.simulate import build_city, generate_feed
 from dixian.topics import Topics
+from reports.monthly import Sources, monthly_report
+from screening.sink import run_kafka_sink
+from tests.screening_helpers import Clock, china, open_test_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -98,9 +102,43 @@ def test_100k_feed_with_5_percent_malformed_reconciles_with_topics(
         assert letter["reason_zh"]
         assert letter["reason_en"]
 
-    # the same file again publishes nothing
+    # the same file again is the same delivery: recognised, nothing published again
     again = asyncio.run(_ingest(settings, tmp_path / feed.file))
-    assert again.accepted == 0
-    assert again.duplicates == feed.valid_unique + feed.duplicates
+    assert again.already_ingested
+    assert (again.run_id, again.accepted, again.duplicates) == (
+        summary.run_id,
+        feed.valid_unique,
+        feed.duplicates,
+    )
     dept_after = asyncio.run(_event_count(settings.kafka_bootstrap, dept_topic, Dept.MEDICAL_INSURANCE))
     assert dept_after == dept_count
+
+    # the delivery's facts are on the feed-runs topic, keyed by run id, the last one complete ...
+    facts = [
+        orjson.loads(v or b"") for k, v in asyncio.run(read_topic(settings.kafka_bootstrap, topics.feed_runs))
+    ]
+    assert {f["run_id"] for f in facts} == {summary.run_id}
+    assert facts[0]["status"] == "running"
+    last = facts[-1]
+    assert (last["status"], last["rows_read"], last["accepted"], last["rejected"]) == (
+        "complete",
+        feed.rows,
+        feed.valid_unique,
+        sum(feed.malformed.values()),
+    )
+    # ... and the queue's sink stores them, so a report made on another machine states the delivery
+    store = open_test_store(f"sqlite:///{tmp_path / 'elsewhere.sqlite'}", Clock(china(2022, 8, 1)))
+    asyncio.run(run_kafka_sink(settings, store, until_caught_up=True))
+    row = next(
+        r
+        for r in monthly_report(Sources(store), "2022-06", date(2022, 8, 1)).table("部门数据报送").rows
+        if r["dept"] == Dept.MEDICAL_INSURANCE.zh
+    )
+    assert (row["rows_read"], row["accepted"], row["duplicates"], row["rejected"]) == (
+        feed.rows,
+        feed.valid_unique,
+        feed.duplicates,
+        sum(feed.malformed.values()),
+    )
+    assert row["delivered"] == "已报送（1批）"
+    store.db.close()

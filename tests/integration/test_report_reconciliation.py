@@ -60,6 +60,12 @@ def test_report_totals_reconcile_with_topics_dead_letters_and_store(
         row = feeds[d.zh]
         assert row["rows_read"] == row["accepted"] + row["rejected"] + row["duplicates"]
     assert sum(letters[d.value] for d in Dept) > 0  # the 5% malformed rows were there to be counted
+    # and against the simulator's ground truth: what it wrote, not what any of our code counted
+    for f in sim["feeds"]:
+        row = feeds[Dept(f["dept"]).zh]
+        truth = (f["rows"], f["valid_unique"], f["duplicates"], sum(f["malformed"].values()))
+        assert (row["rows_read"], row["accepted"], row["duplicates"], row["rejected"]) == truth, f["dept"]
+        assert (row["delivered"], row["incomplete"]) == ("已报送（1批）", 0)
 
     june = [
         a
