@@ -421,6 +421,7 @@ def generate_feed(
     reported = f"{last:%Y-%m-%d} 18:00:00"
     body: list[list[Any] | bytes] = []
     manifest = FeedManifest(dept.value, "", 0, 0, 0)
+    seen_rows: set[tuple[str, ...]] = set()
     for n, hh in enumerate(pool, start=1):
         fields = _event_fields(dept, hh, rng, first)
         occurred = first + timedelta(days=rng.randrange((last - first).days + 1))
@@ -456,8 +457,17 @@ def generate_feed(
                 manifest.malformed[kind] += 1
                 continue
         body.append(row)
+        resent = rng.random() < duplicate_share
+        if dept not in WITH_SOURCE_REF:
+            # without a business serial number an event is known by its content: the same
+            # household drawn twice with the same day and values is the same event sent twice
+            seen_key = tuple(map(str, row))
+            if seen_key in seen_rows:
+                manifest.duplicates += 1
+                continue
+            seen_rows.add(seen_key)
         manifest.valid_unique += 1
-        if rng.random() < duplicate_share:
+        if resent:
             body.append(row)  # the department re-sent the same record
             manifest.duplicates += 1
     manifest.rows = len(body)

@@ -30,6 +30,24 @@ class Chart:
     y_label: str = ""
     percent: bool = False
 
+    def drawn(self) -> Chart | None:
+        """The chart as drawn: a series with no data at all is left out, and so is a series of
+        counts that are all 0 (a rate of 0% is a value and stays); a chart with nothing left is not
+        drawn (None: the page says why instead of showing an empty frame)."""
+
+        def shown(values: list[float | None]) -> bool:
+            known = [v for v in values if v is not None]
+            return bool(known) and (self.percent or any(known))
+
+        series = {k: v for k, v in self.series.items() if shown(v)}
+        if not self.labels or not series:
+            return None
+        return Chart(self.title, self.kind, self.labels, series, self.y_label, self.percent)
+
+    def why_not_drawn(self) -> str:
+        known = [v for vs in self.series.values() for v in vs if v is not None]
+        return "均为0，未绘制" if self.labels and known else "无数据，未绘制"
+
 
 @dataclass
 class Report:

@@ -212,8 +212,16 @@ _env = jinja2.Environment(
 
 
 def html_page(report: Report, *, row_limit: int = 300) -> str:
-    charts = [{"title": c.title, "svg": Markup(chart_svg(c))} for c in report.charts]
-    return _env.get_template("report.html").render(report=report, charts=charts, row_limit=row_limit)
+    charts, empty = [], []
+    for c in report.charts:
+        drawn = c.drawn()
+        if drawn is None:
+            empty.append(f"{c.title}：{c.why_not_drawn()}")
+        else:
+            charts.append({"title": c.title, "svg": Markup(chart_svg(drawn))})
+    return _env.get_template("report.html").render(
+        report=report, charts=charts, empty_charts=empty, row_limit=row_limit
+    )
 
 
 def write(report: Report, out_dir: Path, stem: str, stamp: datetime) -> tuple[Path, Path]:
