@@ -30,6 +30,7 @@ from dixian.simulate import build_city
 from reports.monthly import Sources, monthly_report
 from reports.render import write
 from rules.catalogue import load_catalogue
+from screening.assets import record_asset_check
 from screening.auth import Actor
 from screening.store import Store, open_store
 from screening.workflow import Request
@@ -145,6 +146,9 @@ def build(directory: Path, households: int, clue_share: float) -> None:
             role = {"township_review": Role.TOWNSHIP, "county_decide": Role.COUNTY}.get(action, Role.VILLAGE)
             if action == "notice_end":
                 clock[0] += timedelta(days=5)
+            if action == "county_decide":  # an inclusion needs the county's asset check
+                county = Actor("bench", "", Role.COUNTY, a.village_code[:6])
+                record_asset_check(store, county, a.alert_id, "passed", clock[0].date())
             store.clues.act(
                 Actor("bench", "", role, a.village_code[: {Role.VILLAGE: 12, Role.TOWNSHIP: 9}.get(role, 6)]),
                 a.alert_id,

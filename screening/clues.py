@@ -417,6 +417,8 @@ class Clues:
                 category=row["category"],
                 source=row["source"],
                 household_kind=row["household_kind"],
+                asset_result=row["asset_result"],
+                assistance=bool(hh and (hh["dibao"] or hh["tekun"])),
             )
             t = decide(facts, request, actor.role, now.date(), now)
             self.append_step(
@@ -700,7 +702,8 @@ class Clues:
         actor.check_area(county_code)
         rows = self.db.query(
             "SELECT c.clue_id, c.household_id, c.village_code, c.township_code, c.category, c.state,"
-            " c.concluded_at, h.household_type, h.persons, h.dibao, h.tekun, h.head_name"
+            " c.concluded_at, c.asset_result, c.asset_checked_on, c.asset_reason, c.asset_found,"
+            " h.household_type, h.persons, h.dibao, h.tekun, h.head_name"
             " FROM clues c LEFT JOIN households h ON h.household_id = c.household_id"
             " WHERE c.county_code = ? AND c.proposal = ? AND c.state <> ?"
             " ORDER BY c.township_code, c.village_code, c.household_id",
@@ -708,7 +711,8 @@ class Clues:
         )
         return [
             {k: r[k] for k in ("clue_id", "household_id", "head_name", "village_code", "township_code",
-                               "category", "state", "concluded_at", "household_type", "persons")}
+                               "category", "state", "concluded_at", "household_type", "persons",
+                               "asset_result", "asset_checked_on", "asset_reason", "asset_found")}
             for r in rows
             if not (r["dibao"] or r["tekun"])
         ]  # fmt: skip

@@ -1,11 +1,12 @@
-"""Workbooks the village queue hands out: the county's asset-check list (财产检索名单)."""
+"""Workbooks the village queue hands out: the county's asset-check list (财产检索名单) with the results
+recorded so far."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dixian import sheets
-from dixian.contract.vocabulary import ClueState
+from dixian.contract.vocabulary import AssetResult, ClueState, labels
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ASSET_COLUMNS = [
@@ -20,8 +21,20 @@ ASSET_COLUMNS = [
     ("category", "拟纳入类别"),
     ("state", "当前环节"),
     ("concluded_at", "结论时间"),
+    ("asset_result", "检索结果"),
+    ("asset_checked_on", "检索日期"),
+    ("asset_reason", "未通过原因"),
+    ("asset_found", "查到的财产"),
     ("clue_id", "线索编号"),
 ]
+
+
+def _cell(key: str, value: Any) -> Any:
+    if key == "state":
+        return ClueState(value).zh
+    if key == "asset_result":
+        return labels(AssetResult).get(value, value) if value else "待检索"
+    return value
 
 
 def asset_check_xlsx(county: str, rows: list[dict[str, Any]]) -> bytes:
@@ -34,8 +47,9 @@ def asset_check_xlsx(county: str, rows: list[dict[str, Any]]) -> bytes:
     ws.append([f"{county} 需开展财产检索的拟纳入监测对象（不含低保、特困）"])
     ws.append([label for _, label in ASSET_COLUMNS])
     for r in rows:
-        ws.append([ClueState(r[k]).zh if k == "state" else r[k] for k, _ in ASSET_COLUMNS])
-    for col, width in zip("ABCDEFGHIJKL", (26, 10, 12, 16, 12, 12, 10, 10, 16, 14, 22, 28), strict=True):
+        ws.append([_cell(k, r[k]) for k, _ in ASSET_COLUMNS])
+    widths = (26, 10, 12, 16, 12, 12, 10, 10, 16, 14, 22, 10, 12, 24, 24, 28)
+    for col, width in zip("ABCDEFGHIJKLMNOP", widths, strict=True):
         ws.column_dimensions[col].width = width
     wb.properties.creator = "dixian"
     return sheets.workbook_bytes(wb)

@@ -19,6 +19,7 @@ from typing import Any
 
 from dixian.contract.deadlines import NOTICE_DAYS
 from dixian.contract.vocabulary import (
+    AssetResult,
     ClueSource,
     ClueState,
     Decision,
@@ -108,6 +109,8 @@ class ClueFacts:
     category: str | None = None  # proposed with an inclusion
     source: str = ClueSource.DEPARTMENT_WARNING
     household_kind: str | None = None  # campaign visits: which visit form applies
+    asset_result: str | None = None  # the county's 财产检索 result (AssetResult), if recorded
+    assistance: bool = False  # already 低保 or 特困: the earlier asset check is reused
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,16 @@ def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime
         outcome = Outcome.NOT_INCLUDED
     else:
         outcome = APPROVED_OUTCOME[clue.proposal]
+        if outcome == Outcome.INCLUDED and not clue.assistance:
+            if clue.asset_result is None:
+                raise Refusal(
+                    "asset_check_missing",
+                    "纳入监测前须登记财产检索结果（低保、特困户沿用已有检索结果的除外）；请在“财产检索”名单中登记",
+                )
+            if clue.asset_result == AssetResult.FAILED:
+                raise Refusal(
+                    "asset_check_failed", "财产检索未通过，不能纳入；请审定为“不予纳入”或退回重新核实"
+                )
     return Transition(
         Step.COUNTY_DECIDE,
         ClueState.CLOSED,

@@ -12,6 +12,7 @@ from dixian.config import Settings
 from dixian.contract.vocabulary import ClueState, Role
 from dixian.simulate import simulate
 from dixian.topics import Topics
+from screening.assets import record_asset_check
 from screening.auth import Actor
 from screening.sink import publish_pending
 from screening.store import Store, open_store
@@ -55,12 +56,14 @@ def include_first_clues(settings: Settings, n: int) -> list[str]:
     try:
         for r in rows:
             v = r["village_code"]
+            county = Actor("xian", "县", Role.COUNTY, v[:6])
             for actor, req in (
                 (Actor("cun", "村", Role.VILLAGE, v), Request("notice_end", decision="approve")),
                 (Actor("zhen", "镇", Role.TOWNSHIP, v[:9]), Request("township_review", decision="approve")),
-                (Actor("xian", "县", Role.COUNTY, v[:6]), Request("county_decide", decision="approve")),
             ):
                 store.clues.act(actor, r["clue_id"], req)
+            record_asset_check(store, county, r["clue_id"], "passed", later.now().date())
+            store.clues.act(county, r["clue_id"], Request("county_decide", decision="approve"))
         asyncio.run(publish_local(store, settings))
         return [r["household_id"] for r in rows]
     finally:

@@ -60,6 +60,25 @@ def decide_case(
 ) -> None:
     """Take a village-A clue through visit, conclusion, reviews (and the 5-day notice where the
     proposal needs one) to the county's approval."""
+    from screening.workflow import Request  # noqa: PLC0415
+
+    to_county(store, clock, clue_id, proposal, category=category, note=note)
+    if proposal == "include":
+        asset_passed(store, clue_id)
+    store.clues.act(COUNTY_A, clue_id, Request("county_decide", decision="approve"))
+
+
+def to_county(
+    store: Store,
+    clock: Clock,
+    clue_id: str,
+    proposal: str,
+    *,
+    category: str | None = None,
+    note: str = "核实",
+) -> None:
+    """A village-A clue through visit, conclusion, reviews (and the 5-day notice where the proposal
+    needs one), waiting for the county's decision."""
     from screening.workflow import NEEDS_NOTICE, Request  # noqa: PLC0415
 
     store.clues.act(OFFICER_A, clue_id, Request("visit", note="见到户主"))
@@ -69,7 +88,13 @@ def decide_case(
         clock.advance(days=5)
         store.clues.act(OFFICER_A, clue_id, Request("notice_end", decision="approve"))
     store.clues.act(TOWNSHIP_A, clue_id, Request("township_review", decision="approve"))
-    store.clues.act(COUNTY_A, clue_id, Request("county_decide", decision="approve"))
+
+
+def asset_passed(store: Store, clue_id: str) -> None:
+    """The county records a passed asset check (财产检索), which an inclusion needs."""
+    from screening.assets import record_asset_check  # noqa: PLC0415
+
+    record_asset_check(store, COUNTY_A, clue_id, "passed", store.today())
 
 
 def include(store: Store, clock: Clock, clue_id: str, category: str = "边缘易致贫户") -> None:

@@ -175,6 +175,8 @@ class Step(Labelled):
     MEASURE_CLOSE = "measure_close", "帮扶措施结项"  # a measure closed with its result
     IN_PERSON = "in_person_visit", "补充入户核实"  # the home visit that follows an online one
     NOTIFY = "notify", "入户告知"  # the household told of the county's decision
+    ASSET_CHECK = "asset_check", "财产检索"  # the county's asset-check result for a proposed inclusion
+    CORRECTION = "correction", "账实不符更正"  # a correction item for the national system (found / entered)
 
 
 class MeasureStatus(Labelled):
@@ -192,6 +194,13 @@ class VisitMode(Labelled):
     HOME = "home", "入户"
     PHONE = "phone", "电话"
     WECHAT = "wechat", "微信"
+
+
+class AssetResult(Labelled):
+    """The county's asset check (财产检索) of a household proposed for inclusion."""
+
+    PASSED = "passed", "通过"
+    FAILED = "failed", "未通过"
 
 
 class NotifyMethod(Labelled):

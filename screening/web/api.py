@@ -11,6 +11,7 @@ from aiohttp import web
 
 from dixian.contract.vocabulary import Step
 from screening.announcements import announcement, notify, unnotified
+from screening.assets import record_asset_check
 from screening.campaigns import campaigns, coverage, create_campaign, lookback
 from screening.clues import Clue
 from screening.exports import asset_check_xlsx
@@ -41,6 +42,7 @@ from screening.web.pages import (
 from screening.web.requests import (
     ActionBody,
     ApplicationBody,
+    AssetCheckBody,
     CampaignBody,
     InPersonBody,
     LoginBody,
@@ -86,6 +88,10 @@ def clue_json(clue: Clue) -> dict[str, Any]:
         "online_pending": bool(r["online_pending"]),
         "in_person_on": r["in_person_on"],
         "notice_from": r["notice_from"],
+        "asset_result": r["asset_result"],
+        "asset_checked_on": r["asset_checked_on"],
+        "asset_reason": r["asset_reason"],
+        "asset_found": r["asset_found"],
         "overdue": clue.deadline.overdue,
         "deadline": clue.deadline.label,
         "items": r["items"],
@@ -223,6 +229,26 @@ async def api_notification(request: web.Request) -> web.Response:
     return json_response(clue_json(await in_thread(store.clues.get, actor_of(request), clue_id)))
 
 
+async def api_asset_check_result(request: web.Request) -> web.Response:
+    body = parse(AssetCheckBody, await request.read())
+    clue_id = request.match_info["clue_id"]
+    store = request.app[STORE]
+    actor = actor_of(request)
+    await in_thread(
+        record_asset_check,
+        store,
+        actor,
+        clue_id,
+        body.result,
+        body.checked_on,
+        reason=body.reason,
+        found=body.found,
+    )
+    request.app[METRICS].steps.labels(Step.ASSET_CHECK.value, actor.role.value).inc()
+    request.app[WAKEUP].set()
+    return json_response(clue_json(await in_thread(store.clues.get, actor, clue_id)))
+
+
 async def api_notifications(request: web.Request) -> web.Response:
     return json_response({"unnotified": await in_thread(unnotified, request.app[STORE], actor_of(request))})
 
@@ -327,6 +353,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/clues/{clue_id}/measures", api_add_measure),
     ("POST", "/api/v1/clues/{clue_id}/in-person", api_in_person),
     ("POST", "/api/v1/clues/{clue_id}/notification", api_notification),
+    ("POST", "/api/v1/clues/{clue_id}/asset-check", api_asset_check_result),
     ("GET", "/api/v1/notifications", api_notifications),
     ("GET", "/api/v1/counties/{county_code}/announcement", api_announcement),
     ("POST", "/api/v1/clues/{clue_id}/measures/{seq}", api_update_measure),

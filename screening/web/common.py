@@ -17,6 +17,7 @@ from connectors.sinks import Sink
 from dixian.contract.departments import Dept
 from dixian.contract.events import EVENT_TYPE_ZH
 from dixian.contract.vocabulary import (
+    AssetResult,
     ClueSource,
     ClueState,
     Decision,
@@ -113,6 +114,7 @@ _env.globals.update(
     MEASURE_ZH=labels(MeasureStatus),
     VISIT_MODE_ZH=labels(VisitMode),
     NOTIFY_ZH=labels(NotifyMethod),
+    ASSET_ZH=labels(AssetResult),
     DECISION_ZH=labels(Decision),
     SEVERITY_ZH=labels(Severity),
     DEPT_ZH=labels(Dept),

@@ -57,6 +57,10 @@ SPEC: dict[str, Any] = {
             "Clue": {
                 "type": "object",
                 "properties": {
+                    "asset_result": {"type": ["string", "null"], "enum": ["passed", "failed", None]},
+                    "asset_checked_on": {"type": ["string", "null"], "format": "date"},
+                    "asset_reason": {"type": ["string", "null"]},
+                    "asset_found": {"type": ["string", "null"]},
                     "clue_id": {"type": "string"},
                     "source": {
                         "type": "string",
@@ -367,6 +371,26 @@ SPEC["paths"]["/api/v1/clues/{clue_id}/notification"] = {
                     "notified_on": {"type": "string", "format": "date"},
                     "method": {"type": "string", "enum": ["visit", "phone", "letter"]},
                     "note": {"type": "string"},
+                },
+            }
+        ),
+        "responses": {"200": _resp("recorded", {"$ref": "#/components/schemas/Clue"}), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/clues/{clue_id}/asset-check"] = {
+    "post": {
+        "summary": "登记财产检索结果（县级，拟纳入的农户）/ record the county's asset-check result",
+        "parameters": [_CLUE_ID],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["result", "checked_on"],
+                "additionalProperties": False,
+                "properties": {
+                    "result": {"type": "string", "enum": ["passed", "failed"]},
+                    "checked_on": {"type": "string", "format": "date"},
+                    "reason": {"type": "string", "maxLength": 500, "description": "未通过的原因"},
+                    "found": {"type": "string", "maxLength": 500, "description": "查到的财产"},
                 },
             }
         ),

@@ -19,6 +19,7 @@ from dixian.contract.vocabulary import RECORDED_SOURCES, ClueState, MeasureStatu
 from dixian.geo import county_name
 from screening import auth
 from screening.announcements import announcement, notify, unnotified
+from screening.assets import record_asset_check
 from screening.audit import AuditAction
 from screening.auth import Actor
 from screening.campaigns import LEVELS, campaigns, coverage, get_campaign, lookback, summary_xlsx
@@ -277,6 +278,23 @@ async def notification_post(request: web.Request) -> web.StreamResponse:
     return await _clue_form(request, write, "#notify")
 
 
+async def asset_check_post(request: web.Request) -> web.StreamResponse:
+    def write(store: Store, actor: Actor, clue_id: str, form: PostedForm) -> Step:
+        when = date_field(form.get("checked_on"), "检索日期") or date.min
+        record_asset_check(
+            store,
+            actor,
+            clue_id,
+            str(form.get("result", "")),
+            when,
+            reason=str(form.get("reason", "")),
+            found=str(form.get("found", "")),
+        )
+        return Step.ASSET_CHECK
+
+    return await _clue_form(request, write, "#asset-check")
+
+
 async def notifications_page(request: web.Request) -> web.Response:
     rows = await in_thread(unnotified, request.app[STORE], actor_of(request))
     return render(request, "notifications.html", rows=rows, notify_days=NOTIFY_DAYS)
@@ -459,6 +477,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/clues/{clue_id}/measures", measure_post),
     ("POST", "/clues/{clue_id}/in-person", in_person_post),
     ("POST", "/clues/{clue_id}/notification", notification_post),
+    ("POST", "/clues/{clue_id}/asset-check", asset_check_post),
     ("GET", "/notifications", notifications_page),
     ("GET", "/counties/{county_code}/announcement", announcement_page),
     ("POST", "/clues/{clue_id}/measures/{seq}", measure_update_post),

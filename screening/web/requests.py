@@ -90,6 +90,13 @@ class NotificationBody(Body):
     note: str = Field("", max_length=500)
 
 
+class AssetCheckBody(Body):
+    result: Literal["passed", "failed"]
+    checked_on: date
+    reason: str = Field("", max_length=500)
+    found: str = Field("", max_length=500)
+
+
 class CampaignBody(Body):
     name: str = Field(max_length=200)
     scope: list[str] = Field(max_length=20)
@@ -113,6 +120,7 @@ EXAMPLES: dict[type[Body], str] = {
     MeasureBody: '{"group": "employment", "description": "...", "start_on": "2022-07-01"}',
     MeasureUpdateBody: '{"status": "done", "result": "..."}',
     NotificationBody: '{"notified_on": "2022-07-20", "method": "visit"}',
+    AssetCheckBody: '{"result": "failed", "checked_on": "2022-07-10", "reason": "...", "found": "..."}',
     CampaignBody: '{"name": "...", "scope": ["4503"], "from": "2022-09-01", "to": "2022-09-30", "kinds": []}',
     ApplicationBody: '{"village_code": "...", "household_id": "...", "description": "...", "consent": true}',
 }

@@ -19,6 +19,7 @@ from tests.screening_helpers import (
     TOWNSHIP_A,
     Clock,
     alert,
+    asset_passed,
     china,
     decide_case,
     household,
@@ -124,6 +125,7 @@ def test_a_county_inclusion_is_written_to_the_ledger_and_marks_the_next_risk(
     clock.at = china(2022, 7, 7)
     store.clues.act(OFFICER_A, a.alert_id, Request("notice_end", decision="approve"))
     store.clues.act(TOWNSHIP_A, a.alert_id, Request("township_review", decision="approve"))
+    asset_passed(store, a.alert_id)
     store.clues.act(COUNTY_A, a.alert_id, Request("county_decide", decision="approve"))
     hh = store.ledger.household(a.household_id)
     assert hh is not None

@@ -27,6 +27,7 @@ from tests.screening_helpers import (
     VILLAGE_C,
     Clock,
     alert,
+    asset_passed,
     china,
     decide_case,
     household,
@@ -118,6 +119,8 @@ def _fill(store: Store, clock: Clock, tmp_path: Path) -> Sources:
     store.clues.act(OFFICER_A, cid1, Request("notice_end", decision="approve"))
     for cid in (cid1, cid2):
         store.clues.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
+    asset_passed(store, cid1)
+    for cid in (cid1, cid2):
         store.clues.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
     return Sources(store)
 

@@ -29,6 +29,7 @@ from tests.screening_helpers import (
     VILLAGE_C,
     Clock,
     alert,
+    asset_passed,
     china,
     household,
     include,
@@ -199,6 +200,7 @@ def test_inclusion_opens_a_plan_due_in_10_days_with_flags(world: tuple[Store, Cl
     clock.advance(days=5)
     store.clues.act(OFFICER_A, cid, Request("notice_end", decision="approve"))
     store.clues.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
+    asset_passed(store, cid)
     store.clues.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
     got = plan_for(store, OFFICER_A, cid)
     assert got is not None

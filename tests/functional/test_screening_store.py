@@ -22,6 +22,7 @@ from tests.screening_helpers import (
     VILLAGE_C,
     Clock,
     alert,
+    asset_passed,
     china,
     household,
     open_test_store,
@@ -121,6 +122,7 @@ def test_inclusion_goes_through_a_five_day_notice(store_and_clock: tuple[Store, 
     clock.advance(days=1)
     store.clues.act(OFFICER_A, cid, Request("notice_end", decision="approve"))
     store.clues.act(TOWNSHIP_A, cid, Request("township_review", decision="approve"))
+    asset_passed(store, cid)
     store.clues.act(COUNTY_A, cid, Request("county_decide", decision="approve"))
     c = store.clues.get(OFFICER_A, cid)
     assert c["outcome"] == "included"

@@ -30,6 +30,7 @@ from tests.screening_helpers import (
     TOWNSHIP_A,
     Clock,
     alert,
+    asset_passed,
     china,
     dump_store,
     household,
@@ -112,6 +113,7 @@ def test_a_store_rebuilt_from_the_topics_is_the_store_that_was_lost(
     clock.at = china(2022, 7, 7)
     store.clues.act(OFFICER_A, a1.alert_id, Request("notice_end", decision="approve"))
     store.clues.act(TOWNSHIP_A, a1.alert_id, Request("township_review", decision="approve"))
+    asset_passed(store, a1.alert_id)
     store.clues.act(COUNTY_A, a1.alert_id, Request("county_decide", decision="approve"))
     add_measure(store, OFFICER_A, a1.alert_id, "health", "落实大病专项救治", date(2022, 7, 7))
     add_measure(store, OFFICER_A, a1.alert_id, "employment", "推荐到扶贫车间务工", date(2022, 7, 7))

@@ -40,6 +40,7 @@ BODIES = {  # valid bodies, so that the refusal comes from the id and not from t
     "{seq}": {"status": "done", "result": "越界结项"},
     "in-person": {"visited_on": "2022-07-01", "note": "越界入户"},
     "notification": {"notified_on": "2022-07-01", "method": "visit"},
+    "asset-check": {"result": "passed", "checked_on": "2022-07-01"},
 }
 FIXED = {"seq": "1"}  # path parameters that are not record ids: fixed, so the id decides the answer
 # per path parameter: a value the account (village A) may not see that exists, and one that does not

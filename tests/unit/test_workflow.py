@@ -65,8 +65,28 @@ def test_wrong_role_is_named_in_chinese() -> None:
     assert "乡镇" in exc.value.zh
 
 
+def test_an_inclusion_needs_a_passed_asset_check_unless_dibao_or_tekun() -> None:
+    approve = Request("county_decide", decision="approve")
+    for missing in (facts(ClueState.COUNTY, Proposal.INCLUDE, category="边缘易致贫户"),):
+        with pytest.raises(Refusal, match="asset_check_missing"):
+            decide(missing, approve, Role.COUNTY, TODAY, NOW)
+    failed = facts(ClueState.COUNTY, Proposal.INCLUDE, category="边缘易致贫户", asset_result="failed")
+    with pytest.raises(Refusal, match="asset_check_failed"):
+        decide(failed, approve, Role.COUNTY, TODAY, NOW)
+    # a failed check: the county decides 不予纳入
+    assert decide(failed, Request("county_decide", decision="reject"), Role.COUNTY, TODAY, NOW).outcome == (
+        "not_included"
+    )
+    # 低保/特困: the earlier check is reused
+    reused = facts(ClueState.COUNTY, Proposal.INCLUDE, category="边缘易致贫户", assistance=True)
+    assert decide(reused, approve, Role.COUNTY, TODAY, NOW).outcome == "included"
+    # other outcomes need none
+    eliminate = facts(ClueState.COUNTY, Proposal.ELIMINATE)
+    assert decide(eliminate, approve, Role.COUNTY, TODAY, NOW).outcome == "eliminated"
+
+
 def test_county_outcomes() -> None:
-    county = facts(ClueState.COUNTY, Proposal.INCLUDE, category="边缘易致贫户")
+    county = facts(ClueState.COUNTY, Proposal.INCLUDE, category="边缘易致贫户", asset_result="passed")
     approve = decide(county, Request("county_decide", decision="approve"), Role.COUNTY, TODAY, NOW)
     assert (approve.outcome, approve.category, approve.to_state) == (
         "included",
