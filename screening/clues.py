@@ -32,6 +32,7 @@ from dixian.contract.vocabulary import (
 )
 from dixian.privacy import mask_free_text, mask_numbers
 from screening.auth import Actor
+from screening.corrections import from_answers, insert_findings
 from screening.db import Database, Row
 from screening.ledger import Ledger
 from screening.refusal import NotFound, Refusal
@@ -425,6 +426,11 @@ class Clues:
                 actor, row, {"state": t.to_state.value, **t.updates}, t.step, t.to_state.value, t.note,
                 proposal=t.proposal, outcome=t.outcome, category=t.category,
             )  # fmt: skip
+            if t.step == Step.VISIT and t.updates.get("form_json"):
+                # what the visit found that the ledger holds otherwise: items for the national system
+                found = from_answers(json.loads(t.updates["form_json"]), hh, request.note)
+                if found:
+                    insert_findings(self.db, now.date(), actor, row, found, "visit")
             if t.outcome is not None:  # the household ledger records the county's decision
                 self.ledger.decided(row["household_id"], t.outcome, t.category)
             # an assistance plan is due within 10 days of inclusion; a monitoring object that came in
@@ -635,6 +641,7 @@ class Clues:
 
         clues = {r["clue_id"]: r for r in self.db.query_in("SELECT * FROM clues WHERE clue_id", ids)}
         items, measures, plans = by_clue("risk_items"), by_clue("measures"), by_clue("plans")
+        corrections = by_clue("corrections")
         campaign_ids = sorted({c["campaign_id"] for c in clues.values() if c.get("campaign_id")})
         campaigns = {
             r["campaign_id"]: r
@@ -647,6 +654,7 @@ class Clues:
                 "measures": sorted(measures.get(cid, []), key=lambda r: r["seq"]),
                 "plan": next(iter(plans.get(cid, [])), None),
                 "campaign": campaigns.get(row.get("campaign_id") or ""),
+                "corrections": sorted(corrections.get(cid, []), key=lambda r: r["seq"]),
             }
             for cid, row in clues.items()
         }

@@ -119,6 +119,8 @@ def rebuild(
                 _insert(store, "measures", measure)
             if case.get("plan"):
                 _insert(store, "plans", case["plan"])
+            for item in case.get("corrections", []):  # cases published before 账实不符 items have none
+                _insert(store, "corrections", item)
             stats.cases += 1
 
         # 3. every step, already published

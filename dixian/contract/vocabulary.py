@@ -196,6 +196,21 @@ class VisitMode(Labelled):
     WECHAT = "wechat", "微信"
 
 
+class CorrectionField(Labelled):
+    """What a correction item (账实不符) for the national monitoring system is about."""
+
+    MEMBERS = "members", "家庭成员"
+    ID_NUMBER = "id_number", "身份证号"
+    CATEGORY = "category", "监测对象类别"
+    INCOME = "income", "家庭人均纯收入"
+    OTHER = "other", "其他登记信息"
+
+
+class CorrectionStatus(Labelled):
+    OPEN = "open", "待更正"
+    CORRECTED = "corrected", "已在全国系统更正"
+
+
 class AssetResult(Labelled):
     """The county's asset check (财产检索) of a household proposed for inclusion."""
 

@@ -14,7 +14,8 @@ from screening.announcements import announcement, notify, unnotified
 from screening.assets import record_asset_check
 from screening.campaigns import campaigns, coverage, create_campaign, lookback
 from screening.clues import Clue
-from screening.exports import asset_check_xlsx
+from screening.corrections import add_correction, mark_corrected, of_clue
+from screening.exports import asset_check_xlsx, corrections_xlsx
 from screening.plans import add_measure, plans, update_measure
 from screening.web import openapi
 from screening.web.common import (
@@ -35,6 +36,7 @@ from screening.web.pages import (
     BAD_LOGIN,
     allowed_actions,
     announcement_period,
+    county_corrections,
     coverage_level,
     listed_clues,
     xlsx_response,
@@ -44,6 +46,8 @@ from screening.web.requests import (
     ApplicationBody,
     AssetCheckBody,
     CampaignBody,
+    CorrectedBody,
+    CorrectionBody,
     InPersonBody,
     LoginBody,
     MeasureBody,
@@ -249,6 +253,35 @@ async def api_asset_check_result(request: web.Request) -> web.Response:
     return json_response(clue_json(await in_thread(store.clues.get, actor, clue_id)))
 
 
+async def api_add_correction(request: web.Request) -> web.Response:
+    body = parse(CorrectionBody, await request.read())
+    clue_id = request.match_info["clue_id"]
+    store = request.app[STORE]
+    actor = actor_of(request)
+    await in_thread(
+        add_correction, store, actor, clue_id, body.field, body.recorded, body.found, body.evidence
+    )
+    request.app[WAKEUP].set()
+    return json_response({"clue_id": clue_id, "corrections": await in_thread(of_clue, store, clue_id)})
+
+
+async def api_corrected(request: web.Request) -> web.Response:
+    seq = seq_param(request, "这条账实不符")
+    body = parse(CorrectedBody, await request.read())
+    clue_id = request.match_info["clue_id"]
+    store = request.app[STORE]
+    await in_thread(mark_corrected, store, actor_of(request), clue_id, seq, body.corrected_on)
+    request.app[WAKEUP].set()
+    return json_response({"clue_id": clue_id, "corrections": await in_thread(of_clue, store, clue_id)})
+
+
+async def api_corrections(request: web.Request) -> web.StreamResponse:
+    county, _, rows = await county_corrections(request)
+    if request.query.get("format") == "xlsx":
+        return await xlsx_response(request, corrections_xlsx(county, rows), f"corrections-{county}.xlsx")
+    return json_response({"county_code": county, "corrections": rows})
+
+
 async def api_notifications(request: web.Request) -> web.Response:
     return json_response({"unnotified": await in_thread(unnotified, request.app[STORE], actor_of(request))})
 
@@ -354,6 +387,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/clues/{clue_id}/in-person", api_in_person),
     ("POST", "/api/v1/clues/{clue_id}/notification", api_notification),
     ("POST", "/api/v1/clues/{clue_id}/asset-check", api_asset_check_result),
+    ("POST", "/api/v1/clues/{clue_id}/corrections", api_add_correction),
+    ("POST", "/api/v1/clues/{clue_id}/corrections/{seq}", api_corrected),
+    ("GET", "/api/v1/counties/{county_code}/corrections", api_corrections),
     ("GET", "/api/v1/notifications", api_notifications),
     ("GET", "/api/v1/counties/{county_code}/announcement", api_announcement),
     ("POST", "/api/v1/clues/{clue_id}/measures/{seq}", api_update_measure),

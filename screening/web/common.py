@@ -20,6 +20,8 @@ from dixian.contract.vocabulary import (
     AssetResult,
     ClueSource,
     ClueState,
+    CorrectionField,
+    CorrectionStatus,
     Decision,
     HouseholdKind,
     MeasureStatus,
@@ -91,6 +93,12 @@ _STATUS = {
     "concurrent_change": 409,
     "notice_too_short": 409,
     "out_of_order": 409,
+    "already_notified": 409,
+    "already_corrected": 409,
+    "asset_check_missing": 409,
+    "asset_check_failed": 409,
+    "not_proposed": 409,
+    "not_visited": 409,
 }
 
 
@@ -115,6 +123,8 @@ _env.globals.update(
     VISIT_MODE_ZH=labels(VisitMode),
     NOTIFY_ZH=labels(NotifyMethod),
     ASSET_ZH=labels(AssetResult),
+    CORRECTION_FIELD_ZH=labels(CorrectionField),
+    CORRECTION_STATUS_ZH=labels(CorrectionStatus),
     DECISION_ZH=labels(Decision),
     SEVERITY_ZH=labels(Severity),
     DEPT_ZH=labels(Dept),
@@ -179,11 +189,12 @@ def actor_of(request: web.Request) -> Actor:
     return request[ACTOR]
 
 
-def seq_param(request: web.Request) -> int:
-    """A measure's number from the path (1–9999): anything else is no such measure."""
+def seq_param(request: web.Request, thing: str = "这项帮扶措施") -> int:
+    """A measure's (or another numbered item's) number from the path (1–9999): anything else is no
+    such item."""
     text = request.match_info["seq"]
     if not (text.isascii() and text.isdigit() and 1 <= len(text) <= 4 and int(text) > 0):
-        raise NotFound("没有这项帮扶措施")
+        raise NotFound(f"没有{thing}")
     return int(text)
 
 

@@ -397,6 +397,78 @@ SPEC["paths"]["/api/v1/clues/{clue_id}/asset-check"] = {
         "responses": {"200": _resp("recorded", {"$ref": "#/components/schemas/Clue"}), **_ERRORS},
     }
 }
+_CORRECTIONS = _resp(
+    "the clue's correction items",
+    {
+        "type": "object",
+        "properties": {
+            "clue_id": {"type": "string"},
+            "corrections": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+)
+SPEC["paths"]["/api/v1/clues/{clue_id}/corrections"] = {
+    "post": {
+        "summary": "登记账实不符（村级，走访后）/ record what a visit found that the ledger holds otherwise",
+        "parameters": [_CLUE_ID],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["field", "recorded", "found", "evidence"],
+                "additionalProperties": False,
+                "properties": {
+                    "field": {
+                        "type": "string",
+                        "enum": ["members", "id_number", "category", "income", "other"],
+                    },
+                    "recorded": {"type": "string", "maxLength": 300, "description": "系统登记值"},
+                    "found": {"type": "string", "maxLength": 300, "description": "核实值"},
+                    "evidence": {"type": "string", "maxLength": 300, "description": "佐证材料或依据"},
+                },
+            }
+        ),
+        "responses": {"200": _CORRECTIONS, **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/clues/{clue_id}/corrections/{seq}"] = {
+    "post": {
+        "summary": "登记已在全国系统更正（县级）/ record that the item was corrected in the national system",
+        "parameters": [
+            _CLUE_ID,
+            {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}},
+        ],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["corrected_on"],
+                "additionalProperties": False,
+                "properties": {"corrected_on": {"type": "string", "format": "date"}},
+            }
+        ),
+        "responses": {"200": _CORRECTIONS, **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/counties/{county_code}/corrections"] = {
+    "get": {
+        "summary": "县级账实不符更正清单（?format=xlsx 导出）/ the county's correction list",
+        "parameters": [
+            {"name": "county_code", "in": "path", "required": True, "schema": {"type": "string"}},
+            {
+                "name": "status",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["open", "corrected"]},
+            },
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["json", "xlsx"]},
+            },
+        ],
+        "responses": {"200": _resp("the county's correction items"), **_ERRORS},
+    }
+}
 SPEC["paths"]["/api/v1/notifications"] = {
     "get": {
         "summary": "辖区内待入户告知的审定结果（超期标注）/ decisions not told to the household yet",

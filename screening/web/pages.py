@@ -24,7 +24,8 @@ from screening.audit import AuditAction
 from screening.auth import Actor
 from screening.campaigns import LEVELS, campaigns, coverage, get_campaign, lookback, summary_xlsx
 from screening.clues import Clue
-from screening.exports import XLSX, asset_check_xlsx
+from screening.corrections import add_correction, county_list, mark_corrected, of_clue
+from screening.exports import XLSX, asset_check_xlsx, corrections_xlsx
 from screening.forms import KINDS, measure_groups, visit_form
 from screening.plans import MeasureChange, add_measure, plan_for, plans, update_measure
 from screening.refusal import NotFound, Refusal, ScopeError
@@ -172,6 +173,7 @@ def _clue_context(store: Store, actor: Actor, clue_id: str) -> dict[str, Any]:
         "answers": json.loads(clue["form_json"]) if clue["form_json"] else None,
         "plan": plan_for(store, actor, clue["clue_id"]),
         "groups": measure_groups(),
+        "corrections": of_clue(store, clue["clue_id"]),
     }
 
 
@@ -293,6 +295,50 @@ async def asset_check_post(request: web.Request) -> web.StreamResponse:
         return Step.ASSET_CHECK
 
     return await _clue_form(request, write, "#asset-check")
+
+
+async def correction_post(request: web.Request) -> web.StreamResponse:
+    def write(store: Store, actor: Actor, clue_id: str, form: PostedForm) -> Step:
+        add_correction(
+            store,
+            actor,
+            clue_id,
+            str(form.get("field", "")),
+            str(form.get("recorded", "")),
+            str(form.get("found", "")),
+            str(form.get("evidence", "")),
+        )
+        return Step.CORRECTION
+
+    return await _clue_form(request, write, "#corrections")
+
+
+async def corrected_post(request: web.Request) -> web.StreamResponse:
+    seq = seq_param(request, "这条账实不符")
+
+    def write(store: Store, actor: Actor, clue_id: str, form: PostedForm) -> Step:
+        mark_corrected(
+            store, actor, clue_id, seq, date_field(form.get("corrected_on"), "更正日期") or date.min
+        )
+        return Step.CORRECTION
+
+    return await _clue_form(request, write, "#corrections")
+
+
+async def county_corrections(request: web.Request) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """The county's correction list the request asks for (``?status=``), with area names."""
+    county = request.match_info["county_code"]
+    store = request.app[STORE]
+    status = request.query.get("status") or None
+    rows = await in_thread(county_list, store, actor_of(request), county, status)
+    return county, status, store.areas.with_names(rows)
+
+
+async def corrections_page(request: web.Request) -> web.StreamResponse:
+    county, status, rows = await county_corrections(request)
+    if request.query.get("format") == "xlsx":
+        return await xlsx_response(request, corrections_xlsx(county, rows), f"corrections-{county}.xlsx")
+    return render(request, "corrections.html", county=county, rows=rows, selected=status)
 
 
 async def notifications_page(request: web.Request) -> web.Response:
@@ -478,6 +524,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/clues/{clue_id}/in-person", in_person_post),
     ("POST", "/clues/{clue_id}/notification", notification_post),
     ("POST", "/clues/{clue_id}/asset-check", asset_check_post),
+    ("POST", "/clues/{clue_id}/corrections", correction_post),
+    ("POST", "/clues/{clue_id}/corrections/{seq}", corrected_post),
+    ("GET", "/counties/{county_code}/corrections", corrections_page),
     ("GET", "/notifications", notifications_page),
     ("GET", "/counties/{county_code}/announcement", announcement_page),
     ("POST", "/clues/{clue_id}/measures/{seq}", measure_update_post),

@@ -97,6 +97,17 @@ class AssetCheckBody(Body):
     found: str = Field("", max_length=500)
 
 
+class CorrectionBody(Body):
+    field: Literal["members", "id_number", "category", "income", "other"]
+    recorded: str = Field(max_length=300)
+    found: str = Field(max_length=300)
+    evidence: str = Field(max_length=300)
+
+
+class CorrectedBody(Body):
+    corrected_on: date
+
+
 class CampaignBody(Body):
     name: str = Field(max_length=200)
     scope: list[str] = Field(max_length=20)
@@ -120,6 +131,8 @@ EXAMPLES: dict[type[Body], str] = {
     MeasureBody: '{"group": "employment", "description": "...", "start_on": "2022-07-01"}',
     MeasureUpdateBody: '{"status": "done", "result": "..."}',
     NotificationBody: '{"notified_on": "2022-07-20", "method": "visit"}',
+    CorrectionBody: '{"field": "members", "recorded": "4人", "found": "5人", "evidence": "出生证明"}',
+    CorrectedBody: '{"corrected_on": "2022-07-20"}',
     AssetCheckBody: '{"result": "failed", "checked_on": "2022-07-10", "reason": "...", "found": "..."}',
     CampaignBody: '{"name": "...", "scope": ["4503"], "from": "2022-09-01", "to": "2022-09-30", "kinds": []}',
     ApplicationBody: '{"village_code": "...", "household_id": "...", "description": "...", "consent": true}',

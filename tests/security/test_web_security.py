@@ -37,10 +37,12 @@ PASSWORD = "pw-security-1"
 BODIES = {  # valid bodies, so that the refusal comes from the id and not from the body
     "actions": {"action": "visit", "note": "越界"},
     "measures": {"group": "employment", "description": "越界登记", "start_on": "2022-07-01"},
-    "{seq}": {"status": "done", "result": "越界结项"},
+    "measures/{seq}": {"status": "done", "result": "越界结项"},
+    "corrections/{seq}": {"corrected_on": "2022-07-01"},
     "in-person": {"visited_on": "2022-07-01", "note": "越界入户"},
     "notification": {"notified_on": "2022-07-01", "method": "visit"},
     "asset-check": {"result": "passed", "checked_on": "2022-07-01"},
+    "corrections": {"field": "members", "recorded": "3人", "found": "4人", "evidence": "户口簿"},
 }
 FIXED = {"seq": "1"}  # path parameters that are not record ids: fixed, so the id decides the answer
 # per path parameter: a value the account (village A) may not see that exists, and one that does not
@@ -90,7 +92,9 @@ async def test_an_id_out_of_scope_is_answered_as_an_unknown_id_on_every_route(cl
             path = path.replace("{" + fixed + "}", fixed_value)
         answers = []
         for value in (hidden, unknown):
-            body = json.dumps(BODIES.get(template.rsplit("/", 1)[-1]) if method == "post" else None)
+            last = template.rsplit("/", 1)[-1]
+            key = "/".join(template.rsplit("/", 2)[-2:]) if last.startswith("{") else last
+            body = json.dumps(BODIES.get(key) if method == "post" else None)
             r = await client.request(
                 method, path.replace("{" + name + "}", value), data=body, headers=headers
             )
