@@ -38,6 +38,7 @@ DELIVERY: dict[Dept, tuple[str, str]] = {
     Dept.CIVIL_AFFAIRS: ("csv", "utf-8"),
     Dept.EMERGENCY: ("xlsx", ""),
     Dept.PUBLIC_SECURITY: ("csv", "gbk"),
+    Dept.AGRICULTURE: ("xlsx", ""),
 }
 # Monthly probability that a household appears in a department's feed.
 RATES: dict[Dept, float] = {
@@ -51,6 +52,7 @@ RATES: dict[Dept, float] = {
     Dept.CIVIL_AFFAIRS: 0.006,
     Dept.EMERGENCY: 0.0,  # disasters strike a few counties, see _disaster_counties
     Dept.PUBLIC_SECURITY: 0.0005,
+    Dept.AGRICULTURE: 0.01,  # registered households' industry projects followed, and assessed farm losses
 }
 MALFORMED_KINDS = (
     "bad_id",
@@ -290,6 +292,32 @@ def _event_fields(dept: Dept, hh: SimHousehold, rng: random.Random, month: date)
             "injuries": int(rng.random() < 0.05),
             "loss_amount": f"{rng.randint(500, 80000)}.00",
         }
+    elif dept is Dept.AGRICULTURE:
+        if rng.random() < 0.7:
+            invested = rng.randint(2000, 30000)
+            status = rng.choices(["running", "suspended", "failed"], weights=[85, 8, 7])[0]
+            loss = 0 if status == "running" and rng.random() < 0.7 else rng.randint(0, invested)
+            f = {
+                "event_type": "industry.project",
+                "project_type": rng.choice(["planting", "planting", "breeding", "processing", "other"]),
+                "status": status,
+                "invested": f"{invested}.00",
+                "loss_amount": f"{loss}.00",
+                "unsold_share": round(
+                    rng.uniform(0.4, 0.9) if rng.random() < 0.08 else rng.uniform(0, 0.3), 2
+                ),
+            }
+        else:
+            cause = rng.choices(["disaster", "disease", "market", "other"], weights=[4, 3, 2, 1])[0]
+            f = {
+                "event_type": "agriculture.loss",
+                "product": rng.choice(["crop", "crop", "livestock", "aquatic"]),
+                "cause": cause,
+                "loss_share": round(rng.uniform(0, 1), 2),
+                "loss_amount": f"{rng.randint(300, 40000)}.00",
+            }
+            if cause == "disaster":
+                f["disaster_type"] = rng.choice(["flood", "drought", "meteorological"])
     elif dept is Dept.PUBLIC_SECURITY:
         f.update(
             event_type="security.casualty",

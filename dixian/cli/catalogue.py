@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import orjson
 import typer
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from dixian.cli._shared import console, progress_bar, settings_of, stdout
 from dixian.config import Settings
+from dixian.contract.roster import RiskType
 from dixian.topics import Topics
 from rules.catalogue import Catalogue, load_catalogue
 from rules.describe import describe_rule
@@ -57,6 +58,16 @@ def check(directory: Path | None, err: Console) -> int:
         f"✔ {catalogue.source}: {len(catalogue.rules)} rules ({len(catalogue.active)} active) over "
         f"{len(depts)} departments, {len(catalogue.params.params)} parameters; version {catalogue.version}"
     )
+    # which official risk types the active rules cover: a type without a rule is a gap in monitoring
+    table = Table(title="按官方风险类型 / by official risk type")
+    table.add_column("风险类型 risk type", no_wrap=True)
+    table.add_column("规则 active rules", overflow="fold")
+    for risk in get_args(RiskType):
+        ids = [r.id for r in catalogue.active if r.rule.risk_type == risk]
+        table.add_row(risk, "、".join(ids) if ids else "[yellow]无规则 / none[/]")
+    guarantees = [r.id for r in catalogue.active if r.rule.risk_type is None]
+    table.add_row("三保障和饮水安全", "、".join(guarantees) or "[yellow]无规则 / none[/]")
+    stdout.print(table)
     return 0
 
 

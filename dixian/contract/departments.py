@@ -16,3 +16,4 @@ class Dept(Labelled):
     EMERGENCY = "emergency", "应急管理局"
     PUBLIC_SECURITY = "public_security", "公安局"
     HEALTH = "health", "卫健委"
+    AGRICULTURE = "agriculture", "农业农村局"

@@ -24,6 +24,7 @@ from pydantic import (
     TypeAdapter,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -240,6 +241,41 @@ class Casualty(EventBase):
     age: int = Field(ge=0, le=120)
 
 
+# ---- 农业农村 agriculture: registered households' industry projects, and farm losses ------------------
+class IndustryProject(EventBase):
+    """A registered household's industry project (到户产业项目: planting, breeding, processing …) as
+    the agriculture bureau follows it: running, suspended or failed, its loss, the produce unsold."""
+
+    owner: ClassVar[Dept] = Dept.AGRICULTURE
+    member_level: ClassVar[bool] = False
+    event_type: Literal["industry.project"] = "industry.project"
+    project_type: Literal["planting", "breeding", "processing", "other"]
+    status: Literal["running", "suspended", "failed"]
+    invested: Yuan = Decimal(0)
+    loss_amount: Yuan = Decimal(0)
+    unsold_share: float = Field(0, ge=0, le=1, description="share of the season's produce not sold")
+
+
+class FarmLoss(EventBase):
+    """A loss of crops, livestock or fish the agriculture bureau assessed (disaster, animal or plant
+    disease, a market collapse)."""
+
+    owner: ClassVar[Dept] = Dept.AGRICULTURE
+    member_level: ClassVar[bool] = False
+    event_type: Literal["agriculture.loss"] = "agriculture.loss"
+    product: Literal["crop", "livestock", "aquatic", "other"]
+    cause: Literal["disaster", "disease", "market", "other"]
+    disaster_type: DisasterType | None = None  # required when the cause is a disaster
+    loss_share: float = Field(ge=0, le=1, description="share of the expected output lost")
+    loss_amount: Yuan = Decimal(0)
+
+    @model_validator(mode="after")
+    def _disaster_named(self) -> FarmLoss:
+        if self.cause == "disaster" and self.disaster_type is None:
+            raise ValueError("disaster_type is required when the cause is a disaster")
+        return self
+
+
 EVENT_MODELS: tuple[type[EventBase], ...] = (
     MedicalSettlement,
     SeriousIllnessDiagnosed,
@@ -256,6 +292,8 @@ EVENT_MODELS: tuple[type[EventBase], ...] = (
     AssistanceEnded,
     DisasterLoss,
     Casualty,
+    IndustryProject,
+    FarmLoss,
 )
 
 DeptEvent = Annotated[
@@ -273,7 +311,9 @@ DeptEvent = Annotated[
     | AssistanceGranted
     | AssistanceEnded
     | DisasterLoss
-    | Casualty,
+    | Casualty
+    | IndustryProject
+    | FarmLoss,
     Field(discriminator="event_type"),
 ]
 DEPT_EVENT_ADAPTER: TypeAdapter[DeptEvent] = TypeAdapter(DeptEvent)
@@ -338,4 +378,6 @@ EVENT_TYPE_ZH: dict[str, str] = {
     "assistance.ended": "救助终止",
     "disaster.loss": "灾害损失",
     "security.casualty": "意外伤亡",
+    "industry.project": "到户产业项目",
+    "agriculture.loss": "农业生产损失",
 }

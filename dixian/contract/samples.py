@@ -20,4 +20,6 @@ SAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     "assistance.ended": {"kind": "temporary"},
     "disaster.loss": {"disaster_type": "flood"},
     "security.casualty": {"outcome": "injury", "cause": "traffic", "age": 41},
+    "industry.project": {"project_type": "planting", "status": "running"},
+    "agriculture.loss": {"product": "crop", "cause": "disease", "loss_share": 0.1},
 }
