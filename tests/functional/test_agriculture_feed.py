@@ -40,7 +40,8 @@ def test_the_simulated_agriculture_feed_raises_industry_clues(tmp_path: Path) ->
     src = open_source(path)
     mapping = load_mapping("agriculture")
     assert all(mapping.field_of(h) for h in src.headers), src.headers  # the bureau's own headers
-    assert "项目状态" in src.headers and "损失原因" in src.headers
+    assert "项目状态" in src.headers
+    assert "损失原因" in src.headers
     settings = Settings(data_dir=tmp_path / "data", partitions=4)
     files = [("roster", tmp_path / "sim" / "roster.csv"), ("agriculture", path)]
     summaries = asyncio.run(ingest_files(settings, LocalSink(settings.local_dir), files, month="2022-06"))
