@@ -28,6 +28,7 @@ from reports import queries
 from reports.model import Chart, Report, Table
 from reports.queries import FIGURES
 from rules.params import default_params
+from screening import tasks as plan_tasks
 from screening.store import Store
 
 CATEGORIES = tuple(c.value for c in MonitoringCategory)
@@ -668,6 +669,67 @@ def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Tabl
     )
 
 
+def tasks_table(src: Sources, month: str, as_of: date, county: str | None) -> Table:
+    """The plan's task list as it stands on ``as_of``: per task begun by the month's end, how many of
+    its responsible units reported it done, which are overdue, which did not report a month due."""
+    _, end = month_bounds(month)
+    rows = []
+    for r in plan_tasks.board(src.store, as_of, county):
+        t = r["task"]
+        if t.start >= end:
+            continue
+        rows.append(
+            {
+                "id": t.id,
+                "title": t.title,
+                "period": f"{t.start} 至 {t.end}",
+                "units": len(r["units"]),
+                "done": r["done"],
+                "overdue": "、".join(r["overdue"]),
+                "unreported": "、".join(r["unreported"]),
+            }
+        )
+    return Table(
+        "重点任务调度",
+        f"{month} 专项行动重点任务清单调度情况",
+        [
+            ("id", "序号"),
+            ("title", "工作内容"),
+            ("period", "完成时限"),
+            ("units", "责任单位数"),
+            ("done", "已完成单位"),
+            ("overdue", "逾期未完成"),
+            ("unreported", "未按时报送进展"),
+        ],
+        rows,
+        note=(
+            f"按 {as_of} 判断。责任单位每月报送进展，上月进展于本月{plan_tasks.REPORT_DAY}日前报送；"
+            "时限已过而未报“已完成”的为逾期。市直责任单位的进展由市专项行动办公室汇总报送。"
+        ),
+    )
+
+
+def rectifications_table(src: Sources, month: str, as_of: date, county: str | None) -> Table:
+    _, end = month_bounds(month)
+    rows = [
+        r | {"name": county_name(r["county_code"])}
+        for r in queries.rectification_counts(src.store, end, as_of, county)
+    ]
+    return Table(
+        "督查整改",
+        f"{month} 督查暗访发现问题整改情况（按县）",
+        [
+            ("name", "县（市、区）"),
+            ("found", "发现问题"),
+            ("done", "已整改"),
+            ("still_open", "整改中"),
+            ("overdue", "超期未整改"),
+        ],
+        rows,
+        note=f"截至 {as_of}；发现日期在本月末之前的事项。",
+    )
+
+
 def definitions_table() -> Table:
     """The figures' definitions (``queries.FIGURES``) as a sheet of their own."""
     return Table(
@@ -732,6 +794,8 @@ def monthly_report(
     feedback = feedback_table(items, month)
     say("问题数据 / data quality")
     problems, problem_summary, not_checked = quality_tables(src, month, county)
+    tasks_t = tasks_table(src, month, as_of, county)
+    rect_t = rectifications_table(src, month, as_of, county)
     say("趋势 / trend")
     trend_table = trend(src, month, county)
     say("环比 / month over month")
@@ -761,6 +825,8 @@ def monthly_report(
         ("监测对象(人)", int(mon_head.get("monitored_p", 0)), None),
         ("风险已消除(户)", int(mon_head.get("eliminated_h", 0)), None),
         ("问题数据(条)", len(problems.rows), None),
+        ("重点任务逾期(项)", sum(1 for r in tasks_t.rows if r["overdue"]), None),
+        ("整改超期(项)", int(rect_t.total("overdue")), None),
     ]
     mom = Table(
         "环比",
@@ -854,6 +920,8 @@ def monthly_report(
             feedback,
             problem_summary,
             problems,
+            tasks_t,
+            rect_t,
             definitions_table(),
         ],
         charts=charts,

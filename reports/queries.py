@@ -82,6 +82,13 @@ FIGURES: dict[str, Figure] = {
         Figure("本月新识别", "县级审定为纳入监测的决定", "", "县级审定之日"),
         Figure("问题数据(条)", "按问题规则检查台账得到的问题户次", "", "月末的台账"),
         Figure("走访率", "集中排查中已走访的户", "集中排查的应走访户", "排查活动的时间与本月相交"),
+        Figure(
+            "重点任务逾期",
+            "时限已过、责任单位未报“已完成”的任务与单位",
+            "",
+            "按报表判断日（月末或今天）",
+        ),
+        Figure("整改超期", "超过整改期限仍未完成的督查暗访整改事项", "", "按报表判断日；发现日期在本月末前"),
     )
 }
 
@@ -298,3 +305,26 @@ def plans_with_measures(store: Store, end: date, included_before: date, county: 
         " FROM plans p WHERE p.included_on < ?" + area + " ORDER BY p.household_id",
         [end.isoformat(), end.isoformat(), end.isoformat(), included_before.isoformat(), *params],
     )
+
+
+# ---- supervision (督查暗访 → 整改) -----------------------------------------------------------------
+def rectification_counts(store: Store, end: date, as_of: date, county: str | None) -> list[Row]:
+    """Per county, the rectification items found before ``end``: all, still open on ``as_of``, open
+    past their deadline on ``as_of``, and done."""
+    area, params = _area(county)
+    rows = store.db.query(
+        "SELECT county_code, COUNT(*) AS found,"
+        " SUM(CASE WHEN status = 'open' OR closed_on > ? THEN 1 ELSE 0 END) AS still_open,"
+        " SUM(CASE WHEN (status = 'open' OR closed_on > ?) AND deadline < ? THEN 1 ELSE 0 END) AS overdue,"
+        " SUM(CASE WHEN status = 'done' AND closed_on <= ? THEN 1 ELSE 0 END) AS done"
+        " FROM rectifications WHERE found_on < ?" + area + " GROUP BY county_code ORDER BY county_code",
+        [
+            as_of.isoformat(),
+            as_of.isoformat(),
+            as_of.isoformat(),
+            as_of.isoformat(),
+            end.isoformat(),
+            *params,
+        ],
+    )
+    return [{k: v if k == "county_code" else int(v or 0) for k, v in r.items()} for r in rows]

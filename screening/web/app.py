@@ -23,7 +23,7 @@ from screening.metrics import QueueMetrics
 from screening.refusal import NotFound, Refusal
 from screening.sink import publish_pending
 from screening.store import Store
-from screening.web import api, pages
+from screening.web import api, pages, tasks
 from screening.web.common import (
     ACTOR,
     CLOCK_NOTE,
@@ -199,6 +199,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/static/style.css", stylesheet),
     ("GET", "/static/print.js", print_script),
     *api.ROUTES,
+    *tasks.ROUTES,
 ]
 
 

@@ -35,6 +35,7 @@ from dixian.contract.vocabulary import (
     VisitMode,
     labels,
 )
+from dixian.geo import county_name
 from dixian.topics import Topics
 from rules.describe import FIELD_ZH
 from screening import auth
@@ -114,6 +115,7 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.globals.update(
+    COUNTY=county_name,
     STATE_ZH=labels(ClueState),
     ROLE_ZH=labels(Role),
     PROPOSAL_ZH=labels(Proposal),

@@ -640,3 +640,84 @@ SPEC["paths"]["/api/v1/applications"] = {
         },
     }
 }
+
+
+# ---- the plan's task list and rectification items (screening.tasks) --------------------------------
+_TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_RECT_ID = {"name": "rect_id", "in": "path", "required": True, "schema": {"type": "string"}}
+SPEC["paths"]["/api/v1/tasks"] = {
+    "get": {
+        "summary": "重点任务清单调度（县级：本县；市级：全部）/ the task list with each unit's progress",
+        "responses": {"200": _resp("tasks", {"type": "object"}), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/tasks/{task_id}/progress"] = {
+    "post": {
+        "summary": "报送重点任务月度进展（月调度）/ a responsible unit's monthly progress report",
+        "parameters": [_TASK_ID],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["month", "status", "progress"],
+                "additionalProperties": False,
+                "properties": {
+                    "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                    "status": {"type": "string", "enum": ["done", "on_track", "behind"]},
+                    "progress": {"type": "string", "maxLength": 500},
+                },
+            }
+        ),
+        "responses": {"200": _resp("the task as it stands", {"type": "object"}), **_ERRORS},
+    }
+}
+SPEC["paths"]["/api/v1/rectifications"] = {
+    "get": {
+        "summary": "督查暗访整改事项（超期标注）/ rectification items, overdue flagged",
+        "parameters": [
+            {
+                "name": "status",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["open", "done"]},
+            }
+        ],
+        "responses": {"200": _resp("items", {"type": "object"}), **_ERRORS},
+    },
+    "post": {
+        "summary": "登记督查暗访发现的问题（市级）/ record a supervision finding as a rectification item",
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["county_code", "source", "found_on", "finding", "owner", "deadline"],
+                "additionalProperties": False,
+                "properties": {
+                    "county_code": {"type": "string", "maxLength": 6},
+                    "source": {"type": "string", "enum": ["supervision", "unannounced", "review"]},
+                    "found_on": {"type": "string", "format": "date"},
+                    "finding": {"type": "string", "maxLength": 500},
+                    "owner": {"type": "string", "maxLength": 500},
+                    "deadline": {"type": "string", "format": "date"},
+                },
+            }
+        ),
+        "responses": {"201": _resp("recorded", {"type": "object"}), **_ERRORS},
+    },
+}
+SPEC["paths"]["/api/v1/rectifications/{rect_id}/close"] = {
+    "post": {
+        "summary": "报送整改完成情况（县级）/ the county's report of what it did",
+        "parameters": [_RECT_ID],
+        "requestBody": _body(
+            {
+                "type": "object",
+                "required": ["result", "closed_on"],
+                "additionalProperties": False,
+                "properties": {
+                    "result": {"type": "string", "maxLength": 500},
+                    "closed_on": {"type": "string", "format": "date"},
+                },
+            }
+        ),
+        "responses": {"200": _resp("closed", {"type": "object"}), **_ERRORS},
+    }
+}

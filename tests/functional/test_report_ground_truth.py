@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from connectors.sinks import read_local
 from dixian.config import Settings
@@ -27,6 +28,7 @@ from screening.store import Store, open_store
 from tests.screening_helpers import store_url
 
 MONTH, SEED, HOUSEHOLDS = "2022-06", 23, 2500
+TASKS = Path(__file__).parents[2] / "screening" / "plan" / "tasks.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -150,4 +152,9 @@ def test_every_headline_and_table_equals_the_ground_truth(
         "监测对象(人)": sum(len(h.members) for h in monitored),
         "风险已消除(户)": sum(h.monitoring_status == "风险已消除" for h in city),
         "问题数据(条)": _problems(float(line.value)),
+        # the plan's tasks whose period ended by the day June is judged (no unit reported any done)
+        "重点任务逾期(项)": sum(
+            1 for t in yaml.safe_load(TASKS.read_text("utf-8"))["tasks"] if str(t["to"]) < "2022-07-16"
+        ),
+        "整改超期(项)": 0,
     }

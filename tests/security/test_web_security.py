@@ -19,6 +19,7 @@ from dixian.config import Settings
 from dixian.topics import Topics
 from screening.campaigns import create_campaign
 from screening.store import Store
+from screening.tasks import add_rectification
 from screening.web import create_app
 from screening.web.app import SECURITY_HEADERS
 from screening.web.openapi import SPEC
@@ -43,6 +44,8 @@ BODIES = {  # valid bodies, so that the refusal comes from the id and not from t
     "notification": {"notified_on": "2022-07-01", "method": "visit"},
     "asset-check": {"result": "passed", "checked_on": "2022-07-01"},
     "corrections": {"field": "members", "recorded": "3人", "found": "4人", "evidence": "户口簿"},
+    "progress": {"month": "2022-06", "status": "on_track", "progress": "越界报送"},
+    "close": {"result": "越界整改", "closed_on": "2022-07-01"},
 }
 FIXED = {"seq": "1"}  # path parameters that are not record ids: fixed, so the id decides the answer
 # per path parameter: a value the account (village A) may not see that exists, and one that does not
@@ -50,6 +53,7 @@ HIDDEN = {
     "clue_id": (alert(3, village=VILLAGE_C).alert_id, "alrt-" + "7" * 20),
     "village_code": (VILLAGE_C, "450399999999"),
     "county_code": (VILLAGE_C[:6], "450399"),
+    "task_id": ("19", "999"),  # 19: a task of other counties (粤桂协作: 龙胜, 资源)
 }
 
 
@@ -63,6 +67,10 @@ def store(tmp_path: Path) -> Store:
         s, CITY, "外县排查", [VILLAGE_C[:6]], date(2022, 7, 1), date(2022, 7, 31), ["ordinary"]
     )
     HIDDEN["campaign_id"] = (c.campaign_id, "cmp-" + "7" * 12)
+    rect = add_rectification(
+        s, CITY, VILLAGE_C[:6], "supervision", date(2022, 7, 1), "外县问题", "外县", date(2022, 7, 9)
+    )
+    HIDDEN["rect_id"] = (rect, f"zg-{VILLAGE_C[:6]}-0099")
     return s
 
 
@@ -78,7 +86,7 @@ def _routes_with_ids() -> list[tuple[str, str]]:
 
 def test_every_route_with_an_id_is_covered() -> None:
     params = {name for _, p in _routes_with_ids() for name in re.findall(r"{(\w+)}", p)}
-    assert params <= set(HIDDEN) | {"campaign_id"} | set(FIXED), params
+    assert params <= set(HIDDEN) | {"campaign_id", "rect_id"} | set(FIXED), params
 
 
 @pytest.mark.asyncio
