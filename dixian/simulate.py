@@ -557,8 +557,25 @@ def simulated_name(member_id: str, household_id: str, relation: str) -> str:
     return surname + given
 
 
+def income_parts(hh: SimHousehold) -> tuple[list[Any], Any]:
+    """A made-up, stable income composition (wage, business, property, transfer per person, adding up
+    to the per-capita income) and last year's income (empty for one household in ten: the export does
+    not always carry it). Drawn from a digest of the household id, not from the city's random stream,
+    so the rest of the simulated city is unchanged."""
+    h = int(hashlib.blake2b(hh.household_id.encode(), digest_size=8).hexdigest(), 16)
+    total = hh.per_capita_income
+    wage = total * (40 + h % 20) // 100
+    business = total * (10 + (h >> 8) % 20) // 100
+    prop = total * ((h >> 16) % 4) // 100
+    transfer = total - wage - business - prop
+    growth = (3 + (h >> 24) % 12 + (3 if hh.household_type == "脱贫户" else 0)) / 100  # 3–17%
+    prev: Any = "" if (h >> 32) % 10 == 0 else round(total / (1 + growth))
+    return [wage, business, prop, transfer], prev
+
+
 def roster_rows(city: City) -> Iterator[list[Any]]:
     for hh in city.households:
+        parts, prev = income_parts(hh)
         for m in hh.members:
             yield [
                 hh.household_id,
@@ -568,6 +585,8 @@ def roster_rows(city: City) -> Iterator[list[Any]]:
                 hh.monitoring_status,
                 "、".join(hh.risk_types),
                 hh.per_capita_income,
+                *parts,
+                prev,
                 *("是" if b else "否" for b in (hh.housing_safe, hh.water_safe, hh.dibao, hh.tekun)),
                 m.member_id,
                 simulated_name(m.member_id, hh.household_id, m.relation),
@@ -587,6 +606,11 @@ ROSTER_HEADERS = [
     "监测状态",
     "风险类型",
     "人均纯收入",
+    "人均工资性收入",
+    "人均经营净收入",
+    "人均财产净收入",
+    "人均转移净收入",
+    "上年人均纯收入",
     "住房安全",
     "饮水安全",
     "是否低保",

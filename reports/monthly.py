@@ -669,6 +669,68 @@ def trend(src: Sources, month: str, county: str | None, months: int = 6) -> Tabl
     )
 
 
+def income_table(src: Sources, month: str, county: str | None) -> Table:
+    """The plan's income indicators by county: formerly poor households' per-capita income and its
+    growth against all households', and the income composition, where the roster carries them."""
+    acc: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for r in queries.income_by_county(src.store, county):
+        for group in ("all", "poor" if r["household_type"] == "脱贫户" else "other"):
+            k = acc[r["county_code"]][group]
+            for key, value in r.items():
+                if key not in ("county_code", "household_type"):
+                    k[key] += value
+
+    def growth(k: Counter[str]) -> float | None:
+        return _pct(k["growth_now"] - k["growth_prev"], k["growth_prev"])
+
+    def share(k: Counter[str], part: str) -> float | None:
+        return _pct(k[part], k["parts_income"])
+
+    rows = []
+    for code in sorted(acc):
+        poor, every = acc[code]["poor"], acc[code]["all"]
+        g_poor, g_all = growth(poor), growth(every)
+        rows.append(
+            {
+                "code": code,
+                "name": county_name(code),
+                "poor_persons": int(poor["persons"]),
+                "poor_income": round(poor["income"] / poor["persons"]) if poor["persons"] else None,
+                "all_income": round(every["income"] / every["persons"]) if every["persons"] else None,
+                "poor_growth": g_poor,
+                "all_growth": g_all,
+                "gap": round(g_poor - g_all, 1) if g_poor is not None and g_all is not None else None,
+                **{f"{p}_share": share(every, p) for p in ("wage", "business", "property", "transfer")},
+                "data": "有"
+                if every["growth_persons"] and every["parts_persons"]
+                else ("部分" if every["growth_persons"] or every["parts_persons"] else "无"),
+            }
+        )
+    return Table(
+        "收入",
+        f"{month} 农户收入（按县，名单中的户，按人口加权）",
+        [
+            ("name", "县（市、区）"),
+            ("poor_persons", "脱贫人口"),
+            ("poor_income", "脱贫人口人均纯收入(元)"),
+            ("all_income", "全部农户人均纯收入(元)"),
+            ("poor_growth", "脱贫人口收入增速(%)"),
+            ("all_growth", "全部农户收入增速(%)"),
+            ("gap", "增速差(百分点)"),
+            ("wage_share", "工资性收入占比(%)"),
+            ("business_share", "经营净收入占比(%)"),
+            ("property_share", "财产净收入占比(%)"),
+            ("transfer_share", "转移净收入占比(%)"),
+            ("data", "收入数据"),
+        ],
+        rows,
+        note=(
+            "增速 = 有上年收入的户今年人均纯收入 ÷ 上年人均纯收入 − 1（按人口加权）；占比为有收入构成的户。"
+            "名单未提供上年收入或收入构成的，显示为无数据。方案要求脱贫人口收入增速高于全部农户。"
+        ),
+    )
+
+
 def tasks_table(src: Sources, month: str, as_of: date, county: str | None) -> Table:
     """The plan's task list as it stands on ``as_of``: per task begun by the month's end, how many of
     its responsible units reported it done, which are overdue, which did not report a month due."""
@@ -794,6 +856,7 @@ def monthly_report(
     feedback = feedback_table(items, month)
     say("问题数据 / data quality")
     problems, problem_summary, not_checked = quality_tables(src, month, county)
+    income_t = income_table(src, month, county)
     tasks_t = tasks_table(src, month, as_of, county)
     rect_t = rectifications_table(src, month, as_of, county)
     say("趋势 / trend")
@@ -916,6 +979,7 @@ def monthly_report(
             *screening,
             campaigns_t,
             *monitoring,
+            income_t,
             *([key_counties_table(screening[0].rows, monitoring[0].rows, month)] if county is None else []),
             feedback,
             problem_summary,

@@ -88,6 +88,12 @@ FIGURES: dict[str, Figure] = {
             "",
             "按报表判断日（月末或今天）",
         ),
+        Figure(
+            "收入增速",
+            "有上年收入的户，今年人均纯收入（按人口加权）",
+            "同一批户的上年人均纯收入（按人口加权），减1",
+            "最新农户名单（不分月）",
+        ),
         Figure("整改超期", "超过整改期限仍未完成的督查暗访整改事项", "", "按报表判断日；发现日期在本月末前"),
     )
 }
@@ -328,3 +334,29 @@ def rectification_counts(store: Store, end: date, as_of: date, county: str | Non
         ],
     )
     return [{k: v if k == "county_code" else int(v or 0) for k, v in r.items()} for r in rows]
+
+
+# ---- income (the plan's income indicators) --------------------------------------------------------
+def income_by_county(store: Store, county: str | None) -> list[Row]:
+    """Per county and household type (脱贫户 / 一般农户), over the ledger's households, weighted by
+    persons: persons, per-capita income sum; over those with a composition, the four parts' sums; over
+    those with last year's income, this and last year's sums."""
+    area, params = _area(county)
+    rows = store.db.query(
+        "SELECT county_code, household_type, COUNT(*) AS households, SUM(persons) AS persons,"
+        " SUM(income_pc * persons) AS income,"
+        " SUM(CASE WHEN wage_pc IS NOT NULL THEN persons ELSE 0 END) AS parts_persons,"
+        " SUM(CASE WHEN wage_pc IS NOT NULL THEN income_pc * persons ELSE 0 END) AS parts_income,"
+        " SUM(wage_pc * persons) AS wage, SUM(business_pc * persons) AS business,"
+        " SUM(property_pc * persons) AS property, SUM(transfer_pc * persons) AS transfer,"
+        " SUM(CASE WHEN prev_income_pc IS NOT NULL THEN persons ELSE 0 END) AS growth_persons,"
+        " SUM(CASE WHEN prev_income_pc IS NOT NULL THEN income_pc * persons ELSE 0 END) AS growth_now,"
+        " SUM(prev_income_pc * persons) AS growth_prev"
+        " FROM households WHERE 1 = 1" + area + " GROUP BY county_code, household_type"
+        " ORDER BY county_code, household_type",
+        params,
+    )
+    return [
+        {k: v if k in ("county_code", "household_type") else float(v or 0) for k, v in r.items()}
+        for r in rows
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 
 from dixian.contract import Household
 from dixian.contract.ids import county_of, township_of
@@ -21,8 +22,12 @@ DECIDED_STATUS = {
 _COLUMNS = (
     "household_id, village_code, township_code, county_code, household_type, category, status, dibao,"
     " tekun, persons, risk_types, updated_at, income_pc, housing_safe, water_safe, heads, can_work,"
-    " disabled, ill, uninsured, head_name"
+    " disabled, ill, uninsured, head_name, wage_pc, business_pc, property_pc, transfer_pc, prev_income_pc"
 )
+
+
+def _yuan(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 class Ledger:
@@ -41,7 +46,9 @@ class Ledger:
                 float(h.per_capita_income), int(h.housing_safe), int(h.water_safe),
                 sum(m.relation == "户主" for m in h.members), sum(m.can_work for m in h.members),
                 sum(m.disabled for m in h.members), sum(m.seriously_ill for m in h.members),
-                sum(not m.insured for m in h.members), h.head_name,
+                sum(not m.insured for m in h.members), h.head_name, _yuan(h.wage_income),
+                _yuan(h.business_income), _yuan(h.property_income), _yuan(h.transfer_income),
+                _yuan(h.prev_year_income),
             )
             for h in households
         ]  # fmt: skip

@@ -42,6 +42,13 @@ class Household(BaseModel):
     monitoring_status: MonitoringStatus = MonitoringStatus.NOT_MONITORED
     risk_types: tuple[RiskType, ...] = Field((), max_length=5)
     per_capita_income: Yuan = Decimal(0)
+    # income composition per person and year (工资性, 经营净, 财产净, 转移净收入), when the export has it;
+    # the four add up to the per-capita net income
+    wage_income: Yuan | None = None
+    business_income: Yuan | None = None
+    property_income: Yuan | None = None
+    transfer_income: Yuan | None = None
+    prev_year_income: Yuan | None = None  # 上年人均纯收入: the income growth indicators
     housing_safe: bool = True
     water_safe: bool = True
     dibao: bool = False
@@ -59,6 +66,18 @@ class Household(BaseModel):
             raise PydanticCustomError(
                 "monitoring_inconsistent",
                 "监测对象类别与监测状态不一致 / monitoring category and status disagree",
+            )
+        parts = (self.wage_income, self.business_income, self.property_income, self.transfer_income)
+        known = [p for p in parts if p is not None]
+        if known and len(known) < len(parts):
+            raise PydanticCustomError(
+                "income_parts_incomplete",
+                "收入构成须四项齐全（工资性、经营净、财产净、转移净收入）/ all four income parts, or none",
+            )
+        if known and abs(sum(known) - self.per_capita_income) > 1:
+            raise PydanticCustomError(
+                "income_parts_mismatch",
+                "收入构成四项之和与人均纯收入不符 / the income parts do not add up to the per-capita income",
             )
         if self.monitoring_category == MonitoringCategory.UNSTABLE and (
             self.household_type != HouseholdType.FORMERLY_POOR

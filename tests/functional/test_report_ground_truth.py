@@ -20,7 +20,7 @@ from dixian.contract import Dept
 from dixian.contract.wire import Accepted, decode_alert
 from dixian.geo import county_name
 from dixian.pipeline import run_once
-from dixian.simulate import build_city, simulate
+from dixian.simulate import build_city, income_parts, simulate
 from dixian.topics import Topics
 from reports.monthly import Sources, monthly_report
 from rules.params import default_params
@@ -132,6 +132,35 @@ def test_every_headline_and_table_equals_the_ground_truth(
     per_county = Counter(h[:6] for h in households)
     assert {c: r["received"] for c, r in county.items()} == dict(per_county)
     assert all(county[c]["name"] == county_name(c) for c in per_county)
+
+    # income: formerly poor households' growth against all households', from what the simulator wrote
+    sums: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for h in build_city(HOUSEHOLDS, SEED, 2022).households:
+        parts, prev = income_parts(h)
+        n = len(h.members)
+        for group in ("all", "poor" if h.household_type == "脱贫户" else "other"):
+            k = sums[(h.village_code[:6], group)]
+            k["persons"] += n
+            k["income"] += h.per_capita_income * n
+            k["wage"] += parts[0] * n
+            if prev != "":
+                k["now"] += h.per_capita_income * n
+                k["prev"] += prev * n
+    income = {r["code"]: r for r in report.table("收入").rows}
+    assert set(income) == {c for c, _ in sums}
+    for (code, group), k in sums.items():
+        if group == "other":
+            continue
+        row = income[code]
+        key = "poor" if group == "poor" else "all"
+        assert row[f"{key}_growth"] == pytest.approx(100 * (k["now"] / k["prev"] - 1), abs=0.051), (
+            code,
+            group,
+        )
+        assert row[f"{key}_income"] == round(k["income"] / k["persons"]), (code, group)
+        if group == "all":
+            assert row["wage_share"] == pytest.approx(100 * k["wage"] / k["income"], abs=0.051)
+            assert row["data"] == "有"
 
     # the headline, figure by figure
     city = build_city(HOUSEHOLDS, SEED, 2022).households
