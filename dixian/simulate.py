@@ -650,11 +650,22 @@ def write_areas(city: City, out_dir: Path) -> Path:
     """The simulated city's area table (代码, 名称), as ``dixian screening areas`` loads it."""
     path = out_dir / "areas.csv"
     codes = sorted({v[:9] for v in city.villages} | set(city.villages))
+    sites = relocation_sites(city)
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["代码", "名称"])
-        w.writerows([c, simulated_place(c)] for c in codes)
+        w.writerows([c, sites.get(c) or simulated_place(c)] for c in codes)
     return path
+
+
+def relocation_sites(city: City) -> dict[str, str]:
+    """One relocation site (易地搬迁集中安置点) per rural county: its first village by code becomes the
+    site's community, named so that the area table marks it."""
+    first: dict[str, str] = {}
+    for v in sorted(city.villages):
+        if v[:6] not in URBAN:
+            first.setdefault(v[:6], v)
+    return {v: simulated_place(v).removesuffix("村") + "易地扶贫搬迁安置点" for v in first.values()}
 
 
 def simulate(

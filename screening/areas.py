@@ -1,5 +1,8 @@
 """Names of townships and villages (the geography's area table), so that pages, notices, lists and
 reports show 白沙镇 and 遇龙村 beside 450321101 and 450321101201. Counties come from ``dixian.geo``.
+Relocation sites (易地搬迁集中安置点) are units of the table too, screened like villages by the
+site's management (a village-level account whose scope is the site's code), as the plan says, and
+reported on their own (``is_site``).
 
 The table is reference data: the city's 统计用区划代码 (code, name) as a CSV or XLSX file, loaded with
 ``dixian screening areas FILE``. A code without a name shows as the code alone."""
@@ -18,6 +21,7 @@ from connectors.readers import open_source
 from dixian.geo import CITY_SCOPE, COUNTIES, county_name
 from screening.db import Database
 
+SITE = "site"  # an area that is a relocation site (易地搬迁集中安置点)
 CODE_COLUMNS = ("code", "代码", "区划代码", "统计用区划代码")
 NAME_COLUMNS = ("name", "名称", "区划名称")
 _NAME = re.compile(r"^[\u3400-\u9fff·（）()0-9]{1,40}$")
@@ -34,6 +38,12 @@ class AreaProblem:
 class AreaLoad:
     loaded: int
     problems: list[AreaProblem]
+
+
+def is_site(code: str, name: str) -> bool:
+    """A relocation site (易地搬迁集中安置点) is a 12-digit unit of the area table (the community the
+    relocated households are registered in) whose name says so: …安置点, …安置社区, …安置小区."""
+    return len(code) == 12 and "安置" in name
 
 
 def _column(headers: list[str], names: tuple[str, ...]) -> str | None:
@@ -101,16 +111,27 @@ class Areas:
         self._lock = threading.Lock()
 
     def load(self, names: dict[str, str]) -> int:
+        """Load the table's names; a 12-digit area named as a relocation site (``is_site``) is kept
+        as one: a screening unit beside the villages."""
         ts = self.now().isoformat(timespec="seconds")
         with self.db.transaction():
             self.db.executemany(
-                "INSERT INTO areas (code, name, loaded_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (code) DO UPDATE SET name = excluded.name, loaded_at = excluded.loaded_at",
-                [(code, name, ts) for code, name in sorted(names.items())],
+                "INSERT INTO areas (code, name, loaded_at, kind) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name, loaded_at = excluded.loaded_at,"
+                " kind = excluded.kind",
+                [
+                    (code, name, ts, SITE if is_site(code, name) else "area")
+                    for code, name in sorted(names.items())
+                ],
             )
         with self._lock:
             self._names = None
         return len(names)
+
+    def sites(self) -> dict[str, str]:
+        """The relocation sites (易地搬迁集中安置点): code → name."""
+        rows = self.db.query("SELECT code, name FROM areas WHERE kind = ? ORDER BY code", (SITE,))
+        return {r["code"]: r["name"] for r in rows}
 
     def names(self) -> dict[str, str]:
         with self._lock:

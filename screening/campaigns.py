@@ -215,6 +215,7 @@ LEVELS = {
     "township": ("township_code", 9),
     "village": ("village_code", 12),
     "team": ("visit_team", 0),  # the screening team of two recorded on the visit (not yet visited: none)
+    "site": ("village_code", 12),  # relocation sites only (易地搬迁集中安置点, screened by their management)
 }
 
 
@@ -232,6 +233,9 @@ def coverage(store: Store, actor: Actor, campaign_id: str, level: str) -> list[d
         f" FROM clues WHERE campaign_id = ? AND village_code LIKE ? GROUP BY {column} ORDER BY {column}",
         (today, campaign_id, actor.scope + "%"),
     )
+    if level == "site":
+        sites = store.areas.sites()
+        rows = [r for r in rows if r["code"] in sites]
     out = []
     for r in rows:
         total, visited = int(r["total"]), int(r["visited"] or 0)
@@ -299,6 +303,7 @@ def summary_xlsx(store: Store, actor: Actor, campaign_id: str) -> bytes:
         ("township", "按乡镇"),
         ("village", "按村"),
         ("team", "按排查工作组"),
+        ("site", "按安置点"),
     ):
         sheet = wb.create_sheet(title)
         sheet.append(head)

@@ -598,13 +598,13 @@ SPEC["paths"]["/api/v1/campaigns"] = {
 }
 SPEC["paths"]["/api/v1/campaigns/{campaign_id}/coverage"] = {
     "get": {
-        "summary": "排查进度（应走访、已走访、逾期）/ coverage by county, township or village",
+        "summary": "排查进度（应走访、已走访、逾期）/ coverage by county, township, village, team or site",
         "parameters": [
             _CAMPAIGN_ID,
             {
                 "name": "level",
                 "in": "query",
-                "schema": {"type": "string", "enum": ["county", "township", "village"]},
+                "schema": {"type": "string", "enum": ["county", "township", "village", "team", "site"]},
             },
         ],
         "responses": {"200": _resp("areas"), **_ERRORS},
