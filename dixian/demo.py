@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ class DemoQueue:
     accounts: list[tuple[str, str, str]]  # username, role, scope
     password: str
     campaign_items: int
+    walked: list[tuple[str, str]] = field(default_factory=list)  # each step of the plan, where to see it
 
 
 @dataclass
@@ -122,8 +123,20 @@ def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> D
         names, _ = read_area_table(settings.data_dir / "feeds" / "areas.csv")
         store.areas.load(names)  # the simulated township and village names
         stats = sync_local(store, settings.local_dir, Topics(settings))
-        busiest = Counter(a.village_code for a in stream.alerts.values()).most_common(1)
-        village = busiest[0][0] if busiest else "450321101201"
+        # the demo village: the busiest one where every step of the plan can be shown (households
+        # that may apply, and monitoring objects for the look-back visit)
+        village = "450321101201"
+        for code, _ in Counter(a.village_code for a in stream.alerts.values()).most_common():
+            row = store.db.one(
+                "SELECT SUM(CASE WHEN status = '未纳入' AND dibao = 0 AND tekun = 0 THEN 1 ELSE 0 END)"
+                " AS free,"
+                " SUM(CASE WHEN status <> '未纳入' THEN 1 ELSE 0 END) AS monitored"
+                " FROM households WHERE village_code = ?",
+                (code,),
+            )
+            if row and int(row["free"] or 0) >= 2 and int(row["monitored"] or 0) >= 1:
+                village = code
+                break
         password = secrets.token_urlsafe(9)  # a fresh one per demo run, printed once
         accounts = [
             ("demo-village", "village", village),
@@ -143,8 +156,13 @@ def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> D
             clock + timedelta(days=29),
             ["monitored"],
         )
+        site = next((c for c in store.areas.sites() if c[:6] == village[:6]), None)
+        if site:  # the relocation site of the county, screened by its management
+            accounts.append(("demo-site", "village", site))
+            store.accounts.add("demo-site", "village", site, password, "演示 安置点管理")
     finally:
         store.db.close()
+    walked = walk_the_plan(settings, clock, village, campaign.campaign_id)
     from reports.publish import monthly  # noqa: PLC0415
 
     _, xlsx, html = monthly(settings, month, None, settings.reports_dir)
@@ -158,7 +176,129 @@ def load_demo_queue(settings: Settings, stream: EmbeddedResult, month: str) -> D
         accounts,
         password,
         campaign.items,
+        walked,
     )
+
+
+def walk_the_plan(settings: Settings, clock: date, village: str, campaign_id: str) -> list[tuple[str, str]]:
+    """Each step of the plan once, in the demo village, by the demo accounts, in the week before the
+    demo's day (so every date is in the past): an online visit followed by a home visit, an
+    inclusion through notice, township review, a passed asset check, the county's decision and the
+    household told; a failed asset check decided as 不予纳入; a campaign visit whose answers
+    contradict the ledger (a correction item, corrected by the county); a month's progress on the
+    task list and a supervision finding to rectify. Returns (step, where to see it)."""
+    from datetime import datetime, time  # noqa: PLC0415
+
+    from dixian.contract.events import CHINA_TZ  # noqa: PLC0415
+    from screening.announcements import notify  # noqa: PLC0415
+    from screening.assets import record_asset_check  # noqa: PLC0415
+    from screening.auth import Actor  # noqa: PLC0415
+    from screening.corrections import mark_corrected, of_clue  # noqa: PLC0415
+    from screening.store import open_store  # noqa: PLC0415
+    from screening.tasks import add_rectification, report_progress  # noqa: PLC0415
+    from screening.workflow import Request  # noqa: PLC0415
+
+    day = [clock - timedelta(days=7)]
+    store = open_store(
+        settings.screening_url(),
+        lambda: datetime.combine(day[0], time(10), CHINA_TZ),
+        settings.visit_days,
+        settings.id_key(),
+    )
+    officer = Actor("demo-village", "演示 村", Role.VILLAGE, village)
+    town = Actor("demo-township", "演示 乡镇", Role.TOWNSHIP, village[:9])
+    county = Actor("demo-county", "演示 县", Role.COUNTY, village[:6])
+    city = Actor("demo-city", "演示 市", Role.OPERATOR, CITY_SCOPE)
+    team = ("蒋建国", "覃秀英")
+    done: list[tuple[str, str]] = []
+    try:
+        # two households of the village apply (农户自主申报) a week before the demo's day
+        homes = store.db.query(
+            "SELECT household_id FROM households WHERE village_code = ? AND status = '未纳入'"
+            " AND dibao = 0 AND tekun = 0 ORDER BY household_id LIMIT 2",
+            (village,),
+        )
+        early = [
+            {
+                "clue_id": store.clues.create(
+                    officer, h["household_id"], source, note, authorisation_signed=True
+                )[0]
+            }
+            for h, source, note in zip(
+                homes,
+                ("application", "cadre"),
+                ("户主突发重病住院，申请纳入监测", "干部走访发现家庭收入骤减"),
+                strict=False,
+            )
+        ]
+        if len(early) == 2:
+            first, second = early[0]["clue_id"], early[1]["clue_id"]
+            act = store.clues.act
+            act(officer, first, Request("visit", note="疫情防控期间电话核实", visit_mode="phone", team=team))
+            day[0] += timedelta(days=1)
+            store.clues.in_person(officer, first, day[0], "入户核实：户主住院，家庭支出骤增", team)
+            act(officer, first, Request("conclude", proposal="include", category="突发严重困难户"))
+            act(officer, first, Request("village_review", decision="approve", note="村民代表评议通过"))
+            act(officer, second, Request("visit", note="入户核实", team=team))
+            act(officer, second, Request("conclude", proposal="include", category="边缘易致贫户"))
+            act(officer, second, Request("village_review", decision="approve"))
+            day[0] += timedelta(days=5)
+            for cid in (first, second):
+                act(officer, cid, Request("notice_end", decision="approve", note="公示5天无异议"))
+                act(town, cid, Request("township_review", decision="approve"))
+            record_asset_check(store, county, first, "passed", day[0])
+            record_asset_check(
+                store, county, second, "failed", day[0], reason="家庭成员名下有商品房", found="县城商品房1套"
+            )
+            act(county, first, Request("county_decide", decision="approve"))
+            act(county, second, Request("county_decide", decision="reject", note="财产检索未通过"))
+            notify(store, officer, first, day[0], "visit", "入户告知审定结果")
+            done += [
+                ("线上走访与补充入户核实（入户/电话/微信，两人工作组）", f"/clues/{first}"),
+                (
+                    "财产检索：通过后纳入、未通过不予纳入",
+                    f"/counties/{village[:6]}/asset-check · /clues/{second}",
+                ),
+                ("县级审定公告与入户告知", f"/counties/{village[:6]}/announcement · /notifications"),
+            ]
+        day[0] = clock
+        visit = store.db.one(
+            "SELECT c.clue_id FROM clues c WHERE c.campaign_id = ? AND c.village_code = ? AND c.state = 'new'"
+            " ORDER BY c.clue_id LIMIT 1",
+            (campaign_id, village),
+        )
+        if visit:
+            answers = {
+                "record_correct": "no",
+                "corrections": "家庭人口登记为4人，实有5人（新生儿未登记）",
+                "assistance_received": ["健康帮扶"],
+                "income_pc_estimate": "8800",
+                "income_stable_6_months": "no",
+                "elimination_assessment": "尚不能消除",
+            }
+            store.clues.act(
+                officer, visit["clue_id"], Request("visit", note="集中排查入户", form=answers, team=team)
+            )
+            items = of_clue(store, visit["clue_id"])
+            if items:
+                mark_corrected(store, county, visit["clue_id"], int(items[0]["seq"]), clock)
+            done.append(("账实不符更正清单（走访发现，县级更正）", f"/counties/{village[:6]}/corrections"))
+        month = (clock - timedelta(days=1)).strftime("%Y-%m")
+        report_progress(store, county, 23, month, "on_track", "本月部门预警线索已全部推送到村，按期走访")
+        report_progress(store, city, 24, month, "on_track", "本月问题数据已筛查并下发各县核实")
+        add_rectification(
+            store, city, village[:6], "unannounced", clock - timedelta(days=3),
+            "暗访发现部分监测对象帮扶计划未在10天内制定", "县乡村振兴局、各乡镇", clock + timedelta(days=14),
+        )  # fmt: skip
+        done += [
+            ("重点任务调度（月调度）与督查暗访整改", "/tasks · /rectifications"),
+            ("易地搬迁安置点（账号 demo-site）", "/campaigns（按易地搬迁安置点）"),
+            ("农业农村部门数据与因产业项目失败预警", "/?risk=因产业项目失败 · 月报“预警规则”"),
+            ("收入构成与增速、重点帮扶县", "月报“收入”“重点帮扶县”"),
+        ]
+    finally:
+        store.db.close()
+    return done
 
 
 def alerts_table(st: EmbeddedResult) -> Table:
@@ -239,6 +379,15 @@ def print_demo(result: DemoResult, console: Console) -> None:
         f" password (this run only): {q.password}",
         soft_wrap=True,
     )
+    if q.walked:
+        steps = Table(
+            title="实施方案各环节（演示账号已各走一遍）/ each step of the plan, done once", show_lines=False
+        )
+        steps.add_column("环节 step", overflow="fold")
+        steps.add_column("在哪里看 where", overflow="fold")
+        for what, where in q.walked:
+            steps.add_row(what, where)
+        console.print(steps)
     console.print(f"  2. 月报 / the monthly report:   {q.report_html}", soft_wrap=True)
     console.print(
         f"  3. 同一个月走 Kafka / the same month through Kafka and real workers:  {cmd} demo --kafka"

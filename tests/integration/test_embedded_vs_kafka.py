@@ -65,7 +65,7 @@ def test_the_embedded_product_path_gives_the_kafka_paths_alerts(
     workers("a")
     asyncio.run(ingest_files(settings, KafkaSink(settings.kafka), _files(june), month="2022-06"))
     wait_caught_up(settings, input_topics(settings))
-    assert asyncio.run(_send_conclusions(settings, embedded)) == 40 * 6  # the six steps of 40 cases
+    assert asyncio.run(_send_conclusions(settings, embedded)) == 40 * 7  # six steps and an asset check each
     wait_caught_up(settings, input_topics(settings))
     july_files = [(k, p) for k, p in _files(july) if k != "roster"]  # the roster did not change
     asyncio.run(ingest_files(settings, KafkaSink(settings.kafka), july_files, month="2022-07"))
