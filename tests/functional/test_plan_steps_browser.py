@@ -121,3 +121,60 @@ def test_the_plan_steps_in_chromium(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_an_online_visit_a_home_visit_and_a_sites_coverage_in_chromium(tmp_path: Path) -> None:
+    """The village officer visits by phone (the epidemic allows it), the queue and the clue flag it
+    until the home visit is recorded; the city reads a campaign's coverage per relocation site."""
+    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+
+    from dixian.contract.vocabulary import Role  # noqa: PLC0415
+    from screening.auth import Actor  # noqa: PLC0415
+    from screening.campaigns import create_campaign  # noqa: PLC0415
+
+    site = "450321101299"
+    db_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    store = open_store(db_url, Clock(china(2022, 7, 1)))
+    store.areas.load({VILLAGE_A[:9]: "白沙镇", VILLAGE_A: "遇龙村", site: "白沙易地扶贫搬迁安置点"})
+    store.ledger.upsert([household(1), household(2, village=site)])
+    store.accounts.add("cun-a", "village", VILLAGE_A, PASSWORD, "遇龙村 干部")
+    store.accounts.add("shi", "operator", "4503", PASSWORD, "市专项行动办公室")
+    store.clues.upsert_alerts([alert(1)])
+    c = create_campaign(
+        store, Actor("shi", "", Role.OPERATOR, "4503"), "集中排查", ["450321"], china(2022, 7, 1).date(),
+        china(2022, 7, 31).date(), ["ordinary"],
+    )  # fmt: skip
+    store.db.close()
+    cid = alert(1).alert_id
+    env = {"DIXIAN_SCREENING_DB": db_url, "DIXIAN_CLOCK_DATE": "2022-07-03"}
+    proc, base = serve_queue(["--local", str(tmp_path / "local")], env, tmp_path / "web.log")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser, page = phone_login(p, base, "cun-a", PASSWORD)
+            page.goto(f"{base}/clues/{cid}")
+            page.select_option("#visit_mode", "phone")
+            page.fill("#team1", "蒋建国")
+            page.fill("#team2", "覃秀英")
+            page.fill("#note-visit", "疫情防控期间电话核实，户主住院")
+            page.click("#form-visit button")
+            expect(page.locator("#online-pending")).to_contain_text("电话走访（线上），待补充入户核实")
+            page.goto(base + "/")
+            expect(page.locator("ul.queue")).to_contain_text("线上走访待入户")
+            page.goto(f"{base}/clues/{cid}")
+            page.fill("#ip-team1", "蒋建国")
+            page.fill("#ip-team2", "覃秀英")
+            page.fill("#ip-note", "入户核实：户主已出院，家庭支出骤增")
+            page.click("#form-in-person button")
+            expect(page.locator("#visit-mode")).to_contain_text("已补充入户核实")
+            expect(page.locator("#online-pending")).to_have_count(0)
+            page.screenshot(path=str(SCREENS / "online-then-home-visit.png"), full_page=True)
+            browser.close()
+            browser, page = phone_login(p, base, "shi", PASSWORD)
+            page.goto(f"{base}/campaigns/{c.campaign_id}?level=site")
+            expect(page.locator("main")).to_contain_text("白沙易地扶贫搬迁安置点")
+            page.screenshot(path=str(SCREENS / "campaign-by-site.png"), full_page=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -46,7 +46,16 @@ def test_demo_report_opens_in_chromium_with_every_chart(tmp_path: Path) -> None:
         assert nodata == ["线索审定结果：均为0，未绘制"]  # the demo's clues are not decided yet
         assert all(width > 300 for width, _ in sizes)
         assert all(re.search(r"[\u4e00-\u9fff]", labels) for _, labels in sizes)
-        assert "部门数据报送" in page.inner_text("main")
+        main = page.inner_text("main")
+        # the plan's sheets: key assistance counties, income growth, the task list, supervision
+        for title in (
+            "部门数据报送",
+            "重点帮扶县",
+            "农户收入",
+            "重点任务清单调度情况",
+            "督查暗访发现问题整改情况",
+        ):
+            assert title in main, title
         # no axis below 0: no tick or label of any chart is a negative number
         texts = page.eval_on_selector_all("figure svg text", "ts => ts.map(t => t.textContent.trim())")
         assert texts
