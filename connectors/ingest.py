@@ -92,6 +92,7 @@ class IngestSummary:
             "file": self.file,
             "encoding": self.encoding,
             "status": status,
+            "started_at": self.started_at.isoformat(),
             "finished_at": now_china().isoformat(),
             "rows_read": self.rows_read,
             "accepted": self.accepted,
@@ -131,6 +132,8 @@ class IngestSummary:
         """A completed delivery as it was recorded (its duplicates include a snapshot's unchanged rows)."""
         s = cls(row["dept"], row["source"], row["file"], row["month"], encoding=row["encoding"] or "")
         s.run_id = row["run_id"]
+        if row.get("started_at"):
+            s.started_at = datetime.fromisoformat(row["started_at"])
         s.rows_read, s.accepted, s.duplicates = row["rows_read"], row["accepted"], row["duplicates"]
         s.late, s.ownership_conflicts = row["late"], row["ownership_conflicts"]
         s.rejected.update(rejections)
@@ -148,7 +151,13 @@ def file_digest(path: Path) -> str:
 
 
 def records_digest(records: list[Any]) -> str:
-    return hashlib.sha256(raw_text(records).encode()).hexdigest()
+    """The content of a push, whatever the order of each object's keys (a retry that serialised
+    them otherwise is the same delivery)."""
+    try:
+        canonical = orjson.dumps(records, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        canonical = json.dumps(records, ensure_ascii=False, sort_keys=True, default=repr).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def tune_gc_for_bulk_work() -> None:
@@ -318,7 +327,8 @@ class Ingester:
             encoding=src.encoding,
         )
         summary.ignored_headers = [h for h in src.headers if mapping.field_of(h) is None]
-        done = self._begin(summary, file_digest(path))
+        # the same bytes read the same way: a forced encoding or a changed mapping is another delivery
+        done = self._begin(summary, f"{file_digest(path)}|{src.encoding}|{mapping.fingerprint}")
         if done is not None:
             return await self._resend(done)
         await self._report(summary, "running")
@@ -561,7 +571,9 @@ class Ingester:
         summary = IngestSummary("roster", "file", path.name, month or current_month(), encoding=src.encoding)
         # The compacted topic keeps one record per household: a roster delivered again is published
         # again whole (nothing to count twice), under the same delivery id.
-        summary.run_id = delivery_id("roster", summary.month, "file", file_digest(path))
+        summary.run_id = delivery_id(
+            "roster", summary.month, "file", f"{file_digest(path)}|{src.encoding}|{mapping.fingerprint}"
+        )
         await self._report(summary, "running")
         letters: list[Record] = []
         households: dict[str, tuple[dict[str, Any], list[tuple[SourceRow, Member]]]] = {}

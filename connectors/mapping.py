@@ -5,6 +5,7 @@ Mappings are data (``connectors/mappings/<dept>.yaml``), merged with the shared 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -49,6 +50,12 @@ class ColumnMapping:
     _plans: dict[tuple[str, ...], list[tuple[str, str, dict[str, Any] | None, bool]]] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of what the mapping does: a file read under a changed mapping is another delivery."""
+        text = repr((self.columns, self.values, self.event_types, self.default_event_type, self.snapshot_key))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def field_of(self, header: str) -> str | None:
         h = header.strip()

@@ -78,6 +78,8 @@ class QualityCounters:
             "status" not in columns
         ):  # runs recorded before runs had a status ended (they were recorded at the end)
             self._db.execute("ALTER TABLE feed_runs ADD COLUMN status TEXT NOT NULL DEFAULT 'complete'")
+        if "started_at" not in columns:
+            self._db.execute("ALTER TABLE feed_runs ADD COLUMN started_at TEXT")
 
     def status(self, run_id: str) -> str | None:
         row = self._db.execute("SELECT status FROM feed_runs WHERE run_id = ?", (run_id,)).fetchone()

@@ -100,3 +100,10 @@ class Topics:
             TopicSpec(self.feed_runs, p, compacted=True),
         ]
         return specs
+
+    def for_worker(self) -> list[TopicSpec]:
+        """The topics a stream worker reads or writes (its ACLs allow no others: it creates only
+        these when it starts on an empty cluster)."""
+        used = {self.households, self.dead_letter, self.alerts, self.conclusions, self.rules_control}
+        used |= {self.dept(d) for d in Dept}
+        return [s for s in self.all() if s.name in used]

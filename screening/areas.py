@@ -22,6 +22,7 @@ from dixian.geo import CITY_SCOPE, COUNTIES, county_name
 from screening.db import Database
 
 SITE = "site"  # an area that is a relocation site (易地搬迁集中安置点)
+SITE_SUFFIXES = ("安置点", "安置区", "安置社区", "安置小区")
 CODE_COLUMNS = ("code", "代码", "区划代码", "统计用区划代码")
 NAME_COLUMNS = ("name", "名称", "区划名称")
 _NAME = re.compile(r"^[\u3400-\u9fff·（）()0-9]{1,40}$")
@@ -43,7 +44,7 @@ class AreaLoad:
 def is_site(code: str, name: str) -> bool:
     """A relocation site (易地搬迁集中安置点) is a 12-digit unit of the area table (the community the
     relocated households are registered in) whose name says so: …安置点, …安置社区, …安置小区."""
-    return len(code) == 12 and "安置" in name
+    return len(code) == 12 and name.endswith(SITE_SUFFIXES)
 
 
 def _column(headers: list[str], names: tuple[str, ...]) -> str | None:

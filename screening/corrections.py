@@ -60,7 +60,8 @@ def from_answers(answers: dict[str, Any], household: dict[str, Any] | None, note
             )
         )
     estimate, recorded = answers.get("income_pc_estimate"), household.get("income_pc")
-    if isinstance(estimate, int | float) and recorded is not None:
+    # a ledger income of 0 is an export without the column (the roster's default), not a record
+    if isinstance(estimate, int | float) and recorded:
         gap = abs(float(estimate) - float(recorded))
         if gap > max(INCOME_MIN_GAP, INCOME_SHARE * float(recorded)):
             out.append(
@@ -83,7 +84,16 @@ def insert_findings(
     """Write ``findings`` as open items of the clue ``row`` (inside the caller's transaction)."""
     last = db.one("SELECT MAX(seq) AS n FROM corrections WHERE clue_id = ?", (row["clue_id"],))
     seq = int(last["n"] or 0) if last else 0
+    # a second visit (after a return) that finds the same again adds no second item
+    held = {
+        (r["field"], r["recorded"], r["found"])
+        for r in db.query(
+            "SELECT field, recorded, found FROM corrections WHERE clue_id = ?", (row["clue_id"],)
+        )
+    }
     for f in findings:
+        if (f.field.value, mask_free_text(f.recorded), mask_free_text(f.found)) in held:
+            continue
         seq += 1
         db.execute(
             "INSERT INTO corrections (clue_id, seq, household_id, village_code, county_code, field, recorded,"

@@ -205,7 +205,11 @@ def board(store: Store, today: date, county: str | None = None) -> list[dict[str
     """Every task with, per responsible unit (only ``county``'s when given), its latest report, the
     months it has not reported though due, and whether the task is overdue for it."""
     reports: dict[tuple[int, str], list[dict[str, Any]]] = {}
-    for r in store.db.query("SELECT * FROM task_reports ORDER BY task_id, unit, month"):
+    # as it stood on ``today``: a closed month's sheet does not change with later reports
+    later = (today + timedelta(days=1)).isoformat()
+    for r in store.db.query(
+        "SELECT * FROM task_reports WHERE reported_at < ? ORDER BY task_id, unit, month", (later,)
+    ):
         reports.setdefault((int(r["task_id"]), r["unit"]), []).append(r)
     out = []
     for t in tasks():
@@ -282,18 +286,21 @@ def add_rectification(
         raise Refusal("bad_date", "整改期限应在发现日期之后")
     what, who = _text(finding, "发现的问题"), _text(owner, "整改责任单位或责任人")
     group = group_of(county)
-    with store.db.transaction():
-        n = store.db.one("SELECT COUNT(*) AS n FROM rectifications WHERE county_code = ?", (county,))
-        rect_id = f"zg-{county}-{int(n['n'] if n else 0) + 1:04d}"
-        store.db.execute(
-            "INSERT INTO rectifications (rect_id, county_code, group_name, source, found_on, finding, owner,"
-            " deadline, status, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
-            (
-                rect_id, county, group.name if group else "", kind.value, found_on.isoformat(), what, who,
-                deadline.isoformat(), actor.username, store.now().isoformat(timespec="seconds"),
-            ),
-        )  # fmt: skip
-    return rect_id
+    for _ in range(20):  # the county's next number; another office taking it meanwhile: the next
+        with store.db.transaction():
+            n = store.db.one("SELECT COUNT(*) AS n FROM rectifications WHERE county_code = ?", (county,))
+            rect_id = f"zg-{county}-{int(n['n'] if n else 0) + 1:04d}"
+            if store.db.execute(
+                "INSERT INTO rectifications (rect_id, county_code, group_name, source, found_on, finding,"
+                " owner, deadline, status, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (rect_id) DO NOTHING",
+                (
+                    rect_id, county, group.name if group else "", kind.value, found_on.isoformat(), what, who,
+                    deadline.isoformat(), actor.username, store.now().isoformat(timespec="seconds"),
+                ),
+            ):  # fmt: skip
+                return rect_id
+    raise Refusal("concurrent_change", "整改事项编号冲突，请稍后再试")
 
 
 def close_rectification(store: Store, actor: Actor, rect_id: str, result: str, closed_on: date) -> None:

@@ -4,6 +4,7 @@ feeds into the topics, with a progress bar per file and a summary table that rec
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -241,6 +242,11 @@ def make_sink(settings: Settings, local: bool) -> Sink:
 
 def summary_table(s: IngestSummary) -> Table:
     t = Table(title=f"{s.dept} · {s.file or s.source} · {s.month} · {s.encoding}", show_header=False)
+    if s.already_ingested:
+        t.add_row(
+            "[yellow]已导入过 already ingested[/]",
+            "同一文件此前已完整导入，未重复读取或发布；以下为当时的计数 / nothing read or published again",
+        )
     t.add_row("读取行数 rows read", str(s.rows_read))
     t.add_row("接收 accepted", str(s.accepted))
     t.add_row("拒收 rejected (dead-letter)", str(s.rejected_total))
@@ -312,6 +318,9 @@ def run_ingest(
     """Exit code: 0 all reconciled, 1 a summary did not reconcile, 2 a file could not be read,
     3 the broker could not be reached or failed during the run."""
     tune_gc_for_bulk_work()
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        console.print(f"[red]月份格式不对 / bad month:[/] {month!r}（应为 YYYY-MM，例如 2022-06）")
+        return 2
     try:
         summaries = asyncio.run(
             _ingest_all(

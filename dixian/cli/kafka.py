@@ -12,6 +12,7 @@ import typer
 from dixian.cli._shared import REPO_ROOT, console, fail, or_exit, settings_of
 from dixian.cluster import Cluster, ClusterError
 from dixian.config import Settings
+from dixian.topics import Topics, TopicSpec
 
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 kafka_app = typer.Typer(help="The local single-node Apache Kafka broker (KRaft).", no_args_is_help=True)
@@ -35,13 +36,13 @@ def run_kafka_script(settings: Settings, *args: str) -> int:
     return subprocess.call(["bash", str(KAFKA_SCRIPT), *args], env=env)
 
 
-def create_topics(settings: Settings) -> None:
+def create_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> None:
+    """Create the missing topics (default: every topic of the deployment)."""
     from connectors.kafka import TopicMismatchError, ensure_topics  # noqa: PLC0415
-    from dixian.topics import Topics  # noqa: PLC0415
 
     try:
         created = asyncio.run(
-            ensure_topics(settings.kafka, Topics(settings).all(), settings.replication_factor)
+            ensure_topics(settings.kafka, specs or Topics(settings).all(), settings.replication_factor)
         )
     except TopicMismatchError as exc:
         console.print(f"[red]{exc}[/]")

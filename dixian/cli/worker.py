@@ -10,6 +10,7 @@ from dixian.cli._shared import env_help, override
 from dixian.cli.kafka import create_topics
 from dixian.privacy import install_log_masking
 from dixian.service import keep_watchdog_fed, notify
+from dixian.topics import Topics
 
 
 def worker_cmd(
@@ -32,7 +33,7 @@ def worker_cmd(
 
     settings = override(ctx, web_port=web_port, metrics_port=metrics_port, worker_id=worker_id)
     install_log_masking()
-    create_topics(settings)
+    create_topics(settings, Topics(settings).for_worker())  # the worker may describe no others
     registry = CollectorRegistry()
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)

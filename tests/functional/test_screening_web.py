@@ -303,7 +303,7 @@ async def test_campaign_pages_and_plan_api(client: TestClient, store: Store) -> 
     assert "回头看" in page
     r = await client.get(f"/campaigns/{cid}/summary.xlsx")
     sheets = openpyxl.load_workbook(io.BytesIO(await r.read())).sheetnames
-    assert sheets == ["概况", "按县", "按乡镇", "按村", "按排查工作组", "回头看"]
+    assert sheets == ["概况", "按县", "按乡镇", "按村", "按排查工作组", "按安置点", "回头看"]
     headers = await _api_token(client)
     r = await client.post(
         f"/api/v1/clues/{alert(1).alert_id}/measures",
