@@ -156,9 +156,19 @@ def _returned(req: Request) -> Transition:
     return Transition(
         Step.RETURN,
         ClueState.VISITED,
-        {"proposal": None, "category": None, "notice_from": None},
+        # the proposal goes back to the village: a new one needs its own asset check (财产检索)
+        {"proposal": None, "category": None, "notice_from": None, **ASSET_CHECK_CLEARED},
         note=req.note,
     )
+
+
+ASSET_CHECK_CLEARED = {
+    "asset_result": None,
+    "asset_reason": None,
+    "asset_found": None,
+    "asset_checked_on": None,
+    "asset_checked_by": None,
+}
 
 
 def decide(clue: ClueFacts, req: Request, role: Role, today: date, now: datetime) -> Transition:

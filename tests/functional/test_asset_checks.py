@@ -184,3 +184,12 @@ async def test_the_county_records_the_result_on_the_page_and_by_api(client: Test
     page = await (await client.get(f"/clues/{cid}")).text()
     assert "县级登记：通过" in page
     assert 'id="form-asset-check"' not in page
+
+
+def test_a_returned_proposal_needs_a_new_check(world: tuple[Store, Clock]) -> None:
+    store, clock = world
+    cid = alert(1).alert_id
+    _to_county(store, clock, cid)
+    record_asset_check(store, COUNTY_A, cid, "passed", date(2022, 7, 6))
+    store.clues.act(COUNTY_A, cid, Request("county_decide", decision="return", note="收入核算有误，重新核实"))
+    assert store.clues.get(OFFICER_A, cid)["asset_result"] is None
