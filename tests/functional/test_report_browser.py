@@ -56,6 +56,7 @@ def test_demo_report_opens_in_chromium_with_every_chart(tmp_path: Path) -> None:
             "督查暗访发现问题整改情况",
         ):
             assert title in main, title
+        assert "AG-PROJECT-FAILED" in main  # the agriculture bureau's feed raised its clues
         # no axis below 0: no tick or label of any chart is a negative number
         texts = page.eval_on_selector_all("figure svg text", "ts => ts.map(t => t.textContent.trim())")
         assert texts
