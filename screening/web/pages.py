@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -224,6 +224,26 @@ def date_field(value: Any, label: str, *, required: bool = True) -> date | None:
 
 
 PostedForm = MultiDictProxy[Any]
+T = TypeVar("T")
+
+
+async def written_form(
+    request: web.Request,
+    write: Callable[[Store, Actor, PostedForm], T],
+    page: Callable[..., Awaitable[web.Response]],
+) -> T | web.Response:
+    """A posted form: checked (CSRF) and written in a worker thread; what ``write`` returned, or
+    ``page`` re-rendered with the refusal. An unknown or out-of-scope record goes to the error page
+    (middleware), not the form."""
+    form = await request.post()
+    try:
+        _check_csrf(request, form)
+        return await in_thread(write, request.app[STORE], actor_of(request), form)
+    except (NotFound, ScopeError):
+        raise
+    except Refusal as exc:
+        count_refusal(request, exc)
+        return await page(request, error=exc.zh, status=status_of(exc))
 
 
 async def _clue_form(
@@ -231,18 +251,14 @@ async def _clue_form(
     write: Callable[[Store, Actor, str, PostedForm], Step],
     anchor: str = "",
 ) -> web.StreamResponse:
-    """A form posted on a clue's page: checked (CSRF), written in a worker thread (``write`` returns
-    the step it recorded), then back to the page saying so; a refusal is shown on the page."""
-    form = await request.post()
+    """A form posted on a clue's page (``write`` returns the step it recorded), then back to the page
+    saying so; a refusal is shown on the page."""
     clue_id = request.match_info["clue_id"]
-    try:
-        _check_csrf(request, form)
-        step = await in_thread(write, request.app[STORE], actor_of(request), clue_id, form)
-    except (NotFound, ScopeError):
-        raise  # the error page (middleware), not the form
-    except Refusal as exc:
-        count_refusal(request, exc)
-        return await clue_page(request, error=exc.zh, status=status_of(exc))
+    step = await written_form(
+        request, lambda store, actor, form: write(store, actor, clue_id, form), clue_page
+    )
+    if isinstance(step, web.StreamResponse):  # refused: the page says why
+        return step
     request.app[METRICS].steps.labels(step.value, actor_of(request).role.value).inc()
     request.app[WAKEUP].set()
     raise web.HTTPSeeOther(f"/clues/{quote(clue_id)}?done={quote(step.zh)}{anchor}")

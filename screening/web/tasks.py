@@ -14,19 +14,17 @@ from pydantic import Field
 from dixian.contract.vocabulary import Role
 from screening import tasks as plan
 from screening.auth import Actor
-from screening.refusal import NotFound, Refusal, ScopeError
+from screening.refusal import NotFound, Refusal
 from screening.store import Store
 from screening.web.common import (
     STORE,
     Handler,
     actor_of,
-    count_refusal,
     in_thread,
     json_response,
     render,
-    status_of,
 )
-from screening.web.pages import PostedForm, _check_csrf, date_field
+from screening.web.pages import PostedForm, date_field, written_form
 from screening.web.requests import Body, parse
 
 
@@ -67,16 +65,9 @@ async def tasks_page(request: web.Request, *, error: str = "", status: int = 200
 
 
 async def _form(request: web.Request, write: Any, page: Any, back: str, done: str) -> web.StreamResponse:
-    form = await request.post()
-    try:
-        _check_csrf(request, form)
-        await in_thread(write, request.app[STORE], actor_of(request), form)
-    except (NotFound, ScopeError):
-        raise
-    except Refusal as exc:
-        count_refusal(request, exc)
-        response: web.StreamResponse = await page(request, error=exc.zh, status=status_of(exc))
-        return response
+    refused = await written_form(request, write, page)
+    if isinstance(refused, web.StreamResponse):
+        return refused
     raise web.HTTPSeeOther(f"{back}?done={quote(done)}")
 
 
