@@ -41,7 +41,7 @@ from dixian.contract.partitioning import partition_of
 from dixian.kafka_access import KafkaAccess, KafkaTarget
 from dixian.topics import HOUSEHOLD_TABLE, Topics
 from rules.live import LiveCatalogue
-from streams.core import HouseholdState, decode_state, encode_state
+from streams.core import HouseholdState, decode_state, encode_state, holds_events
 from streams.driver import Driver, Effects, InputRecord
 from streams.faust_fixes import App
 from streams.metrics import PipelineMetrics
@@ -54,8 +54,6 @@ BATCH_WITHIN_S = 0.005
 STREAM_BUFFER = 256
 CLOCK_MARGIN_S = 5.0  # how far the broker's clock (LogAppendTime, see dixian.topics) may run ahead
 MAX_IN_FLIGHT = 8  # batches whose outputs may wait for the broker's acknowledgement at once
-# encode_state ends with the held events: a state without any ends so (see streams.core)
-_NOTHING_HELD = b",[]]"
 log = logging.getLogger("dixian.streams")
 T = TypeVar("T")
 Output = dict[tuple[str, int], list[tuple[bytes | None, bytes]]]
@@ -482,7 +480,7 @@ class Worker:
             self.roster.done[tp.partition] = committed.get(tp, 0) - 1
         partitions = {tp.partition for tp in new}
         for key, p in list(self._store._key_partition.items()):
-            if p in partitions and not self._store.data.get(key, _NOTHING_HELD).endswith(_NOTHING_HELD):
+            if p in partitions and holds_events(self._store.data.get(key, b"")):
                 self.holding.setdefault(p, set()).add(key)
         log.info(
             "roster partitions taken: %s; read: %s",

@@ -14,7 +14,7 @@ within that span finds what it would have found on time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -117,13 +117,77 @@ class Fact:
         return Trigger(self.event_id, event_type, dept, self.on, self.reported, self.member_id)
 
 
+class KeptAlert:
+    """One alert a household keeps: its id and window end (what the core looks at on every event),
+    and its published document, as JSON text and/or parsed, each made from the other on first use.
+    Most events of a household touch none of its alerts, so most states never parse them."""
+
+    __slots__ = ("_doc", "_raw", "alert_id", "window_end")
+
+    def __init__(self, alert_id: str, window_end: str, raw: bytes | None, doc: AlertDoc | None) -> None:
+        self.alert_id = alert_id
+        self.window_end = window_end  # ISO date: dates order as text
+        self._raw = raw
+        self._doc = doc
+
+    @classmethod
+    def of(cls, doc: AlertDoc) -> KeptAlert:
+        return cls(doc["alert_id"], doc["window_end"], None, doc)
+
+    def doc(self) -> AlertDoc:
+        if self._doc is None:
+            assert self._raw is not None
+            self._doc = orjson.loads(self._raw)
+        return self._doc
+
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = orjson.dumps(self._doc)
+        return self._raw
+
+
+class KeptAlerts:
+    """The alerts a household keeps, in the order they were first kept (immutable)."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: tuple[KeptAlert, ...] = ()) -> None:
+        self.entries = entries
+
+    @classmethod
+    def of(cls, docs: Iterable[AlertDoc]) -> KeptAlerts:
+        return cls(tuple(KeptAlert.of(d) for d in docs))
+
+    def docs(self) -> tuple[AlertDoc, ...]:
+        return tuple(e.doc() for e in self.entries)
+
+    def recent(self, horizon: str) -> dict[str, KeptAlert]:
+        """The alerts whose window ends after ``horizon`` (an ISO date), by id."""
+        return {e.alert_id: e for e in self.entries if e.window_end > horizon}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeptAlerts) and self.docs() == other.docs()
+
+    def __hash__(self) -> int:
+        return hash(tuple(e.alert_id for e in self.entries))
+
+    def __repr__(self) -> str:
+        return f"KeptAlerts({[e.alert_id for e in self.entries]!r})"
+
+
+NO_ALERTS = KeptAlerts()
+
+
 @dataclass(frozen=True, slots=True)
 class HouseholdState:
     """What the stream processor remembers about one household between events.
 
     Stored in the worker's table as the compact encoding of ``encode_state`` (a JSON array, no
     field names: a roster-only household is ~170 bytes). Alerts stay in their published JSON form
-    (``alert_docs``)."""
+    (``alerts``), read only when a hit or a redelivery needs them."""
 
     household_id: str
     village_code: str
@@ -140,11 +204,15 @@ class HouseholdState:
     status_override: str | None = None
     category_override: str | None = None
     conclusions_seen: tuple[str, ...] = ()
-    # the latest revision of each alert whose suppression window is recent, as published (JSON)
-    alert_docs: tuple[AlertDoc, ...] = ()
+    # the latest revision of each alert whose suppression window is recent, as published
+    alerts: KeptAlerts = field(default_factory=lambda: NO_ALERTS)
     # department events that came before the household's roster record (see ``hold``):
     # (department, event id, the event as JSON)
     held: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def alert_docs(self) -> tuple[AlertDoc, ...]:
+        return self.alerts.docs()
 
     def out_of_pocket_12m(self, as_of: date, member_id: str | None = None) -> float:
         since = as_of - timedelta(days=ROLLING_DAYS)
@@ -175,7 +243,8 @@ def evolve(state: HouseholdState, **changes: Any) -> HouseholdState:
 
 
 # ---- the table encoding ------------------------------------------------------------------------------
-STATE_FORMAT = 2  # the first element of every encoded state; bump when the layout changes
+STATE_FORMAT = 3  # the first element of every encoded state; bump when the layout changes
+_HEAD_END = b"\n"  # after the head, each kept alert's JSON on its own line (orjson never writes one)
 
 
 class StateFormatError(ValueError):
@@ -188,7 +257,8 @@ def _facts(facts: tuple[Fact, ...]) -> list[list[Any]]:
 
 def encode_state(s: HouseholdState) -> bytes:
     """The table value of a household: a JSON array in field order, without the household id
-    (the table key)."""
+    (the table key), where the kept alerts are only their ids and window ends; then each alert's
+    JSON document on a line of its own, so that a state can be read without parsing them."""
     p = s.profile
     profile = (
         None
@@ -217,12 +287,23 @@ def encode_state(s: HouseholdState) -> bytes:
         s.status_override,
         s.category_override,
         s.conclusions_seen,
-        s.alert_docs,
+        [[a.alert_id, a.window_end] for a in s.alerts.entries],
         s.held,
     ]
-    # Copied: orjson returns its bytes in a 4 KiB allocation whatever their length (measured with
-    # tracemalloc, orjson 3.13), and the table keeps every value: 1M households would hold 4 GB.
-    return bytes(memoryview(orjson.dumps(row)))
+    head = orjson.dumps(row)
+    if not s.alerts.entries:
+        # Copied: orjson returns its bytes in a 4 KiB allocation whatever their length (measured
+        # with tracemalloc, orjson 3.13), and the table keeps every value: 1M households would
+        # hold 4 GB. (``join`` below makes a copy of its own.)
+        return bytes(memoryview(head))
+    return _HEAD_END.join([head, *(a.raw() for a in s.alerts.entries)])
+
+
+def holds_events(raw: bytes) -> bool:
+    """Whether an encoded state holds department events (see ``hold``), without decoding it: the
+    head ends with the held events."""
+    head = raw.split(_HEAD_END, 1)[0]
+    return bool(head) and not head.endswith(b",[]]")
 
 
 _day = date.fromisoformat
@@ -233,10 +314,19 @@ def _read_facts(rows: list[list[Any]]) -> tuple[Fact, ...]:
     return tuple(Fact(_day(on), _moment(rep), e, m) for on, rep, e, m in rows)
 
 
+def _kept(index: list[list[str]], raws: list[bytes]) -> KeptAlerts:
+    if len(index) != len(raws):
+        raise ValueError(f"{len(index)} alerts indexed, {len(raws)} kept")
+    return KeptAlerts(tuple(KeptAlert(i, end, r, None) for (i, end), r in zip(index, raws, strict=True)))
+
+
 def decode_state(household_id: str, raw: bytes) -> HouseholdState:
+    """A table value back as the state (format 3, or the format 2 of earlier versions, whose alerts
+    were whole documents inside the array)."""
     try:
-        row = orjson.loads(raw)
-        if not isinstance(row, list) or not row or row[0] != STATE_FORMAT:
+        head, *raws = raw.split(_HEAD_END)
+        row = orjson.loads(head)
+        if not isinstance(row, list) or not row or row[0] not in (2, STATE_FORMAT):
             raise StateFormatError(
                 f"not a household state of format {STATE_FORMAT}: rebuild the state (replay the roster)"
             )
@@ -285,7 +375,7 @@ def decode_state(household_id: str, raw: bytes) -> HouseholdState:
             status_override=status,
             category_override=category,
             conclusions_seen=tuple(concl),
-            alert_docs=tuple(docs),
+            alerts=_kept(docs, raws) if row[0] == STATE_FORMAT else KeptAlerts.of(docs),
             held=tuple((d, e, j) for d, e, j in held),
         )
     except StateFormatError:
@@ -493,7 +583,7 @@ def _compound_alerts(
     hit: RuleHit,
     state: HouseholdState,
     event: DeptEvent,
-    kept: dict[str, AlertDoc],
+    kept: Mapping[str, KeptAlert],
     live: LiveCatalogue,
     deadlines: Deadlines,
 ) -> list[AlertDoc]:
@@ -503,7 +593,7 @@ def _compound_alerts(
     for _, in_window in sorted(pairs_by_window(rule, _pairs(state, rule.rule.compound.within_days)).items()):
         doc = compound_alert(rule, hit, in_window, event, live.version, deadlines)
         known = kept.get(doc["alert_id"])
-        if known is None or known["hits"] < doc["hits"]:
+        if known is None or known.doc()["hits"] < doc["hits"]:
             out.append(doc)
     return out
 
@@ -528,7 +618,7 @@ def process_event(
     alerts: list[AlertDoc] = []
     suppressed = 0
     horizon = (event.occurred_at - timedelta(days=ROLLING_DAYS)).isoformat()  # ISO dates sort as text
-    kept = {d["alert_id"]: d for d in new_state.alert_docs if d["window_end"] > horizon}
+    kept = new_state.alerts.recent(horizon)
     for hit in hits:
         rule = live.catalogue.get(hit.rule_id)
         assert rule is not None
@@ -538,22 +628,22 @@ def process_event(
             one = single_hit(rule, hit, event)
             start, end = window_of(one.on, rule.rule.suppression_days)
             alert_id = Alert.make_id(event.household_id, rule.id, start, deadlines.id_key)
-            doc = kept.get(alert_id)
+            known = kept.get(alert_id)
             fresh = [
                 new_alert(one, event, live.version, deadlines, (alert_id, start, end))
-                if doc is None
-                else updated_alert(doc, one, live.version, deadlines)
+                if known is None
+                else updated_alert(known.doc(), one, live.version, deadlines)
             ]
         for doc in fresh:
             suppressed += doc["revision"] > 1
-            kept[doc["alert_id"]] = doc
+            kept[doc["alert_id"]] = KeptAlert.of(doc)
             alerts.append(doc)
     # new_state is this call's own copy, not yet seen by anyone: set its alerts in place
-    _set(new_state, "alert_docs", tuple(kept.values()))
+    _set(new_state, "alerts", KeptAlerts(tuple(kept.values())))
     return EventOutcome(new_state, True, hits, tuple(alerts), suppressed)
 
 
 def touched_by(state: HouseholdState, event_id: str) -> list[AlertDoc]:
     """The current revision of every alert an (already applied) event contributed to: what a
     redelivered event re-sends, in case its first sending was lost in a crash."""
-    return [d for d in state.alert_docs if any(t["event_id"] == event_id for t in d["triggering_events"])]
+    return [d for d in state.alerts.docs() if any(t["event_id"] == event_id for t in d["triggering_events"])]

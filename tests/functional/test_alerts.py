@@ -150,6 +150,8 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
         decode_state,
         encode_state,
         hold,
+        holds_events,
+        released,
     )
     from tests.helpers import resident_id  # noqa: PLC0415
 
@@ -224,6 +226,18 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
     assert state.held
     raw = encode_state(state)
     assert decode_state(HOUSEHOLD, raw) == state
+    assert holds_events(raw)
+    assert not holds_events(encode_state(released(state)[0]))
+    assert decode_state(HOUSEHOLD, encode_state(released(state)[0])).alert_docs == state.alert_docs
+    # the alerts' documents follow the head unparsed, one per line
+    head, *docs = raw.split(b"\n")
+    assert [orjson.loads(d) for d in docs] == list(state.alert_docs)
+    # a table written by the previous version (format 2: whole documents inside the array) is read
+    row = orjson.loads(head)
+    row[0], row[13] = 2, list(state.alert_docs)
+    assert decode_state(HOUSEHOLD, orjson.dumps(row)) == state
+    with pytest.raises(StateFormatError):  # an index that does not match the documents
+        decode_state(HOUSEHOLD, raw.rsplit(b"\n", 1)[0])
     bare = encode_state(apply_roster(None, roster))
     assert HOUSEHOLD.encode() not in bare  # the key is not repeated in the value
     assert len(bare) < 200  # a roster-only household stays small
