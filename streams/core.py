@@ -147,16 +147,39 @@ class KeptAlert:
 
 
 class KeptAlerts:
-    """The alerts a household keeps, in the order they were first kept (immutable)."""
+    """The alerts a household keeps, in the order they were first kept (immutable). Decoded from
+    the table as an index (id and window end of each) and the documents' JSON texts; the entries
+    are made only when an event's hits or a redelivery ask for them."""
 
-    __slots__ = ("entries",)
+    __slots__ = ("_entries", "_index", "_raws")
 
-    def __init__(self, entries: tuple[KeptAlert, ...] = ()) -> None:
-        self.entries = entries
+    def __init__(
+        self,
+        entries: tuple[KeptAlert, ...] = (),
+        *,
+        index: list[list[str]] | None = None,
+        raws: list[bytes] | None = None,
+    ) -> None:
+        self._entries: tuple[KeptAlert, ...] | None = entries if index is None else None
+        self._index = index
+        self._raws = raws
 
     @classmethod
     def of(cls, docs: Iterable[AlertDoc]) -> KeptAlerts:
         return cls(tuple(KeptAlert.of(d) for d in docs))
+
+    @property
+    def entries(self) -> tuple[KeptAlert, ...]:
+        if self._entries is None:
+            index, raws = self._index or [], self._raws or []
+            self._entries = tuple(KeptAlert(i, end, r, None) for (i, end), r in zip(index, raws, strict=True))
+        return self._entries
+
+    def encoded(self) -> tuple[list[list[str]], list[bytes]]:
+        """The index and the documents' JSON texts, as the table keeps them."""
+        if self._entries is None:
+            return self._index or [], self._raws or []
+        return [[a.alert_id, a.window_end] for a in self._entries], [a.raw() for a in self._entries]
 
     def docs(self) -> tuple[AlertDoc, ...]:
         return tuple(e.doc() for e in self.entries)
@@ -166,7 +189,7 @@ class KeptAlerts:
         return {e.alert_id: e for e in self.entries if e.window_end > horizon}
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._index) if self._entries is None and self._index is not None else len(self.entries)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KeptAlerts) and self.docs() == other.docs()
@@ -260,6 +283,7 @@ def encode_state(s: HouseholdState) -> bytes:
     (the table key), where the kept alerts are only their ids and window ends; then each alert's
     JSON document on a line of its own, so that a state can be read without parsing them."""
     p = s.profile
+    index, raws = s.alerts.encoded()
     profile = (
         None
         if p is None
@@ -287,16 +311,16 @@ def encode_state(s: HouseholdState) -> bytes:
         s.status_override,
         s.category_override,
         s.conclusions_seen,
-        [[a.alert_id, a.window_end] for a in s.alerts.entries],
+        index,
         s.held,
     ]
     head = orjson.dumps(row)
-    if not s.alerts.entries:
+    if not raws:
         # Copied: orjson returns its bytes in a 4 KiB allocation whatever their length (measured
         # with tracemalloc, orjson 3.13), and the table keeps every value: 1M households would
         # hold 4 GB. (``join`` below makes a copy of its own.)
         return bytes(memoryview(head))
-    return _HEAD_END.join([head, *(a.raw() for a in s.alerts.entries)])
+    return _HEAD_END.join([head, *raws])
 
 
 def holds_events(raw: bytes) -> bool:
@@ -315,9 +339,11 @@ def _read_facts(rows: list[list[Any]]) -> tuple[Fact, ...]:
 
 
 def _kept(index: list[list[str]], raws: list[bytes]) -> KeptAlerts:
+    if not index and not raws:
+        return NO_ALERTS
     if len(index) != len(raws):
         raise ValueError(f"{len(index)} alerts indexed, {len(raws)} kept")
-    return KeptAlerts(tuple(KeptAlert(i, end, r, None) for (i, end), r in zip(index, raws, strict=True)))
+    return KeptAlerts(index=index, raws=raws)
 
 
 def decode_state(household_id: str, raw: bytes) -> HouseholdState:
