@@ -4,13 +4,14 @@ Thin by design: a host of the one driver (``streams.driver``). One agent reads e
 household id (``dept.*``, ``households``, ``screening.conclusions``), so one table holds each
 household's state, co-partitioned with all of them.
 
-Per batch of records (``take_events``): the driver returns the batch's effects; the household states
-go into the table's store, and every record the batch produces — alerts, the table's changelog
-records, dead letters, records forwarded to their partition — is handed to the producer in
-per-partition batches and awaited until the broker has acknowledged all of them (a failed send is
-retried). Only then does the agent take the next batch, and only then can Faust acknowledge and
-commit the batch's offsets. Faust's own flush-before-commit only logs a failed send, so it is not
-relied on.
+Per chunk of records (a ``take_events`` batch cut into chunks of at most ``CHUNK_BYTES`` of input):
+the driver returns the chunk's effects; the household states go into the table's store, and every
+record the chunk produces — alerts, the table's changelog records, dead letters, records forwarded
+to their partition — is handed to the producer at once in per-partition batches. The agent goes on
+with the next chunk while a second task waits, chunk after chunk in order, until the broker has
+acknowledged all of a chunk's outputs (a failed send is sent again); only then are the chunk's records
+acknowledged to Faust, which commits them. At most ``MAX_IN_FLIGHT`` chunks wait at once. Faust's own
+flush-before-commit only logs a failed send, so it is not relied on.
 
 At-least-once without loss or duplicates (an outbox in the state): the state holds the alerts it
 published. After a crash, a redelivered event whose state was written is recognised as applied and
@@ -24,6 +25,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn, TypeVar
 
@@ -42,7 +44,7 @@ from dixian.kafka_access import KafkaAccess, KafkaTarget
 from dixian.topics import HOUSEHOLD_TABLE, Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state, holds_events
-from streams.driver import Driver, Effects, InputRecord
+from streams.driver import Driver, Effects, InputRecord, MetricKey
 from streams.faust_fixes import App
 from streams.metrics import PipelineMetrics
 from streams.store import register as register_store
@@ -53,7 +55,7 @@ CHUNK_BYTES = 2 * 1024 * 1024  # ... processed in chunks of this much input (a r
 BATCH_WITHIN_S = 0.005
 STREAM_BUFFER = 256
 CLOCK_MARGIN_S = 5.0  # how far the broker's clock (LogAppendTime, see dixian.topics) may run ahead
-MAX_IN_FLIGHT = 8  # batches whose outputs may wait for the broker's acknowledgement at once
+MAX_IN_FLIGHT = 8  # chunks whose outputs may wait for the broker's acknowledgement at once
 log = logging.getLogger("dixian.streams")
 T = TypeVar("T")
 Output = dict[tuple[str, int], list[tuple[bytes | None, bytes]]]
@@ -139,8 +141,8 @@ async def _answered(ask: Callable[[], Awaitable[T]], what: str) -> T:
 
 def release_values(events: list[Any]) -> None:
     """Drop a processed chunk's record values: the records wait for their outputs' acknowledgement
-    (up to ``MAX_IN_FLIGHT`` batches of ``BATCH_RECORDS``, each value up to a 256 KiB batch of
-    events), and only their offsets and timestamps are needed for that."""
+    (up to ``MAX_IN_FLIGHT`` chunks of ``CHUNK_BYTES``), and only their offsets and timestamps are
+    needed for that."""
     for e in events:
         e.value = None
         e.message.value = None
@@ -397,20 +399,26 @@ class Worker:
 
     # ---- the agent ------------------------------------------------------------------------------
     async def consume(self, stream: Any) -> None:
-        # Each batch's records stay unacknowledged (an extra reference on each message) until the
-        # broker has acknowledged every output the batch produced; that happens in ``_acknowledge``,
-        # batch after batch in order, while the agent goes on with the next batches.
+        # Each chunk's records stay unacknowledged (an extra reference on each message) until the
+        # broker has acknowledged every output the chunk produced; that happens in ``_acknowledge``,
+        # chunk after chunk in order, while the agent goes on with the next ones. Handing over per
+        # chunk, not per batch, bounds what waits for the broker (a batch of 500 batch records can be
+        # a whole backlog) and acknowledges records sooner.
         async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_S):
             for e in events:
                 e.message.incref()
             async with self._lock:
+                chunks = chunked(events)
                 try:
-                    for chunk in chunked(events):
+                    for chunk in chunks[:-1]:
                         await self._batch(chunk)
                         release_values(chunk)
+                        await self._hand_over(chunk)  # stopped here, the rest would be left half done
+                    await self._batch(chunks[-1])
+                    release_values(chunks[-1])
                 except BaseException as exc:
                     unfinished(exc)
-                await self._hand_over(events)
+                await self._hand_over(chunks[-1])
 
     async def _hand_over(self, events: list[Any]) -> None:
         """Queue the outputs sent since the last hand-over, with the records they came from."""
@@ -422,7 +430,7 @@ class Worker:
         self.metrics.busy.labels("backpressure").inc(time.perf_counter() - waited)
 
     async def _acknowledge(self) -> None:
-        """Settle each batch's outputs, then acknowledge its records to Faust (which commits them)."""
+        """Settle each chunk's outputs, then acknowledge its records to Faust (which commits them)."""
         changelog: str = self.table.changelog_topic_name  # type: ignore[attr-defined]
         try:
             while True:
@@ -449,13 +457,15 @@ class Worker:
         records = [InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events]
         started = time.perf_counter()
         effects = self.driver.process(records, self._load, self.roster.ready)
-        self.metrics.busy.labels("core").inc(time.perf_counter() - started)
+        encoding = time.perf_counter()
+        self.metrics.busy.labels("core").inc(encoding - started)
+        output = self._encode(effects)
         for e in events:
             m = e.message
             self.processed[(m.topic, m.partition)] = m.offset
             if m.topic == self.roster.topic:
                 self.roster.seen(m.partition, m.offset)
-        await self._emit(effects)
+        await self._send(output, effects.counts, encoding)
         await self._release_ready()
 
     async def _assignment_changed(self) -> None:
@@ -545,6 +555,10 @@ class Worker:
 
     async def _emit(self, effects: Effects) -> None:
         started = time.perf_counter()
+        await self._send(self._encode(effects), effects.counts, started)
+
+    def _encode(self, effects: Effects) -> Output:
+        """The records a chunk's effects produce, per topic partition; its states go into the store."""
         n = self.settings.partitions
         output: Output = {}
         changelog: str = self.table.changelog_topic_name  # type: ignore[attr-defined]
@@ -571,10 +585,13 @@ class Worker:
             )
         for f in effects.forwards:
             output.setdefault((f.topic, f.partition), []).append((f.key, f.value))
+        return output
+
+    async def _send(self, output: Output, counts: Counter[MetricKey], started: float) -> None:
         if output:
             self._sent.extend(await self.outbox.send(output))
         self.metrics.busy.labels("encode").inc(time.perf_counter() - started)
-        for (name, labels), count in effects.counts.items():
+        for (name, labels), count in counts.items():
             metric = getattr(self.metrics, name)
             (metric.labels(*labels) if labels else metric).inc(count)
 
