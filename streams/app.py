@@ -391,7 +391,7 @@ class Worker:
     # ---- the table ------------------------------------------------------------------------------
     @property
     def _store(self) -> Any:
-        return self.table.data  # faust's memory store: .data (the mapping), ._key_partition
+        return self.table.data  # the table's store (streams.store): .data (the mapping), ._key_partition
 
     def _load(self, key: bytes) -> HouseholdState | None:
         raw = self._store.data.get(key)
@@ -489,8 +489,9 @@ class Worker:
             self.roster.ends[tp.partition] = ends.get(tp, 0)
             self.roster.done[tp.partition] = committed.get(tp, 0) - 1
         partitions = {tp.partition for tp in new}
-        for key, p in list(self._store._key_partition.items()):
-            if p in partitions and holds_events(self._store.data.get(key, b"")):
+        n = self.settings.partitions
+        for key, raw in list(self._store.data.items()):
+            if holds_events(raw) and (p := partition_of(key, n)) in partitions:
                 self.holding.setdefault(p, set()).add(key)
         log.info(
             "roster partitions taken: %s; read: %s",

@@ -6,27 +6,82 @@ the store already is, this store reads its active changelog partitions itself wi
 (a few µs a record) and answers with the last offset it applied (``persisted_offset``); Faust's own
 recovery then reads only what was written after that. The data ends as Faust would leave it: the
 records applied in offset order, the last one per key winning.
+
+Faust's memory store also keeps each key's partition in a second dict, to drop the keys of revoked
+partitions. The household table uses the partitioner (a key's partition is its murmur2 partition,
+and so is its changelog partition), so ``KeyPartitions`` computes it when asked instead of keeping
+it: ~50 MB less a million households.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.stores import STORES, memory
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
+from dixian.contract.partitioning import murmur2
+
 log = logging.getLogger("dixian.streams")
 SCHEME = "dixian-memory"
+
+
+class KeyPartitions(MutableMapping[bytes, int]):
+    """The partition of each key of ``data``, computed from the key (murmur2, as the producers and
+    the table's partitioner place it), not stored. Setting one only notes that the store holds keys
+    of that partition; deleting one is left to ``data``."""
+
+    def __init__(self, data: Mapping[bytes, bytes], partitions: Callable[[], int]) -> None:
+        self._data = data
+        self._count = partitions  # asked on first use: the store exists before its table is set
+        self._partitions = 0
+        self.held: set[int] = set()  # partitions the store has held keys of
+
+    def __getitem__(self, key: bytes) -> int:
+        if key not in self._data:
+            raise KeyError(key)
+        if not self._partitions:
+            self._partitions = self._count()
+        return (murmur2(key) & 0x7FFFFFFF) % self._partitions
+
+    def __setitem__(self, key: bytes, partition: int) -> None:
+        self.held.add(partition)
+
+    def __delitem__(self, key: bytes) -> None:
+        if key not in self._data:
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 class BulkRecoveredStore(memory.Store[bytes, bytes]):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._applied: dict[TopicPartition, int] = {}  # last changelog offset applied, per partition
+        self._key_partition = KeyPartitions(
+            self.data, lambda: int(self.table.partitions or self.app.conf.topic_partitions)
+        )
+
+    async def on_recovery_completed(self, active_tps: Any, standby_tps: Any) -> None:
+        """Drop the keys of partitions no longer held; computing every key's partition only when the
+        store has held keys of a partition it no longer has."""
+        partitions = {tp.partition for tp in active_tps}
+        held: KeyPartitions = self._key_partition  # type: ignore[assignment]
+        if held.held <= partitions:
+            return
+        stale = [k for k, p in held.items() if p not in partitions]
+        for k in stale:
+            self.data.pop(k, None)
+        held.held &= partitions
+        log.info("household table: %d households of revoked partitions dropped", len(stale))
 
     def persisted_offset(self, tp: Any) -> int | None:
         return self._applied.get(TopicPartition(tp.topic, tp.partition))
