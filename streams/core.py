@@ -189,7 +189,7 @@ class KeptAlerts:
         return {e.alert_id: e for e in self.entries if e.window_end > horizon}
 
     def __len__(self) -> int:
-        return len(self._index) if self._entries is None and self._index is not None else len(self.entries)
+        return len(self._entries) if self._entries is not None else len(self._index or ())
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KeptAlerts) and self.docs() == other.docs()
