@@ -25,7 +25,6 @@ import asyncio
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn, TypeVar
 
@@ -44,7 +43,7 @@ from dixian.kafka_access import KafkaAccess, KafkaTarget
 from dixian.topics import HOUSEHOLD_TABLE, Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state, holds_events
-from streams.driver import Driver, Effects, InputRecord, MetricKey
+from streams.driver import Driver, Effects, InputRecord
 from streams.faust_fixes import App
 from streams.metrics import PipelineMetrics
 from streams.store import register as register_store
@@ -457,15 +456,13 @@ class Worker:
         records = [InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events]
         started = time.perf_counter()
         effects = self.driver.process(records, self._load, self.roster.ready)
-        encoding = time.perf_counter()
-        self.metrics.busy.labels("core").inc(encoding - started)
-        output = self._encode(effects)
+        self.metrics.busy.labels("core").inc(time.perf_counter() - started)
         for e in events:
             m = e.message
             self.processed[(m.topic, m.partition)] = m.offset
             if m.topic == self.roster.topic:
                 self.roster.seen(m.partition, m.offset)
-        await self._send(output, effects.counts, encoding)
+        await self._emit(effects)
         await self._release_ready()
 
     async def _assignment_changed(self) -> None:
@@ -556,10 +553,6 @@ class Worker:
 
     async def _emit(self, effects: Effects) -> None:
         started = time.perf_counter()
-        await self._send(self._encode(effects), effects.counts, started)
-
-    def _encode(self, effects: Effects) -> Output:
-        """The records a chunk's effects produce, per topic partition; its states go into the store."""
         n = self.settings.partitions
         output: Output = {}
         changelog: str = self.table.changelog_topic_name  # type: ignore[attr-defined]
@@ -586,13 +579,10 @@ class Worker:
             )
         for f in effects.forwards:
             output.setdefault((f.topic, f.partition), []).append((f.key, f.value))
-        return output
-
-    async def _send(self, output: Output, counts: Counter[MetricKey], started: float) -> None:
         if output:
             self._sent.extend(await self.outbox.send(output))
         self.metrics.busy.labels("encode").inc(time.perf_counter() - started)
-        for (name, labels), count in counts.items():
+        for (name, labels), count in effects.counts.items():
             metric = getattr(self.metrics, name)
             (metric.labels(*labels) if labels else metric).inc(count)
 

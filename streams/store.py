@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.stores import STORES, memory
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from dixian.contract.partitioning import murmur2
+from dixian.contract.partitioning import murmur2_partition
 
 log = logging.getLogger("dixian.streams")
 SCHEME = "dixian-memory"
@@ -46,7 +46,7 @@ class KeyPartitions(MutableMapping[bytes, int]):
             raise KeyError(key)
         if not self._partitions:
             self._partitions = self._count()
-        return (murmur2(key) & 0x7FFFFFFF) % self._partitions
+        return murmur2_partition(key, self._partitions)
 
     def __setitem__(self, key: bytes, partition: int) -> None:
         self.held.add(partition)

@@ -45,7 +45,13 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+def murmur2_partition(key: bytes, partitions: int) -> int:
+    """The partition of a keyed record on a topic of ``partitions`` partitions (not cached: for a
+    pass over many keys, such as a whole table, which would only churn ``partition_of``'s cache)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 @lru_cache(maxsize=1 << 16)  # a batch's households, and every village and department
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition of a keyed record on a topic of ``partitions`` partitions."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return murmur2_partition(key, partitions)
