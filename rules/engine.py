@@ -217,11 +217,11 @@ class RuleEngine:
         for rule_id in self.fire(fact):
             info = self._rules[rule_id]
             hits.append(
-                RuleHit(
-                    rule_id=rule_id,
-                    version=info.rule.rule.version,
-                    parameters={p: params[p] for p in info.params if p in params},
-                    evidence={path: fact.get(key) for path, key in info.evidence},
+                RuleHit(  # positional: rule_id, version, parameters, evidence (keywords cost 2x)
+                    rule_id,
+                    info.rule.rule.version,
+                    {p: params[p] for p in info.params if p in params},
+                    {path: fact.get(key) for path, key in info.evidence},
                 )
             )
         hits.sort(key=lambda h: h.rule_id)

@@ -85,6 +85,51 @@ def _label(rule: CompiledRule, event: DeptEvent) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _RuleFields:
+    """What every alert of a rule says about the rule, read once per rule (the alert is built for
+    most hits: attribute and enum lookups add up)."""
+
+    rule_id: str
+    version: int
+    department: str
+    title: str
+    explanation: str
+    risk_type: str | None
+    label: str | None  # None: it depends on the event (the disaster's subtype)
+    guarantee: str | None
+    severity: str
+    suppression_days: int
+
+
+_RULE_FIELDS: dict[int, tuple[CompiledRule, _RuleFields]] = {}
+
+
+def _fields_of(rule: CompiledRule) -> _RuleFields:
+    # by identity, keeping the rule alive with its entry, so an id is never reused while cached;
+    # bounded by the catalogue versions a worker takes (each a few dozen rules)
+    cached = _RULE_FIELDS.get(id(rule))
+    if cached is not None and cached[0] is rule:
+        return cached[1]
+    r = rule.rule
+    fields = _RuleFields(
+        r.id,
+        r.version,
+        r.department.value,
+        r.title,
+        r.explanation,
+        r.risk_type,
+        None if r.risk_subtype == "event.disaster_type" else r.label + (f"({r.note})" if r.note else ""),
+        r.guarantee.value if r.guarantee else None,
+        r.severity.value,
+        r.suppression_days,
+    )
+    if len(_RULE_FIELDS) > 4096:
+        _RULE_FIELDS.clear()
+    _RULE_FIELDS[id(rule)] = (rule, fields)
+    return fields
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One hit of a rule, ready to become or update an alert."""
 
@@ -104,36 +149,43 @@ def new_alert(
     placed: tuple[str, date, date] | None = None,
 ) -> AlertDoc:
     """The first revision of an alert (``placed``: its id and window, when the caller has them)."""
-    r = hit.rule.rule
+    f = _fields_of(hit.rule)
     if placed is None:
-        start, end = window_of(hit.on, r.suppression_days)
-        placed = (Alert.make_id(event.household_id, r.id, start, deadlines.id_key), start, end)
+        start, end = window_of(hit.on, f.suppression_days)
+        placed = (Alert.make_id(event.household_id, f.rule_id, start, deadlines.id_key), start, end)
     alert_id, start, end = placed
+    village = event.village_code
+    reported = hit.reported
+    triggers = hit.triggers
     return {
         "alert_id": alert_id,
         "revision": 1,
         "household_id": event.household_id,
-        "village_code": event.village_code,
-        "township_code": township_of(event.village_code),
-        "county_code": county_of(event.village_code),
-        "rule_id": r.id,
-        "rule_version": r.version,
+        "village_code": village,
+        "township_code": township_of(village),
+        "county_code": county_of(village),
+        "rule_id": f.rule_id,
+        "rule_version": f.version,
         "catalogue_version": catalogue_version,
-        "department": r.department.value,
-        "title": r.title,
-        "explanation": r.explanation,
-        "risk_type": r.risk_type,
-        "risk_label": _label(hit.rule, event),
-        "guarantee": r.guarantee.value if r.guarantee else None,
-        "severity": r.severity.value,
+        "department": f.department,
+        "title": f.title,
+        "explanation": f.explanation,
+        "risk_type": f.risk_type,
+        "risk_label": _label(hit.rule, event) if f.label is None else f.label,
+        "guarantee": f.guarantee,
+        "severity": f.severity,
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
         "hits": 1,
-        "triggering_events": sorted((t.doc() for t in hit.triggers), key=_order)[-TRIGGERS_KEPT:],
+        "triggering_events": (
+            [triggers[0].doc()]
+            if len(triggers) == 1
+            else sorted((t.doc() for t in triggers), key=_order)[-TRIGGERS_KEPT:]
+        ),
         "evidence": hit.evidence,
         "parameters": hit.parameters,
-        "visit_by": (hit.reported + timedelta(days=deadlines.visit_days)).isoformat(),
-        "decide_by": (hit.reported + timedelta(days=deadlines.decide_days)).isoformat(),
+        "visit_by": (reported + timedelta(days=deadlines.visit_days)).isoformat(),
+        "decide_by": (reported + timedelta(days=deadlines.decide_days)).isoformat(),
     }
 
 
