@@ -23,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
-
 from connectors.ingest import Ingester
 from connectors.sinks import LocalSink, batch_records, read_local
 from dixian.cli.worker import calm_garbage_collector
@@ -35,7 +33,7 @@ from dixian.simulate import simulate
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import decode_state, encode_state
-from streams.driver import Driver, InputRecord
+from streams.driver import Driver, InputRecord, alert_record
 
 PARTITIONS = 4
 
@@ -98,9 +96,9 @@ def main() -> None:
             effects = driver.process(records[i : i + 20], load)  # type: ignore[arg-type]
             for key, state in effects.states.items():
                 table[key] = encode_state(state)
-            for doc in effects.alerts:
-                orjson.dumps(doc)
-            alerts += len(effects.alerts)
+            for alert in effects.published:
+                alert_record(alert)
+            alerts += len(effects.published)
 
     calm_garbage_collector()  # as the worker does before it starts
     passes: list[float] = []

@@ -28,7 +28,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn, TypeVar
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -43,7 +42,7 @@ from dixian.kafka_access import KafkaAccess, KafkaTarget
 from dixian.topics import HOUSEHOLD_TABLE, Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state, holds_events
-from streams.driver import Driver, Effects, InputRecord
+from streams.driver import Driver, Effects, InputRecord, alert_record
 from streams.faust_fixes import App
 from streams.metrics import PipelineMetrics
 from streams.store import register as register_store
@@ -568,9 +567,9 @@ class Worker:
             elif p in self.holding:
                 self.holding[p].discard(key)
         alerts = self.topics.alerts
-        for doc in effects.alerts:
-            village = doc["village_code"].encode()
-            output.setdefault((alerts, partition_of(village, n)), []).append((village, orjson.dumps(doc)))
+        for alert in effects.published:
+            village, value = alert_record(alert)
+            output.setdefault((alerts, partition_of(village, n)), []).append((village, value))
         letters = self.topics.dead_letter
         for letter in effects.dead_letters:
             dept = letter.dept.encode()

@@ -615,8 +615,14 @@ class EventOutcome:
     state: HouseholdState
     applied: bool
     hits: tuple[RuleHit, ...] = ()
-    alerts: tuple[AlertDoc, ...] = ()  # new alerts and updated revisions, to publish
+    # new alerts and updated revisions, to publish: as the state keeps them, so the JSON the state's
+    # encoding makes of each is the record published (one serialisation per revision)
+    published: tuple[KeptAlert, ...] = ()
     suppressed: int = 0  # hits that updated an open alert instead of opening one
+
+    @property
+    def alerts(self) -> tuple[AlertDoc, ...]:
+        return tuple(k.doc() for k in self.published)
 
 
 def _pairs(state: HouseholdState, within_days: int) -> list[Pair]:
@@ -675,7 +681,7 @@ def process_event(
     hits = tuple(live.evaluate(event, household, member))
     if not hits:
         return EventOutcome(new_state, True)
-    alerts: list[AlertDoc] = []
+    published: list[KeptAlert] = []
     suppressed = 0
     horizon = (event.occurred_at - timedelta(days=ROLLING_DAYS)).isoformat()  # ISO dates sort as text
     kept = new_state.alerts.recent(horizon)
@@ -696,14 +702,18 @@ def process_event(
             ]
         for doc in fresh:
             suppressed += doc["revision"] > 1
-            kept[doc["alert_id"]] = KeptAlert.of(doc)
-            alerts.append(doc)
+            kept[doc["alert_id"]] = entry = KeptAlert.of(doc)
+            published.append(entry)
     # new_state is this call's own copy, not yet seen by anyone: set its alerts in place
     _set(new_state, "alerts", KeptAlerts(tuple(kept.values())))
-    return EventOutcome(new_state, True, hits, tuple(alerts), suppressed)
+    return EventOutcome(new_state, True, hits, tuple(published), suppressed)
 
 
-def touched_by(state: HouseholdState, event_id: str) -> list[AlertDoc]:
+def touched_by(state: HouseholdState, event_id: str) -> list[KeptAlert]:
     """The current revision of every alert an (already applied) event contributed to: what a
     redelivered event re-sends, in case its first sending was lost in a crash."""
-    return [d for d in state.alerts.docs() if any(t["event_id"] == event_id for t in d["triggering_events"])]
+    return [
+        e
+        for e in state.alerts.entries
+        if any(t["event_id"] == event_id for t in e.doc()["triggering_events"])
+    ]

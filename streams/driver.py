@@ -40,6 +40,7 @@ from rules.live import LiveCatalogue
 from streams.alerting import AlertDoc
 from streams.core import (
     HouseholdState,
+    KeptAlert,
     apply_conclusion,
     apply_roster,
     hold,
@@ -80,10 +81,21 @@ class Effects:
     """What a batch of records changes."""
 
     states: dict[bytes, HouseholdState] = field(default_factory=dict)  # household key → new state
-    alerts: list[AlertDoc] = field(default_factory=list)  # new revisions and re-sends, in order
+    # new revisions and re-sends, in order; ``record`` gives each as the alerts topic's key and value
+    published: list[KeptAlert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     forwards: list[Forward] = field(default_factory=list)
     counts: Counter[MetricKey] = field(default_factory=Counter)
+
+    @property
+    def alerts(self) -> list[AlertDoc]:
+        return [k.doc() for k in self.published]
+
+
+def alert_record(alert: KeptAlert) -> tuple[bytes, bytes]:
+    """An alert as its record on the alerts topic: keyed by village, the document's JSON (the same
+    bytes the household's state keeps, serialised once)."""
+    return alert.doc()["village_code"].encode(), alert.raw()
 
 
 def processing_error(channel: str, value: bytes, exc: Exception) -> DeadLetter:
@@ -208,14 +220,15 @@ class Driver:
         if not outcome.applied:
             out.counts["redeliveries", (dept,)] += 1
             # its first sending may have been lost in a crash: send the current revisions again
-            out.alerts.extend(touched_by(outcome.state, event.event_id))
+            out.published.extend(touched_by(outcome.state, event.event_id))
             return
         out.counts["events_applied", (dept,)] += 1
         out.counts["evaluations", (self.live.version,)] += 1
         for hit in outcome.hits:
             out.counts["rule_hits", (hit.rule_id, str(hit.version))] += 1
-        for doc in outcome.alerts:
-            out.alerts.append(doc)
+        for alert in outcome.published:
+            out.published.append(alert)
+            doc = alert.doc()
             name = "alerts_emitted" if doc["revision"] == 1 else "alerts_suppressed"
             out.counts[name, (doc["rule_id"],)] += 1
         batch.store(key, outcome.state)

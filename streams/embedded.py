@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-import orjson
-
 from connectors.sinks import (
     LocalSink,
     local_head,
@@ -38,7 +36,7 @@ from dixian.contract.deadlines import Deadlines
 from dixian.topics import Topics
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state
-from streams.driver import Driver, Effects, InputRecord, Load
+from streams.driver import Driver, Effects, InputRecord, Load, alert_record
 
 BATCH = 5000
 
@@ -100,7 +98,7 @@ def run_embedded(
         while batch := list(islice(records, BATCH)):
             effects = driver.process(batch, lambda key: result.households.get(key.decode()))
             result.add(effects)
-            out.extend((d["village_code"].encode(), orjson.dumps(d)) for d in effects.alerts)
+            out.extend(map(alert_record, effects.published))
             letters.extend(effects.dead_letters)
     finally:
         if own:
@@ -282,7 +280,7 @@ def _apply_batch(
     effects = driver.process(batch, load)
     result.add(effects)
     states.update(effects.states)
-    outputs[alerts_path].extend(local_line(d["village_code"], orjson.dumps(d)) for d in effects.alerts)
+    outputs[alerts_path].extend(local_line(*alert_record(a)) for a in effects.published)
     outputs[letters_path].extend(
         local_line(d.dept, d.model_dump_json().encode()) for d in effects.dead_letters
     )

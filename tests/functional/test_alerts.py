@@ -135,7 +135,7 @@ def test_redelivered_event_can_resend_the_alerts_it_touched(live: LiveCatalogue)
     state = process_event(None, first, live).state
     state = process_event(state, second, live).state
     (resent,) = touched_by(state, first.event_id)
-    assert resent["revision"] == 2  # the current revision, which also carries the later hit
+    assert resent.doc()["revision"] == 2  # the current revision, which also carries the later hit
     assert touched_by(state, "no-such-event") == []
 
 
