@@ -279,7 +279,7 @@ _state_values = operator.attrgetter(*_STATE_FIELDS)
 def _built(values: Iterable[Any]) -> HouseholdState:
     """A state from its field values in field order, each slot set through its descriptor: what the
     generated ``__init__`` does without its keyword handling and per-field ``object.__setattr__``
-    (~2.5x faster, measured: a state is built twice per event, decoded and evolved)."""
+    (15 fields: 5.6 µs from keywords, 1.9 µs so, with timeit; a state is decoded on every event)."""
     new = object.__new__(HouseholdState)
     for put, value in zip(_SLOT_SETTERS, values, strict=True):
         put(new, value)

@@ -81,7 +81,7 @@ class Effects:
     """What a batch of records changes."""
 
     states: dict[bytes, HouseholdState] = field(default_factory=dict)  # household key → new state
-    # new revisions and re-sends, in order; ``record`` gives each as the alerts topic's key and value
+    # new revisions and re-sends, in order; ``alert_record`` gives each as its record on the alerts topic
     published: list[KeptAlert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     forwards: list[Forward] = field(default_factory=list)
