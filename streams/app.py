@@ -478,6 +478,7 @@ class Worker:
         self.roster.ends = {p: e for p, e in self.roster.ends.items() if p in mine}
         self.holding = {p: keys for p, keys in self.holding.items() if p in mine}
         if not new:
+            self._count_holding()
             return
         ends = await _answered(lambda: self.app.consumer.highwaters(*new), "end offsets of the roster")
         committed = await self._committed(new)
@@ -489,6 +490,7 @@ class Worker:
         for key, raw in list(self._store.data.items()):
             if holds_events(raw) and (p := partition_of(key, n)) in partitions:
                 self.holding.setdefault(p, set()).add(key)
+        self._count_holding()
         log.info(
             "roster partitions taken: %s; read: %s",
             sorted(partitions),
@@ -550,6 +552,11 @@ class Worker:
             )
             await self._emit(self.driver.release(sorted(keys), self._load))
 
+    def _count_holding(self) -> None:
+        """The gauge of households holding events, kept current with ``holding`` (not on the 5 s
+        timer: a stale figure after the roster arrived would say events are still waiting)."""
+        self.metrics.held.set(sum(len(keys) for keys in self.holding.values()))
+
     async def _emit(self, effects: Effects) -> None:
         started = time.perf_counter()
         n = self.settings.partitions
@@ -566,6 +573,7 @@ class Worker:
                 self.holding.setdefault(p, set()).add(key)
             elif p in self.holding:
                 self.holding[p].discard(key)
+        self._count_holding()
         alerts = self.topics.alerts
         for alert in effects.published:
             village, value = alert_record(alert)
@@ -592,7 +600,6 @@ class Worker:
         except (KafkaError, OSError) as exc:  # the broker away: next time (a timer must not crash the app)
             log.warning("roster progress not checked: %s", exc)
         self.metrics.households.set(len(self._store.data))
-        self.metrics.held.set(sum(len(k) for k in self.holding.values()))
         lag: dict[str, int] = {}
         for tp in self.app.consumer.assignment():
             if tp.topic not in self.driver.channels:
