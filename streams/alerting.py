@@ -75,13 +75,9 @@ def _order(t: Mapping[str, Any]) -> tuple[str, str]:
     return (t["occurred_at"], t["event_id"])  # ISO dates order as text
 
 
-def _label(rule: CompiledRule, event: DeptEvent) -> str:
-    r = rule.rule
-    label = r.label
-    if r.risk_subtype == "event.disaster_type":
-        subtype = DisasterSubtype(getattr(event, "disaster_type", DisasterSubtype.OTHER))
-        label = f"因自然灾害({subtype.zh})"
-    return label + (f"({r.note})" if r.note else "")
+def _disaster_label(event: DeptEvent) -> str:
+    subtype = DisasterSubtype(getattr(event, "disaster_type", DisasterSubtype.OTHER))
+    return f"因自然灾害({subtype.zh})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +92,7 @@ class _RuleFields:
     explanation: str
     risk_type: str | None
     label: str | None  # None: it depends on the event (the disaster's subtype)
+    note: str  # said after the label, in brackets ("" for none)
     guarantee: str | None
     severity: str
     suppression_days: int
@@ -118,7 +115,8 @@ def _fields_of(rule: CompiledRule) -> _RuleFields:
         r.title,
         r.explanation,
         r.risk_type,
-        None if r.risk_subtype == "event.disaster_type" else r.label + (f"({r.note})" if r.note else ""),
+        None if r.risk_subtype == "event.disaster_type" else r.label,
+        f"({r.note})" if r.note else "",
         r.guarantee.value if r.guarantee else None,
         r.severity.value,
         r.suppression_days,
@@ -171,7 +169,7 @@ def new_alert(
         "title": f.title,
         "explanation": f.explanation,
         "risk_type": f.risk_type,
-        "risk_label": _label(hit.rule, event) if f.label is None else f.label,
+        "risk_label": (_disaster_label(event) if f.label is None else f.label) + f.note,
         "guarantee": f.guarantee,
         "severity": f.severity,
         "window_start": start.isoformat(),
