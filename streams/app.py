@@ -245,6 +245,32 @@ class Outbox:
         await self.settle(await self.send(output))
 
 
+class EndOffsets:
+    """The end offsets of roster partitions, asked on a connection of the worker's own. Not through
+    Faust's consumer: the broker answers a connection's requests in order, so there the question
+    waits behind the consumer's pending long-poll fetch (4.3 ms median, 15 ms p99, on every chunk of
+    live records: most of the latency the worker adds)."""
+
+    def __init__(self, kafka: KafkaAccess) -> None:
+        self.kafka = kafka
+        self._client: AIOKafkaConsumer | None = None  # no group, no assignment: it never fetches
+
+    async def __call__(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        if self._client is None:
+            client = AIOKafkaConsumer(
+                **self.kafka.options(), enable_auto_commit=False, client_id="dixian-worker-ends"
+            )
+            await client.start()
+            self._client = client
+        ends: dict[TopicPartition, int] = await self._client.end_offsets(list(tps))
+        return ends
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.stop()
+            self._client = None
+
+
 class RosterGate:
     """Whether an assigned partition's roster has been read: every record of the households topic
     partition that the consumer knows of (its end offset from the latest fetch, or the end offset
@@ -332,6 +358,7 @@ class Worker:
             store=register_store(),  # Faust's memory store, recovered in bulk
         )
         self.outbox = Outbox(settings.kafka, self.metrics)
+        self.ends = EndOffsets(settings.kafka)
         # a lambda: the consumer is made when the app starts, not now
         self.roster = RosterGate(self.topics.households, lambda tp: self.app.consumer.highwater(tp))  # noqa: PLW0108
         self.holding: dict[int, set[bytes]] = {}  # partition → households with held events
@@ -351,6 +378,7 @@ class Worker:
         if self._acker is not None:
             self._acker.cancel()
         await self.outbox.stop()
+        await self.ends.stop()
 
     # ---- the rule catalogue ---------------------------------------------------------------------
     def _catalogue_in_force(self) -> None:
@@ -480,7 +508,7 @@ class Worker:
         if not new:
             self._count_holding()
             return
-        ends = await _answered(lambda: self.app.consumer.highwaters(*new), "end offsets of the roster")
+        ends = await _answered(lambda: self.ends(new), "end offsets of the roster")
         committed = await self._committed(new)
         for tp in new:
             self.roster.ends[tp.partition] = ends.get(tp, 0)
@@ -534,9 +562,7 @@ class Worker:
         confirm = self.roster.to_confirm(written)
         if confirm:
             asked_at = time.time()
-            ends = await _answered(
-                lambda: self.app.consumer.highwaters(*confirm), "end offsets of the roster"
-            )
+            ends = await _answered(lambda: self.ends(confirm), "end offsets of the roster")
             self.roster.confirm(ends, asked_at)
 
     async def _release_ready(self) -> None:
