@@ -1,5 +1,6 @@
 """Three defects of faust-streaming 0.15.3 that lose records when a worker starts on a backlog or
-takes over from one that died, and the worker's fixes for them (subclasses, no patched library).
+takes over from one that died, and the worker's fixes for them (subclasses, no patched library);
+and a fourth, the fetch's long poll, that delays live records (``ShortPollConsumerThread``).
 
 Found by reading the pinned sources and reproducing each with a real broker (paths relative to
 site-packages):
@@ -43,6 +44,8 @@ import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from mode.utils.queues import FlowControlEvent
 
+FETCH_MAX_WAIT_MS = 20  # see ShortPollConsumerThread
+
 
 class RewindingConsumer(aiokafka_driver.Consumer):
     async def perform_seek(self) -> None:
@@ -64,8 +67,27 @@ class RewindingConsumer(aiokafka_driver.Consumer):
         await super().on_partitions_assigned(assigned, generation_id)
 
 
+class ShortPollConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` (drivers/aiokafka.py:615).
+    aiokafka leaves out of a fetch the partitions whose fetched records are not yet taken, and sends
+    no other fetch to that broker while one is pending (consumer/fetcher.py:597-611): a record that
+    arrives on a left-out partition waits for the pending fetch, up to 1.5 s when the partitions it
+    asked for stay quiet. A long poll of ``FETCH_MAX_WAIT_MS`` bounds that wait; it costs an empty
+    fetch that often on an idle worker."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when its fetcher starts
+        return consumer
+
+
+class ShortPollConsumer(RewindingConsumer):
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return ShortPollConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
 class RewindingTransport(aiokafka_driver.Transport):
-    Consumer = RewindingConsumer
+    Consumer = ShortPollConsumer
 
 
 class KeepLiveEventsOnResume(FlowControlEvent):
