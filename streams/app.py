@@ -248,8 +248,8 @@ class Outbox:
 class EndOffsets:
     """The end offsets of roster partitions, asked on a connection of the worker's own. Not through
     Faust's consumer: the broker answers a connection's requests in order, so there the question
-    waits behind the consumer's pending long-poll fetch (4.3 ms median, 15 ms p99, on every chunk of
-    live records: most of the latency the worker adds)."""
+    waits behind the consumer's pending long-poll fetch (4.3 ms median and 15 ms p99 on every chunk of
+    live records, of ~20 ms from broker to acknowledged outputs at 200 events/s)."""
 
     def __init__(self, kafka: KafkaAccess) -> None:
         self.kafka = kafka
