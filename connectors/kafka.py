@@ -30,8 +30,10 @@ async def ensure_topics(kafka: KafkaTarget, specs: Iterable[TopicSpec], replicat
     # Replicated: an acknowledged write (acks=all) is on two brokers at least, so one may fail.
     durable = {"min.insync.replicas": str(min(2, replication - 1))} if replication > 1 else {}
     admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
-    await admin.start()
     try:
+        await (
+            admin.start()
+        )  # inside the try: a client whose start failed half-way is closed too (its sockets)
         wanted = {s.name: s for s in specs}
         existing = set(await admin.list_topics())
         missing = [s for n, s in wanted.items() if n not in existing]
@@ -82,8 +84,8 @@ async def _wait_until_led(admin: AIOKafkaAdminClient, wanted: dict[str, int], ti
 
 async def list_topics(kafka: KafkaTarget) -> list[str]:
     admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
-    await admin.start()
     try:
+        await admin.start()
         return sorted(t for t in await admin.list_topics() if not t.startswith("__"))
     finally:
         await admin.close()
@@ -135,14 +137,14 @@ async def _partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[Top
 
 async def end_offsets(kafka: KafkaTarget, topics: list[str]) -> dict[TopicPartition, int]:
     admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
-    await admin.start()
     try:
+        await admin.start()
         parts = await _partitions(admin, topics)
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(**access(kafka).options(), enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         return dict(await consumer.end_offsets(parts))
     finally:
         await consumer.stop()
@@ -152,8 +154,8 @@ async def group_lag(kafka: KafkaTarget, group: str, topics: list[str]) -> int:
     """Records of ``topics`` that consumer group ``group`` has not committed yet."""
     ends = await end_offsets(kafka, topics)
     admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
-    await admin.start()
     try:
+        await admin.start()
         committed = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
@@ -164,8 +166,8 @@ async def commit_group_at(kafka: KafkaTarget, group: str, offsets: dict[TopicPar
     """Commit ``offsets`` for consumer group ``group`` (no member of it running): its consumers then
     start there. For handing records over that were processed elsewhere."""
     consumer = AIOKafkaConsumer(**access(kafka).options(), group_id=group, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         consumer.assign(list(offsets))
         await consumer.commit(dict(offsets))
     finally:
@@ -184,9 +186,9 @@ async def read_topic_timed(
     consumer = AIOKafkaConsumer(
         **access(kafka).options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
-    await consumer.start()
     out: list[tuple[int, bytes | None, bytes | None]] = []
     try:
+        await consumer.start()
         parts = list(ends)
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
