@@ -56,9 +56,9 @@ def worker(topics: list[str], records: int, latency_records: int) -> None:
     # the Faust the dixian worker runs: faust-streaming with the project's fixes for records that
     # stock Faust never hands to the agent after an assignment (streams/faust_fixes.py); with stock
     # faust.App this run waited for ever on records it had lost
-    from streams.faust_fixes import App, use_uvloop  # noqa: PLC0415
+    from streams.faust_fixes import App, worker_runtime  # noqa: PLC0415
 
-    use_uvloop()  # as the dixian worker runs
+    worker_runtime()  # as the dixian worker runs
 
     app = App(
         f"ceiling-{topics[0]}",

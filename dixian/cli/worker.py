@@ -30,9 +30,9 @@ def worker_cmd(
     from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
 
     from streams.app import Worker  # noqa: PLC0415
-    from streams.faust_fixes import use_uvloop  # noqa: PLC0415
+    from streams.faust_fixes import worker_runtime  # noqa: PLC0415
 
-    use_uvloop()
+    worker_runtime()
     settings = override(ctx, web_port=web_port, metrics_port=metrics_port, worker_id=worker_id)
     install_log_masking()
     create_topics(settings, Topics(settings).for_worker())  # the worker may describe no others
