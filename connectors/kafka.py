@@ -30,10 +30,9 @@ async def ensure_topics(kafka: KafkaTarget, specs: Iterable[TopicSpec], replicat
     # Replicated: an acknowledged write (acks=all) is on two brokers at least, so one may fail.
     durable = {"min.insync.replicas": str(min(2, replication - 1))} if replication > 1 else {}
     admin = AIOKafkaAdminClient(**access(kafka).options(), client_id="dixian-admin")
+    # start() inside the try: a client whose start failed half-way is closed too (its sockets)
     try:
-        await (
-            admin.start()
-        )  # inside the try: a client whose start failed half-way is closed too (its sockets)
+        await admin.start()
         wanted = {s.name: s for s in specs}
         existing = set(await admin.list_topics())
         missing = [s for n, s in wanted.items() if n not in existing]
