@@ -132,15 +132,6 @@ class App(faust.App):
         return KeepLiveEventsOnResume(self, loop=self.loop)
 
 
-def use_uvloop() -> None:
-    """Run Faust on uvloop (Faust's documented ``mode.loop.use``), before any event loop exists.
-    Measured (bench/README.md, session 12): the roster, which Faust consumes one record per
-    household, applied ~25% faster; batched department events within noise."""
-    import mode.loop  # noqa: PLC0415
-
-    mode.loop.use("uvloop")
-
-
 GIL_SWITCH_INTERVAL_S = 0.05
 
 
@@ -158,6 +149,12 @@ def hand_gil_over_less_often() -> None:
 
 
 def worker_runtime() -> None:
-    """The interpreter and event loop a worker runs on (the ceiling bench uses the same)."""
-    use_uvloop()
+    """The interpreter settings a worker runs with (the ceiling bench uses the same).
+
+    The event loop stays asyncio's. uvloop (sessions 12-13) applied the roster ~25% faster, but
+    about one close in eight of a TLS connection with a response still arriving waited for its 30 s
+    SSL shutdown timeout (uvloop issue #471). The store's changelog reader closes such a connection
+    inside Faust's assignment callback: the callback outlived the session, the worker was dropped
+    from the group while it went on writing, and the cluster test ended with wrong alerts
+    (bench/README.md, session 14; ``test_the_worker_runtime_closes_a_tls_connection_at_once``)."""
     hand_gil_over_less_often()
