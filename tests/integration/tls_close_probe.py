@@ -1,8 +1,8 @@
 """Run by ``test_cluster`` in a process of its own, on the interpreter and event loop a worker runs
-on (``streams.faust_fixes.worker_runtime``): read a topic of the TLS cluster to its end with a fresh
-consumer and stop it, as the household table's store does on every rebalance, several times; print
-how long each stop took (JSON). Settings come from ``DIXIAN_*`` (the operator principal: it may
-create the probe's topic)."""
+on (``streams.faust_fixes.worker_runtime``): read a topic of the TLS cluster to its end with the
+household table's store's own loader (a fresh consumer, stopped at the end), as it does on every
+rebalance, several times; print how long each read took (JSON). Settings come from ``DIXIAN_*``
+(the operator principal: it may create the probe's topic)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import asyncio
 import json
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from dixian.config import Settings
 from streams.faust_fixes import worker_runtime
+from streams.store import load_changelog
 
 TOPIC = "probe.tls-close"
 PARTITIONS = 4
@@ -42,31 +43,25 @@ async def fill(options: dict[str, object]) -> None:
         await producer.stop()
 
 
-async def stop_times(options: dict[str, object]) -> list[float]:
-    tps = [TopicPartition(TOPIC, p) for p in range(PARTITIONS)]
+async def load_times(options: dict[str, object]) -> list[float]:
+    """How long the store's own changelog read (``streams.store.load_changelog``: a fresh consumer,
+    read to the end, stopped) takes, ``STOPS`` times; reading the records takes well under a second."""
     out: list[float] = []
     for _ in range(STOPS):
-        consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)  # type: ignore[arg-type]
-        await consumer.start()
-        consumer.assign(tps)
-        todo = dict(await consumer.end_offsets(tps))
-        for tp in tps:
-            consumer.seek(tp, 0)
-        while todo:
-            await consumer.getmany(*todo, timeout_ms=1000, max_records=None)
-            for tp in list(todo):
-                if await consumer.position(tp) >= todo[tp]:
-                    del todo[tp]
         started = time.perf_counter()
-        await consumer.stop()
+        applied, _ = await load_changelog(
+            options, {TopicPartition(TOPIC, p): 0 for p in range(PARTITIONS)}, {}, {}
+        )
         out.append(round(time.perf_counter() - started, 2))
+        if applied != RECORDS:
+            raise SystemExit(f"read {applied} of {RECORDS} records")
     return out
 
 
 async def main() -> list[float]:
     options = Settings().kafka.options()
     await fill(options)
-    return await stop_times(options)
+    return await load_times(options)
 
 
 if __name__ == "__main__":
