@@ -31,11 +31,37 @@ WINDOW_EPOCH = date(2021, 1, 1)  # suppression windows are consecutive N-day per
 TRIGGERS_KEPT = 10
 
 
+_WINDOWS: dict[tuple[date, int], tuple[date, date]] = {}
+_DEADLINES: dict[tuple[date, int, int], tuple[str, str]] = {}
+_CACHED = 4096  # distinct days (and window lengths) in use: a month's events span a few hundred
+
+
 def window_of(on: date, days: int) -> tuple[date, date]:
     """The suppression window containing ``on``: fixed periods, so the same hits give the same
     alert whatever order they are processed in (two departments' topics interleave arbitrarily)."""
-    start = WINDOW_EPOCH + timedelta(days=((on - WINDOW_EPOCH).days // days) * days)
-    return start, start + timedelta(days=days)
+    window = _WINDOWS.get((on, days))
+    if window is None:  # most hits of a month fall on a few hundred days: computed once each
+        start = WINDOW_EPOCH + timedelta(days=((on - WINDOW_EPOCH).days // days) * days)
+        window = (start, start + timedelta(days=days))
+        if len(_WINDOWS) >= _CACHED:
+            _WINDOWS.clear()
+        _WINDOWS[on, days] = window
+    return window
+
+
+def _deadlines(reported: date, deadlines: Deadlines) -> tuple[str, str]:
+    """The visit and decision deadlines (ISO dates) of a clue reported on ``reported``."""
+    key = (reported, deadlines.visit_days, deadlines.decide_days)
+    found = _DEADLINES.get(key)
+    if found is None:
+        found = (
+            (reported + timedelta(days=deadlines.visit_days)).isoformat(),
+            (reported + timedelta(days=deadlines.decide_days)).isoformat(),
+        )
+        if len(_DEADLINES) >= _CACHED:
+            _DEADLINES.clear()
+        _DEADLINES[key] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +179,7 @@ def new_alert(
         placed = (Alert.make_id(event.household_id, f.rule_id, start, deadlines.id_key), start, end)
     alert_id, start, end = placed
     village = event.village_code
-    reported = hit.reported
+    visit_by, decide_by = _deadlines(hit.reported, deadlines)
     triggers = hit.triggers
     return {
         "alert_id": alert_id,
@@ -182,8 +208,8 @@ def new_alert(
         ),
         "evidence": hit.evidence,
         "parameters": hit.parameters,
-        "visit_by": (reported + timedelta(days=deadlines.visit_days)).isoformat(),
-        "decide_by": (reported + timedelta(days=deadlines.decide_days)).isoformat(),
+        "visit_by": visit_by,
+        "decide_by": decide_by,
     }
 
 
@@ -202,10 +228,9 @@ def updated_alert(
     out["revision"] = doc["revision"] + count
     out["hits"] = doc["hits"] + count
     out["triggering_events"] = sorted(triggers.values(), key=_order)[-TRIGGERS_KEPT:]
-    out["visit_by"] = min(doc["visit_by"], (hit.reported + timedelta(days=deadlines.visit_days)).isoformat())
-    out["decide_by"] = min(
-        doc["decide_by"], (hit.reported + timedelta(days=deadlines.decide_days)).isoformat()
-    )
+    visit_by, decide_by = _deadlines(hit.reported, deadlines)
+    out["visit_by"] = min(doc["visit_by"], visit_by)
+    out["decide_by"] = min(doc["decide_by"], decide_by)
     if newer:
         out["evidence"] = hit.evidence
         out["parameters"] = hit.parameters

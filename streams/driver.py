@@ -155,7 +155,7 @@ class Driver:
                 self._conclusion(record, batch)
             else:
                 self._department(record, channel, batch, roster_ready)
-        return batch.effects
+        return self._counted(batch)
 
     def release(self, keys: Iterable[bytes], load: Load) -> Effects:
         """Process the held events of these households as unknown households: their partition's
@@ -170,6 +170,15 @@ class Driver:
             for event in events:
                 batch.effects.counts["events_released", (event.dept.value,)] += 1
                 self._apply(event, key, batch)
+        return self._counted(batch)
+
+    def _counted(self, batch: _Batch) -> Effects:
+        """The batch's effects, with the events it applied counted (per department, and as rule
+        evaluations of the catalogue in force: it does not change during a batch)."""
+        counts = batch.effects.counts
+        for dept, n in batch.applied.items():
+            counts["events_applied", (dept,)] += n
+            counts["evaluations", (self.live.version,)] += n
         return batch.effects
 
     # ---- department events --------------------------------------------------------------------------
@@ -178,8 +187,9 @@ class Driver:
     ) -> None:
         out = batch.effects
         elsewhere: dict[int, list[DeptEvent]] = {}
-        for decoded in decode_events(record.value, dept):
-            out.counts["events_consumed", (dept.value,)] += 1
+        decoded_events = decode_events(record.value, dept)
+        out.counts["events_consumed", (dept.value,)] += len(decoded_events)
+        for decoded in decoded_events:
             if not isinstance(decoded, Accepted):
                 batch.refuse(decoded.letter)
                 continue
@@ -222,8 +232,7 @@ class Driver:
             # its first sending may have been lost in a crash: send the current revisions again
             out.published.extend(touched_by(outcome.state, event.event_id))
             return
-        out.counts["events_applied", (dept,)] += 1
-        out.counts["evaluations", (self.live.version,)] += 1
+        batch.applied[dept] = batch.applied.get(dept, 0) + 1  # counted at the end of the batch
         for hit in outcome.hits:
             out.counts["rule_hits", (hit.rule_id, str(hit.version))] += 1
         for alert in outcome.published:
@@ -290,12 +299,13 @@ class Driver:
 class _Batch:
     """The states a batch has read or written, so each household is loaded once."""
 
-    __slots__ = ("_load", "_seen", "effects")
+    __slots__ = ("_load", "_seen", "applied", "effects")
 
     def __init__(self, load: Load) -> None:
         self._load = load
         self._seen: dict[bytes, HouseholdState | None] = {}
         self.effects = Effects()
+        self.applied: dict[str, int] = {}  # department → events applied
 
     def load(self, key: bytes) -> HouseholdState | None:
         if key not in self._seen:

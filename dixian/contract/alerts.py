@@ -64,15 +64,16 @@ class Alert(BaseModel):
         """Deterministic per household, rule and window; keyed with the deployment's secret (always
         in production) nobody without the key can tell from an id which household or rule it is, or
         compute one."""
-        basis = f"{household_id}|{rule_id}|{window_start.isoformat()}".encode()
-        digest = hashlib.blake2b(basis, digest_size=10, key=_blake_key(key) if key else b"")
+        digest = _keyed_digest(key).copy()  # a copy of the keyed state: the key is not hashed again
+        digest.update(f"{household_id}|{rule_id}|{window_start.isoformat()}".encode())
         return "alrt-" + digest.hexdigest()
 
 
 @lru_cache(maxsize=8)
-def _blake_key(key: bytes) -> bytes:
-    """The deployment's secret as a BLAKE2b key (at most 64 bytes), derived once per process."""
-    return hashlib.sha256(key).digest()
+def _keyed_digest(key: bytes | None) -> hashlib.blake2b:
+    """A BLAKE2b state keyed with the deployment's secret (SHA-256 of it: a key is at most 64
+    bytes), or unkeyed, made once per process and copied for each id."""
+    return hashlib.blake2b(digest_size=10, key=hashlib.sha256(key).digest() if key else b"")
 
 
 class Conclusion(BaseModel):
