@@ -207,11 +207,25 @@ class RuleEngine:
         plan = self._plans.get(event.event_type_name)
         if plan is None:
             return []
-        params = self.catalogue.params.resolve(region or event.village_code, on or event.occurred_at)
         if not isinstance(household, Mapping):
             household = context_values(household, plan.household)
         if member is not None and not isinstance(member, Mapping):
             member = context_values(member, plan.member)
+        return self.evaluate_planned(plan, event, household, member, region=region, on=on)
+
+    def evaluate_planned(
+        self,
+        plan: FactPlan,
+        event: EventBase,
+        household: Mapping[str, Any],
+        member: Mapping[str, Any] | None,
+        *,
+        region: str | None = None,
+        on: date | None = None,
+    ) -> list[RuleHit]:
+        """``evaluate`` with the event type's ``plan`` (from ``plan``) and the context values it
+        names, as the stream processor computes them: nothing looked up or converted again."""
+        params = self.catalogue.params.resolve(region or event.village_code, on or event.occurred_at)
         fact = plan.fact(event, household, member, params)
         hits = []
         for rule_id in self.fire(fact):
@@ -224,5 +238,6 @@ class RuleEngine:
                     {path: fact.get(key) for path, key in info.evidence},
                 )
             )
-        hits.sort(key=lambda h: h.rule_id)
+        if len(hits) > 1:
+            hits.sort(key=lambda h: h.rule_id)
         return hits

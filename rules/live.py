@@ -86,5 +86,11 @@ class LiveCatalogue:
     ) -> list[RuleHit]:
         return self.engine.evaluate(event, household, member, on=on)
 
+    def evaluate_planned(
+        self, plan: FactPlan, event: EventBase, household: Mapping[str, Any], member: Mapping[str, Any] | None
+    ) -> list[RuleHit]:
+        """``evaluate`` with the event type's ``plan`` and the context values it names."""
+        return self.engine.evaluate_planned(plan, event, household, member)
+
     def close(self) -> None:
         self.engine.close()

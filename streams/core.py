@@ -325,9 +325,9 @@ def encode_state(s: HouseholdState) -> bytes:
         s.events_seen,
         s.last_event_at,
         s.recent_event_ids,
-        [[c.on, c.member_id, c.fen, c.event_id] for c in s.medical_costs],
-        _facts(s.job_losses),
-        _facts(s.diagnoses),
+        [[c.on, c.member_id, c.fen, c.event_id] for c in s.medical_costs] if s.medical_costs else [],
+        _facts(s.job_losses) if s.job_losses else [],
+        _facts(s.diagnoses) if s.diagnoses else [],
         s.disabled_members,
         s.status_override,
         s.category_override,
@@ -416,15 +416,15 @@ def decode_state(household_id: str, raw: bytes) -> HouseholdState:
                 seen,
                 _day(last) if last else None,
                 tuple(recent),
-                tuple(MedicalCost(_day(on), m, fen, e) for on, m, fen, e in costs),
-                _read_facts(jobs),
-                _read_facts(diagnoses),
+                tuple(MedicalCost(_day(on), m, fen, e) for on, m, fen, e in costs) if costs else (),
+                _read_facts(jobs) if jobs else (),
+                _read_facts(diagnoses) if diagnoses else (),
                 tuple(disabled),
                 status,
                 category,
                 tuple(concl),
                 _kept(docs, raws) if row[0] == STATE_FORMAT else KeptAlerts.of(docs),
-                tuple((d, e, j) for d, e, j in held),
+                tuple((d, e, j) for d, e, j in held) if held else (),
             )
         )
     except StateFormatError:
@@ -690,7 +690,7 @@ def process_event(
     if plan is None:  # no rule in force can match: skip the context
         return EventOutcome(new_state, True)
     household, member = planned_context(new_state, event, plan)
-    hits = tuple(live.evaluate(event, household, member))
+    hits = tuple(live.evaluate_planned(plan, event, household, member))
     if not hits:
         return EventOutcome(new_state, True)
     published: list[KeptAlert] = []
