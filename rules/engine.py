@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import durable_rules_engine as dre
 import orjson
@@ -71,8 +71,7 @@ def fact_json(fact: dict[str, Any]) -> str:
     return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_number(v)}" for k, v in fact.items()) + "}"
 
 
-@dataclass(frozen=True, slots=True)
-class RuleHit:
+class RuleHit(NamedTuple):
     rule_id: str
     version: int
     parameters: dict[str, float]  # the parameter values the decision used

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from dixian.contract.alerts import Alert
 from dixian.contract.deadlines import Deadlines
@@ -64,8 +64,7 @@ def _deadlines(reported: date, deadlines: Deadlines) -> tuple[str, str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class Trigger:
+class Trigger(NamedTuple):
     """An event as an alert names it (member ID masked)."""
 
     event_id: str
@@ -153,8 +152,7 @@ def _fields_of(rule: CompiledRule) -> _RuleFields:
     return fields
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One hit of a rule, ready to become or update an alert."""
 
     rule: CompiledRule

@@ -15,7 +15,6 @@ within that span finds what it would have found on time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -476,7 +475,7 @@ def released(state: HouseholdState) -> tuple[HouseholdState, list[DeptEvent]]:
 
 
 # positions in ``_STATE_FIELDS`` of what an event changes (``apply_event`` builds the new state by position)
-_VILLAGE, _SEEN, _LAST, _RECENT, _COSTS, _JOBS, _DIAGNOSES, _DISABLED = (
+_VILLAGE, _SEEN, _LAST, _RECENT, _COSTS, _JOBS, _DIAGNOSES, _DISABLED, _ALERTS = (
     _STATE_FIELDS.index(n)
     for n in (
         "village_code",
@@ -487,6 +486,7 @@ _VILLAGE, _SEEN, _LAST, _RECENT, _COSTS, _JOBS, _DIAGNOSES, _DISABLED = (
         "job_losses",
         "diagnoses",
         "disabled_members",
+        "alerts",
     )
 )
 _KEPT_SPAN = timedelta(days=KEPT_DAYS)
@@ -622,8 +622,7 @@ def apply_conclusion(state: HouseholdState | None, c: Conclusion) -> tuple[House
 
 
 # ---- rules and alerts ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class EventOutcome:
+class EventOutcome(NamedTuple):
     state: HouseholdState
     applied: bool
     hits: tuple[RuleHit, ...] = ()
@@ -716,7 +715,9 @@ def process_event(
             suppressed += doc["revision"] > 1
             kept[doc["alert_id"]] = entry = KeptAlert.of(doc)
             published.append(entry)
-    new_state = new_state._replace(alerts=KeptAlerts(tuple(kept.values())))
+    values = list(new_state)
+    values[_ALERTS] = KeptAlerts(tuple(kept.values()))
+    new_state = _built(values)
     return EventOutcome(new_state, True, hits, tuple(published), suppressed)
 
 
