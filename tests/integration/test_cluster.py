@@ -204,6 +204,7 @@ def test_four_workers_lose_a_broker_and_a_worker_and_give_the_embedded_alerts(
     here = Cluster(cluster.settings.override(data_dir=tmp_path / "data"), cluster.directory, cluster.port)
     worker_settings, operator = here.settings_for("worker"), here.settings_for("operator")
     workers: list[WorkerProcess] = []
+    feeder = ThreadPoolExecutor(1, thread_name_prefix="ingest")
     try:
         for n in range(4):
             w = start_worker(worker_settings, f"w{n}", tmp_path / "logs", free_port())
@@ -214,9 +215,7 @@ def test_four_workers_lose_a_broker_and_a_worker_and_give_the_embedded_alerts(
         # the month is ingested while the workers run, so worker 0 is killed with its partition
         # still to do and another worker must take it over mid-stream (killed after the ingest, a
         # fast machine had let it finish first)
-        feeding = ThreadPoolExecutor(1).submit(
-            ingest, connectors, KafkaSink(connectors.kafka), month.roster + month.feeds
-        )
+        feeding = feeder.submit(ingest, connectors, KafkaSink(connectors.kafka), month.roster + month.feeds)
         deadline = time.monotonic() + 180
         while "roster partitions taken" not in workers[0].log_text():  # its first batch
             assert time.monotonic() < deadline, "worker 0 processed nothing"
@@ -235,6 +234,7 @@ def test_four_workers_lose_a_broker_and_a_worker_and_give_the_embedded_alerts(
         for w in workers:
             assert password not in w.log_text(), f"worker {w.name} logged its password"
     finally:
+        feeder.shutdown(wait=False, cancel_futures=True)  # its thread ends once the ingest does
         for w in workers:
             w.stop()
 
