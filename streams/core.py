@@ -280,11 +280,6 @@ def _built(values: Iterable[Any]) -> HouseholdState:
     return state
 
 
-def evolve(state: HouseholdState, **changes: Any) -> HouseholdState:
-    """The state with some fields changed (a name that is not a field fails)."""
-    return state._replace(**changes)
-
-
 # ---- the table encoding ------------------------------------------------------------------------------
 STATE_FORMAT = 3  # the first element of every encoded state; bump when the layout changes
 _HEAD_END = b"\n"  # after the head, each kept alert's JSON on its own line (orjson never writes one)
@@ -444,8 +439,7 @@ def apply_roster(state: HouseholdState | None, household: Household) -> Househol
             household_id=household.household_id, village_code=household.village_code, profile=profile
         )
     # a fresh export from the national system supersedes earlier screening decisions
-    return evolve(
-        state,
+    return state._replace(
         profile=profile,
         village_code=household.village_code,
         status_override=None,
@@ -465,13 +459,13 @@ def hold(state: HouseholdState | None, event: DeptEvent) -> HouseholdState | Non
     if len(state.held) >= HELD_LIMIT:
         return None
     held = (event.dept.value, event.event_id, event.model_dump_json())
-    return evolve(state, held=(*state.held, held))
+    return state._replace(held=(*state.held, held))
 
 
 def released(state: HouseholdState) -> tuple[HouseholdState, list[DeptEvent]]:
     """The state without its held events, and those events in the order they came."""
     events = [DEPT_EVENT_ADAPTER.validate_json(j) for _, _, j in state.held]
-    return evolve(state, held=()), events
+    return state._replace(held=()), events
 
 
 # positions in ``_STATE_FIELDS`` of what an event changes (``apply_event`` builds the new state by position)
@@ -618,7 +612,7 @@ def apply_conclusion(state: HouseholdState | None, c: Conclusion) -> tuple[House
         update["status_override"] = status
     if c.category is not None and c.outcome is not None:
         update["category_override"] = c.category
-    return evolve(state, **update), True
+    return state._replace(**update), True
 
 
 # ---- rules and alerts ---------------------------------------------------------------------------------
