@@ -35,10 +35,10 @@ Fault injection (inside the worker processes only; the worker's docstring has th
 fetch waits 60 s instead of 1 s, so the fetch in flight when a rebalance starts spans it, and recovery
 pauses 0.5 s before its highwater lookup, so the new partitions' records arrive while the flow is still
 stopped (a); ``perform_seek`` is followed by a 2 s pause when it runs with the flow active, as a slow
-seek would take (b); the agent awaits 50 ms after each batch, as ``streams.app`` awaits the broker's
-acknowledgement of each batch's outputs. These windows exist in production; the injection makes them
-wide enough to be hit on every run. It changes no decision that Faust or the fixes make: the same code
-runs, only slower.
+seek would take (b); the agent awaits 50 ms after each batch (150 ms for the join's first worker), as
+``streams.app`` awaits the broker's acknowledgement of each batch's outputs. These windows exist in
+production; the injection makes them wide enough to be hit on every run. It changes no decision that
+Faust or the fixes make: the same code runs, only slower.
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ FAULTS = {
 }
 TAKEOVER_BACKLOG = 300  # records per partition
 TAKEOVER_LATER = 20  # records per partition arriving after the takeover
+JOIN_WARMUP = 5  # records per partition, committed before the join's backlog arrives
 JOIN_BACKLOG = 1000
+JOIN_BATCH_S = "0.15"  # the join's first worker, slower, so that the backlog outlasts the rebalance
 
 TPKey = tuple[str, int]
 
@@ -310,11 +312,23 @@ def run_takeover(bootstrap: str, out: Path, variant: str, processes: list[Worker
 
 
 def run_join(bootstrap: str, out: Path, variant: str, processes: list[Worker]) -> Outcome:
-    """Defect (b): ``k`` joins while ``s`` works through a backlog it has been committing."""
+    """Defect (b): ``k`` joins while ``s`` works through a backlog it has been committing.
+
+    Every partition has a committed offset before the backlog arrives (``JOIN_WARMUP`` records), so a
+    fetch that the rebalance drops is sought back to it and defect (a) cannot stand in for (b). Seen
+    once in CI without the warm-up: ``s`` had finished twelve partitions when ``k`` joined, its fetch of
+    the other four, never committed, was dropped while the flow was stopped, nothing was queued when
+    the flow resumed, and the stock run lost those records through (a) with (b)'s window missed. ``s``
+    awaits ``JOIN_BATCH_S`` after each batch, so the backlog outlasts ``k``'s start and the rebalance.
+    """
     sc = Scenario(bootstrap, out, variant, processes)
-    first = sc.start("s")
+    first = sc.start("s", RACE_BATCH_S=JOIN_BATCH_S)
     alone = first.wait_event("ready", timeout=60)["gen"]
-    sc.produce(0, JOIN_BACKLOG)
+    sc.produce(0, JOIN_WARMUP)
+    sc.caught_up(sc.tps, timeout=60, quiet=30)
+    _, committed = sc.offsets()
+    assert all((c or 0) >= JOIN_WARMUP for c in committed.values()), f"warm-up not committed: {committed}"
+    sc.produce(JOIN_WARMUP, JOIN_BACKLOG)
     second = sc.start("k")
     shared = second.wait_event("ready", timeout=60)["gen"]
     first.wait_event("ready", timeout=60, where=lambda e: e["gen"] == shared)
