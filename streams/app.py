@@ -612,9 +612,11 @@ class Worker:
             )
         for f in effects.forwards:
             output.setdefault((f.topic, f.partition), []).append((f.key, f.value))
+        encoded = time.perf_counter()
+        self.metrics.busy.labels("encode").inc(encoded - started)
         if output:
             self._sent.extend(await self.outbox.send(output))
-        self.metrics.busy.labels("encode").inc(time.perf_counter() - started)
+        self.metrics.busy.labels("send").inc(time.perf_counter() - encoded)
         for (name, labels), count in effects.counts.items():
             metric = getattr(self.metrics, name)
             (metric.labels(*labels) if labels else metric).inc(count)

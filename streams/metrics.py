@@ -114,8 +114,10 @@ class PipelineMetrics:
         )
         self.busy = Counter(
             "dixian_worker_busy_seconds_total",
-            "Time the agent spent per phase: the core (decode, state, rules, alerts), encoding the"
-            " outputs, waiting for the broker to acknowledge them",
+            "Time the agent spent per phase: core (decode, state, rules, alerts), encode (the"
+            " outputs), send (handing them to the producer: it waits while a partition's previous"
+            " batch is still queued, and other tasks run meanwhile), backpressure (waiting for the"
+            " broker to acknowledge earlier chunks)",
             ["phase"],
             registry=registry,
         )
