@@ -58,7 +58,7 @@ def counter(ports: list[int], name: str) -> float:
     return sum(
         float(v)
         for port in ports
-        for v in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", _scrape(port), re.M)
+        for v in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", _scrape(port), re.M)
     )
 
 
@@ -66,7 +66,7 @@ def histogram(ports: list[int]) -> list[tuple[float, float]]:
     """Cumulative (upper bound, count) of dixian_processing_seconds summed over workers."""
     total: dict[float, float] = {}
     for port in ports:
-        for m in re.finditer(r'dixian_processing_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)', _scrape(port)):
+        for m in re.finditer(r'dixian_processing_seconds_bucket\{le="([^"]+)"\} ([0-9.e+-]+)', _scrape(port)):
             le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
             total[le] = total.get(le, 0.0) + float(m.group(2))
     return sorted(total.items())
@@ -181,13 +181,12 @@ def main() -> None:
         wait_caught_up(s, input_topics(s), timeout=7200, workers=workers)
         drain = time.perf_counter() - t1
         drained = counter(ports, "dixian_events_consumed_total") - before
-        busy = {
-            phase: float(v)
-            for port in ports
+        busy: dict[str, float] = {}  # summed over the workers
+        for port in ports:
             for phase, v in re.findall(
-                r'dixian_worker_busy_seconds_total\{phase="(\w+)"\} ([0-9.e+]+)', _scrape(port)
-            )
-        }
+                r'dixian_worker_busy_seconds_total\{phase="(\w+)"\} ([0-9.e+-]+)', _scrape(port)
+            ):
+                busy[phase] = busy.get(phase, 0.0) + float(v)
         got = kafka_alerts(s)
         same = (
             "not compared"

@@ -67,4 +67,4 @@ def same(got: AlertSet, want: AlertSet) -> None:
 def metric(port: int, name: str) -> float:
     """The sum of a metric's samples on a worker's /metrics page."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M))
+    return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
