@@ -24,8 +24,8 @@ class Example(BaseModel):
     event: dict[str, Any] = Field(default_factory=dict)  # event fields over a valid sample event
     household: dict[str, Any] = Field(default_factory=dict)  # HouseholdContext fields
     member: dict[str, Any] = Field(default_factory=dict)  # MemberContext fields
-    region: str = Field("450321101201", pattern=r"^\d{2,12}$")
-    date: str = Field("2022-06-15", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    region: str = Field("450321101201", pattern=r"^[0-9]{2,12}$")
+    date: str = Field("2022-06-15", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
     fires: bool
 
 

@@ -189,7 +189,7 @@ class SelfPaidSchoolCost(EventBase):
     owner: ClassVar[Dept] = Dept.EDUCATION
     event_type: Literal["education.self_paid_cost"] = "education.self_paid_cost"
     stage: Literal["senior", "vocational", "college"]
-    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    school_year: str = Field(pattern=r"^[0-9]{4}-[0-9]{4}$")
     amount: Yuan
 
 

@@ -31,7 +31,9 @@ class FeedRun(BaseModel):
 
     run_id: str = Field(min_length=8, max_length=64)
     dept: str = Field(description="department code, or 'roster'")
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="reporting month the rows count for")
+    month: str = Field(
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="reporting month the rows count for"
+    )
     source: FeedSource
     file: str | None = None
     encoding: str = ""

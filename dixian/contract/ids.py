@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from operator import mul
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-# GB 11643-1999: weights of the first 17 digits; the check character is CHECK[sum mod 11]
-# (ISO 7064 MOD 11-2, where the value 10 is written "X").
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# GB 11643-1999: the check character is CHECK[sum(a_i * W_i) mod 11] over the first 17 digits,
+# W_i = 2^(18-i) mod 11 (ISO 7064 MOD 11-2, where the value 10 is written "X").
 _CHECK = "10X98765432"
-_ASCII_ZERO_SUM = 48 * sum(_WEIGHTS)
-_RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
-_VILLAGE_CODE = re.compile(r"^\d{12}$")
+_RESIDENT_ID = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII digits (\d: any script's)
+_VILLAGE_CODE = re.compile(r"^[0-9]{12}$")
 _HOUSEHOLD_ID = re.compile(r"^[0-9A-Za-z-]{6,40}$")
 # Province-level codes of GB/T 2260 (first two digits of any region code).
 PROVINCE_CODES = frozenset(
@@ -64,8 +62,18 @@ PROVINCE_CODES = frozenset(
 
 def resident_id_check_char(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits of a resident ID."""
-    # Over the ASCII bytes: each digit byte is its value + 48, so subtract 48 * sum(weights).
-    return _CHECK[(sum(map(mul, first17.encode("ascii"), _WEIGHTS)) - _ASCII_ZERO_SUM) % 11]
+    # 13 ≡ 2 (mod 11), so the digits read as a base-13 number are sum(a_i * 2^(17-i)) mod 11, and
+    # twice that is the weighted sum mod 11 (one C-level int() instead of 17 multiplications)
+    return _CHECK[2 * int(first17, 13) % 11]
+
+
+@lru_cache(maxsize=1 << 15)  # ~90 years of birth dates
+def _is_date(yyyymmdd: str) -> bool:
+    try:
+        date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        return False
+    return True
 
 
 def check_resident_id(value: str) -> str:
@@ -79,12 +87,10 @@ def check_resident_id(value: str) -> str:
         raise PydanticCustomError(
             "resident_id_region", "身份证号地区码无效 / unknown region code in resident ID"
         )
-    try:
-        date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
-    except ValueError:
+    if not _is_date(v[6:14]):
         raise PydanticCustomError(
             "resident_id_birthdate", "身份证号出生日期无效 / invalid birth date in resident ID"
-        ) from None
+        )
     if resident_id_check_char(v[:17]) != v[17]:
         raise PydanticCustomError(
             "resident_id_checksum", "身份证号校验位错误 / resident ID check digit does not match"

@@ -58,6 +58,35 @@ def test_refused_roster_and_conclusion_records_become_dead_letters() -> None:
     assert bad_conclusion.letter.dept == "conclusions"
 
 
+def test_a_roster_record_is_judged_alike_straight_from_json_and_from_its_object() -> None:
+    """decode_household validates a record straight from its JSON and, for what that refuses, from
+    the parsed object (which names the problems): both must accept and refuse the same records."""
+    from dixian.contract import Household  # noqa: PLC0415
+    from tests.helpers import resident_id  # noqa: PLC0415
+
+    record = {
+        "household_id": HOUSEHOLD,
+        "village_code": HOUSEHOLD[:12],
+        "household_type": "一般农户",
+        "per_capita_income": 9000.5,  # a JSON number becomes the same amount either way
+        "members": [{"member_id": resident_id(), "relation": "户主", "name": "黄小梅"}],
+    }
+    raw = orjson.dumps(record)
+    ok = decode_household(raw)
+    assert isinstance(ok, Accepted)
+    assert ok.value == Household.model_validate(orjson.loads(raw))
+    assert str(ok.value.per_capita_income) == "9000.50"
+    for bad in (
+        raw + b" x",  # trailing text
+        raw.replace(b"9000.5", b"NaN"),
+        raw.replace("黄小梅".encode(), b"\\ud800"),  # a lone surrogate
+        raw.replace("黄小梅".encode(), b"\xff\xfe"),  # not UTF-8
+    ):
+        refused = decode_household(bad)
+        assert isinstance(refused, Refused), bad
+        assert refused.letter.code == "not_json", bad
+
+
 def test_a_processing_error_becomes_a_dead_letter_with_the_error() -> None:
     from streams.driver import processing_error  # noqa: PLC0415
 

@@ -39,6 +39,9 @@ def test_valid_id_accepted_lowercase_x_normalised() -> None:
         ("110105194912310021", "resident_id_checksum"),
         ("990105194912310021", "resident_id_region"),
         ("110105194913310021", "resident_id_birthdate"),
+        ("110105190002290021", "resident_id_birthdate"),  # 1900 was not a leap year
+        ("11010519491231002\u0662", "resident_id_format"),  # an Arabic-Indic digit
+        ("1101051949123100\uff12X", "resident_id_format"),  # a full-width digit
     ],
 )
 def test_invalid_ids_name_the_reason(value: str, code: str) -> None:
@@ -49,7 +52,15 @@ def test_invalid_ids_name_the_reason(value: str, code: str) -> None:
 
 def test_village_code_must_be_village_level() -> None:
     assert VC.validate_python("450321101201") == "450321101201"
-    for bad in ("45032110120", "450321101000", "990321101201", "45032110120a"):
+    # the last two: digits of other scripts (Arabic-Indic, full-width), which a \d pattern would take
+    for bad in (
+        "45032110120",
+        "450321101000",
+        "990321101201",
+        "45032110120a",
+        "4503\u06622101201",
+        "45032110120\uff11",
+    ):
         with pytest.raises(ValidationError):
             VC.validate_python(bad)
 
