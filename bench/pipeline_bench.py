@@ -26,7 +26,6 @@ import asyncio
 import re
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -40,7 +39,15 @@ from dixian.contract import Dept
 from dixian.simulate import simulate
 from dixian.topics import Topics
 from streams.embedded import run_embedded
-from streams.kafka_run import collect_alerts, input_topics, kafka_alerts, start_worker, wait_caught_up
+from streams.kafka_run import (
+    collect_alerts,
+    input_topics,
+    kafka_alerts,
+    metric_samples,
+    metric_sum,
+    start_worker,
+    wait_caught_up,
+)
 
 
 def rss_mib(pid: int) -> float:
@@ -50,25 +57,18 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _scrape(port: int) -> str:
-    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-
-
 def counter(ports: list[int], name: str) -> float:
-    return sum(
-        float(v)
-        for port in ports
-        for v in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", _scrape(port), re.M)
-    )
+    return sum(metric_sum(port, name) for port in ports)
 
 
 def histogram(ports: list[int]) -> list[tuple[float, float]]:
     """Cumulative (upper bound, count) of dixian_processing_seconds summed over workers."""
     total: dict[float, float] = {}
     for port in ports:
-        for m in re.finditer(r'dixian_processing_seconds_bucket\{le="([^"]+)"\} ([0-9.e+-]+)', _scrape(port)):
-            le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
-            total[le] = total.get(le, 0.0) + float(m.group(2))
+        for sample in metric_samples(port):
+            if sample.name == "dixian_processing_seconds_bucket":
+                le = float(sample.labels["le"])  # "+Inf" reads as infinity
+                total[le] = total.get(le, 0.0) + sample.value
     return sorted(total.items())
 
 
@@ -183,10 +183,10 @@ def main() -> None:
         drained = counter(ports, "dixian_events_consumed_total") - before
         busy: dict[str, float] = {}  # summed over the workers
         for port in ports:
-            for phase, v in re.findall(
-                r'dixian_worker_busy_seconds_total\{phase="(\w+)"\} ([0-9.e+-]+)', _scrape(port)
-            ):
-                busy[phase] = busy.get(phase, 0.0) + float(v)
+            for sample in metric_samples(port):
+                if sample.name == "dixian_worker_busy_seconds_total":
+                    phase = sample.labels["phase"]
+                    busy[phase] = busy.get(phase, 0.0) + sample.value
         got = kafka_alerts(s)
         same = (
             "not compared"

@@ -9,17 +9,32 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka.errors import KafkaError
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from connectors.kafka import group_lag, read_topic
 from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.contract.alerts import Alert
 from dixian.topics import Topics
+
+
+def metric_samples(port: int) -> list[Sample]:
+    """Every sample on the /metrics page a worker serves on ``port``, read by prometheus_client's
+    own parser (a sample's name keeps its suffix: ``..._total``, ``..._bucket``)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def metric_sum(port: int, name: str) -> float:
+    """The sum of the samples named ``name`` (every label set) on a worker's /metrics page."""
+    return sum(sample.value for sample in metric_samples(port) if sample.name == name)
 
 
 @dataclass

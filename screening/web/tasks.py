@@ -133,7 +133,7 @@ async def rectification_close_post(request: web.Request) -> web.StreamResponse:
 
 # ---- API -------------------------------------------------------------------------------------------
 class ProgressBody(Body):
-    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    month: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$")
     status: Literal["done", "on_track", "behind"]
     progress: str = Field(max_length=500)
 

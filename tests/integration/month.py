@@ -4,9 +4,7 @@ stream engine (one broker or the secured cluster) must end with."""
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
-import urllib.request
 from pathlib import Path
 
 from connectors.ingest import ingest_files
@@ -15,7 +13,7 @@ from dixian.config import Settings
 from dixian.simulate import simulate
 from dixian.topics import Topics
 from streams.embedded import run_embedded
-from streams.kafka_run import AlertSet, collect_alerts
+from streams.kafka_run import AlertSet, collect_alerts, metric_sum
 
 
 def free_port() -> int:
@@ -66,5 +64,4 @@ def same(got: AlertSet, want: AlertSet) -> None:
 
 def metric(port: int, name: str) -> float:
     """The sum of a metric's samples on a worker's /metrics page."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
+    return metric_sum(port, name)
