@@ -302,19 +302,30 @@ class RosterGate:
             self.done[partition] = offset
 
     def to_confirm(self, written: Mapping[int, float]) -> list[TopicPartition]:
-        """The roster partitions whose end must be asked again before a chunk is processed.
+        """The roster partitions whose end must be asked again before a chunk's events of households
+        without a roster record can be judged as unknown households.
 
         ``written``: per partition, the newest timestamp (seconds) of the chunk's department records.
         A partition that looks read does so by the highwater of the roster partition's latest fetch,
         which can be older than those records; a roster record written before them must not be
         overtaken. It is in the log by the time they were written, so an end asked at least
         ``CLOCK_MARGIN_S`` after that covers it: on a backlog one question answers for the whole
-        drain, live records ask once per chunk."""
+        drain; live records would ask once per chunk, so they are held instead (``ready_for``)."""
         return [
             TopicPartition(self.topic, p)
             for p, newest in sorted(written.items())
             if self.ready(p) and newest + CLOCK_MARGIN_S > self.asked_at.get(p, float("-inf"))
         ]
+
+    def ready_for(self, written: Mapping[int, float]) -> Callable[[int], bool]:
+        """Whether a partition's roster counts as read for a chunk whose department records were
+        written at ``written`` (see ``to_confirm``). A partition whose end would have to be asked
+        again counts as not read: an event of a household without a roster record there is held,
+        and the question is asked after the chunk, only when something was held
+        (``Worker._release_ready``). The events of every other household, nearly all of a live
+        chunk, never wait for a broker round trip."""
+        stale = frozenset(tp.partition for tp in self.to_confirm(written))
+        return lambda partition: partition not in stale and self.ready(partition)
 
     def confirm(self, ends: Mapping[TopicPartition, int], asked_at: float) -> None:
         """The ends the broker gave for a question sent at ``asked_at`` (wall-clock seconds)."""
@@ -479,10 +490,9 @@ class Worker:
             m = e.message
             if m.topic in self.departments and m.timestamp > written.get(m.partition, float("-inf")):
                 written[m.partition] = m.timestamp
-        await self._confirm_roster_ends(written)
         records = [InputRecord(e.message.topic, e.message.key, e.value, e.message.partition) for e in events]
         started = time.perf_counter()
-        effects = self.driver.process(records, self._load, self.roster.ready)
+        effects = self.driver.process(records, self._load, self.roster.ready_for(written))
         self.metrics.busy.labels("core").inc(time.perf_counter() - started)
         for e in events:
             m = e.message

@@ -54,6 +54,22 @@ def test_records_written_well_before_the_last_question_need_no_new_one() -> None
     assert gate.to_confirm({1: 0.0}) == []  # not assigned here
 
 
+def test_a_chunk_waits_for_no_question_and_its_unconfirmed_partitions_count_as_unread() -> None:
+    """A live chunk is judged without asking: a partition whose end would need a new question counts
+    as not read for it (its events of households without a roster record are held), one whose last
+    question covers the chunk's records counts as read."""
+    gate = _gate(highwater=3)
+    gate.seen(0, 2)
+    assert gate.ready(0)
+    ready = gate.ready_for({0: 1000.0})
+    assert not ready(0)
+    assert not ready(1)  # not assigned here
+    gate.confirm({TopicPartition(TOPIC, 0): 3}, asked_at=1001.0 + CLOCK_MARGIN_S)
+    assert gate.ready_for({0: 1000.0})(0)
+    gate.confirm({TopicPartition(TOPIC, 0): 5}, asked_at=1002.0 + CLOCK_MARGIN_S)
+    assert not gate.ready_for({0: 1000.0})(0)  # two roster records to go: not read either way
+
+
 def test_confirmation_never_moves_the_end_back_nor_adopts_a_revoked_partition() -> None:
     gate = _gate(highwater=None)
     gate.confirm({TopicPartition(TOPIC, 0): 4}, asked_at=1.0)
