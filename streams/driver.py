@@ -205,6 +205,9 @@ class Driver:
                 and record.partition is not None
                 and not roster_ready(record.partition)
             ):
+                if state is not None and any(event.event_id == e for _, e, _ in state.held):
+                    out.counts["redeliveries", (dept.value,)] += 1  # already waiting: counted, not kept twice
+                    continue
                 waiting = hold(state, event)
                 if waiting is None:
                     batch.refuse(_held_overflow(event))

@@ -124,3 +124,30 @@ def test_the_driver_turns_a_failing_core_into_a_dead_letter_and_writes_no_state(
     assert effects.states == {}
     assert effects.alerts == []
     assert effects.counts["dead_letters", ("medical_insurance", "processing_error")] == 1
+
+
+def test_a_copy_of_an_event_that_waits_for_the_roster_is_counted_as_a_redelivery() -> None:
+    """Every department record reconciles: consumed = applied + held + redelivered + dead letters,
+    also when both copies of an event come while its household waits for its roster record."""
+    from dixian.config import Settings  # noqa: PLC0415
+    from dixian.contract.deadlines import Deadlines  # noqa: PLC0415
+    from dixian.topics import Topics  # noqa: PLC0415
+    from rules.live import LiveCatalogue  # noqa: PLC0415
+    from streams.driver import Driver, InputRecord  # noqa: PLC0415
+
+    topics = Topics(Settings())
+    live = LiveCatalogue()
+    try:
+        driver = Driver(topics, live, Deadlines(), partitions=1)
+        value = orjson.dumps(settlement())
+        record = InputRecord(topics.dept(Dept.MEDICAL_INSURANCE), HOUSEHOLD.encode(), value, 0)
+        effects = driver.process([record, record], lambda key: None, lambda partition: False)
+        released = driver.release([HOUSEHOLD.encode()], effects.states.get)
+    finally:
+        live.close()
+    dept = ("medical_insurance",)
+    assert effects.counts["events_consumed", dept] == 2
+    assert (effects.counts["events_held", dept], effects.counts["redeliveries", dept]) == (1, 1)
+    assert [e for _, e, _ in effects.states[HOUSEHOLD.encode()].held] == [settlement()["event_id"]]
+    assert released.counts["events_applied", dept] == 1
+    assert released.states[HOUSEHOLD.encode()].events_seen == 1
