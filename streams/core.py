@@ -447,15 +447,19 @@ def apply_roster(state: HouseholdState | None, household: Household) -> Househol
     )
 
 
+def waiting(state: HouseholdState | None, event_id: str) -> bool:
+    """Whether this event already waits in the household's state (see ``hold``): a redelivery."""
+    return state is not None and any(event_id == e for _, e, _ in state.held)
+
+
 def hold(state: HouseholdState | None, event: DeptEvent) -> HouseholdState | None:
-    """Keep a department event of a household that has no roster record yet, while the roster's
-    partition is still being read (a worker started on a backlog reads all topics at once): it is
-    processed when the household's record arrives, or as an unknown household once the partition's
-    roster has been read. None when the household already holds ``HELD_LIMIT`` events."""
+    """Keep a department event (not ``waiting`` yet) of a household that has no roster record yet,
+    while the roster's partition is still being read (a worker started on a backlog reads all topics
+    at once): it is processed when the household's record arrives, or as an unknown household once
+    the partition's roster has been read. None when the household already holds ``HELD_LIMIT``
+    events."""
     if state is None:
         state = HouseholdState(household_id=event.household_id, village_code=event.village_code)
-    if any(event.event_id == e for _, e, _ in state.held):
-        return state  # redelivered while waiting
     if len(state.held) >= HELD_LIMIT:
         return None
     held = (event.dept.value, event.event_id, event.model_dump_json())

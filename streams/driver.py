@@ -47,6 +47,7 @@ from streams.core import (
     process_event,
     released,
     touched_by,
+    waiting,
 )
 
 log = logging.getLogger("dixian.streams")
@@ -205,14 +206,14 @@ class Driver:
                 and record.partition is not None
                 and not roster_ready(record.partition)
             ):
-                if state is not None and any(event.event_id == e for _, e, _ in state.held):
-                    out.counts["redeliveries", (dept.value,)] += 1  # already waiting: counted, not kept twice
+                if waiting(state, event.event_id):
+                    out.counts["redeliveries", (dept.value,)] += 1  # counted, not kept twice
                     continue
-                waiting = hold(state, event)
-                if waiting is None:
+                kept = hold(state, event)
+                if kept is None:
                     batch.refuse(_held_overflow(event))
                 else:
-                    batch.store(key, waiting)
+                    batch.store(key, kept)
                     out.counts["events_held", (dept.value,)] += 1
                 continue
             self._apply(event, key, batch)

@@ -113,9 +113,9 @@ def test_worker_process_turns_department_records_into_state_and_dead_letters(
         'dixian_events_consumed_total{dept="medical_insurance"} 4.0',
         'dixian_events_redelivered_total{dept="medical_insurance"} 1.0',
     )
+    url = f"http://127.0.0.1:{worker.metrics_port}/metrics"
     deadline = time.monotonic() + 30
     while True:
-        url = f"http://127.0.0.1:{worker.metrics_port}/metrics"
         metrics = urllib.request.urlopen(url, timeout=5).read().decode()
         if all(w in metrics for w in wanted) or time.monotonic() > deadline:
             break
