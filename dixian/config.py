@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     worker_id: str = Field("dixian", description="Faust app id = consumer group of the workers")
     web_port: int = Field(6066, ge=0, le=65535, description="worker's Faust web port (0 = no web server)")
     metrics_port: int = Field(9464, ge=0, le=65535, description="worker's Prometheus /metrics port (0 = off)")
+    commit_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=300,
+        description="how often a worker commits the offsets of records whose outputs the broker has"
+        " acknowledged (after a crash, the records since the last commit are processed again)",
+    )
     session_timeout_s: float = Field(
         60.0, ge=6, le=300, description="a worker silent this long is dead: its partitions move to the others"
     )

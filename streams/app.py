@@ -103,7 +103,7 @@ def faust_app(settings: Settings) -> App:
         broker_commit_every=1000,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 3),
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.commit_interval_s,
         # a revoke waits until the batch in hand is done: no write to a household another worker owns
         stream_wait_empty=True,
         # a standby replica of an in-memory table is pure cost: a new owner reads the changelog anyway

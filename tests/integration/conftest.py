@@ -52,12 +52,14 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
 
 
 @pytest.fixture
-def workers(settings: Settings, tmp_path: Path) -> Iterator[Callable[[str], WorkerProcess]]:
-    """Start `dixian worker` processes (as in production); all stopped after the test."""
+def workers(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start `dixian worker` processes (as in production), each with the test's settings and
+    ``overrides`` (setting name → value); all stopped after the test."""
     started: list[WorkerProcess] = []
 
-    def start(name: str) -> WorkerProcess:
-        w = start_worker(settings, name, tmp_path / "logs", free_port())
+    def start(name: str, **overrides: object) -> WorkerProcess:
+        own = settings.override(**overrides) if overrides else settings
+        w = start_worker(own, name, tmp_path / "logs", free_port())
         started.append(w)
         w.wait_ready(timeout=180)  # a replacement joins once a killed member's session expires
         # a join rebalances the others: wait until every worker is ready in the new generation
