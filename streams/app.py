@@ -180,7 +180,9 @@ class Outbox:
 
     async def _ready(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = idempotent_producer(self.kafka, linger_ms=1, client_id="dixian-worker")
+            # No linger: ``send`` hands a chunk's batches over whole, so waiting for more records
+            # only delays them (200 live events/s: p50 26 -> 18 ms, p99 63 -> 44 ms; bench/README).
+            producer = idempotent_producer(self.kafka, linger_ms=0, client_id="dixian-worker")
             await producer.start()
             self._producer = producer
         return self._producer
