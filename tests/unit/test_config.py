@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -72,3 +74,13 @@ def test_a_shifted_clock_is_refused_in_production() -> None:
 def test_environ_round_trips_every_setting() -> None:
     s = Settings(partitions=12, topic_prefix="guilin.", **SECURED)  # type: ignore[arg-type]
     assert Settings(**{k.removeprefix("DIXIAN_").lower(): v for k, v in s.environ().items()}) == s
+
+
+def test_the_worker_commits_as_often_as_the_setting_says(tmp_path: Path) -> None:
+    from streams.app import faust_app  # noqa: PLC0415
+
+    app = faust_app(Settings(data_dir=tmp_path, commit_interval_s=60))
+    assert app.conf.broker_commit_interval == 60
+    assert faust_app(Settings(data_dir=tmp_path)).conf.broker_commit_interval == 1.0
+    with pytest.raises(ValidationError, match="commit_interval_s"):
+        Settings(commit_interval_s=0)
