@@ -181,7 +181,7 @@ class Outbox:
     async def _ready(self) -> AIOKafkaProducer:
         if self._producer is None:
             # No linger: ``send`` hands a chunk's batches over whole, so waiting for more records
-            # only delays them (200 live events/s: p50 26 -> 18 ms, p99 63 -> 44 ms; bench/README).
+            # only delays them (live latency at 200 events/s: bench/README, sessions 21-22).
             producer = idempotent_producer(self.kafka, linger_ms=0, client_id="dixian-worker")
             await producer.start()
             self._producer = producer
