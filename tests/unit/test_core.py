@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import orjson
 import pytest
 
@@ -7,6 +10,16 @@ from dixian.contract import Dept, parse_event
 from dixian.contract.wire import Accepted, Refused, decode_conclusion, decode_event, decode_household
 from streams.core import apply_event
 from tests.helpers import HOUSEHOLD, settlement
+
+
+@pytest.fixture
+def live() -> Iterator[Any]:
+    """The rule catalogue in force (durable_rules), closed after the test."""
+    from rules.live import LiveCatalogue  # noqa: PLC0415
+
+    catalogue = LiveCatalogue()
+    yield catalogue
+    catalogue.close()
 
 
 def _ev(**kw: object):  # type: ignore[no-untyped-def]
@@ -98,53 +111,43 @@ def test_a_processing_error_becomes_a_dead_letter_with_the_error() -> None:
 
 
 def test_the_driver_turns_a_failing_core_into_a_dead_letter_and_writes_no_state(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, live: Any
 ) -> None:
     import streams.driver as driver_module  # noqa: PLC0415
     from dixian.config import Settings  # noqa: PLC0415
     from dixian.contract.deadlines import Deadlines  # noqa: PLC0415
     from dixian.topics import Topics  # noqa: PLC0415
-    from rules.live import LiveCatalogue  # noqa: PLC0415
 
     def broken(*_: object, **__: object) -> None:
         raise KeyError("hh_size")
 
     monkeypatch.setattr(driver_module, "process_event", broken)
     topics = Topics(Settings())
-    live = LiveCatalogue()
-    try:
-        driver = driver_module.Driver(topics, live, Deadlines())
-        record = driver_module.InputRecord(
-            topics.dept(Dept.MEDICAL_INSURANCE), HOUSEHOLD.encode(), orjson.dumps(settlement())
-        )
-        effects = driver.process([record], lambda key: None)
-    finally:
-        live.close()
+    driver = driver_module.Driver(topics, live, Deadlines())
+    record = driver_module.InputRecord(
+        topics.dept(Dept.MEDICAL_INSURANCE), HOUSEHOLD.encode(), orjson.dumps(settlement())
+    )
+    effects = driver.process([record], lambda key: None)
     assert [x.code for x in effects.dead_letters] == ["processing_error"]
     assert effects.states == {}
     assert effects.alerts == []
     assert effects.counts["dead_letters", ("medical_insurance", "processing_error")] == 1
 
 
-def test_a_copy_of_an_event_that_waits_for_the_roster_is_counted_as_a_redelivery() -> None:
+def test_a_copy_of_an_event_that_waits_for_the_roster_is_counted_as_a_redelivery(live: Any) -> None:
     """Every department record reconciles: consumed = applied + held + redelivered + dead letters,
     also when both copies of an event come while its household waits for its roster record."""
     from dixian.config import Settings  # noqa: PLC0415
     from dixian.contract.deadlines import Deadlines  # noqa: PLC0415
     from dixian.topics import Topics  # noqa: PLC0415
-    from rules.live import LiveCatalogue  # noqa: PLC0415
     from streams.driver import Driver, InputRecord  # noqa: PLC0415
 
     topics = Topics(Settings())
-    live = LiveCatalogue()
-    try:
-        driver = Driver(topics, live, Deadlines(), partitions=1)
-        value = orjson.dumps(settlement())
-        record = InputRecord(topics.dept(Dept.MEDICAL_INSURANCE), HOUSEHOLD.encode(), value, 0)
-        effects = driver.process([record, record], lambda key: None, lambda partition: False)
-        released = driver.release([HOUSEHOLD.encode()], effects.states.get)
-    finally:
-        live.close()
+    driver = Driver(topics, live, Deadlines(), partitions=1)
+    value = orjson.dumps(settlement())
+    record = InputRecord(topics.dept(Dept.MEDICAL_INSURANCE), HOUSEHOLD.encode(), value, 0)
+    effects = driver.process([record, record], lambda key: None, lambda partition: False)
+    released = driver.release([HOUSEHOLD.encode()], effects.states.get)
     dept = ("medical_insurance",)
     assert effects.counts["events_consumed", dept] == 2
     assert (effects.counts["events_held", dept], effects.counts["redeliveries", dept]) == (1, 1)
