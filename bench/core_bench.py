@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from machine import speed_line
 
 from connectors.ingest import Ingester
 from connectors.sinks import LocalSink, batch_records, read_local
@@ -60,6 +61,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timed passes over the month (median quoted)")
     ap.add_argument("--floor", action="store_true", help="also time the required libraries' calls alone")
     args = ap.parse_args()
+    print(speed_line())
     tmp = Path(tempfile.mkdtemp(prefix="dixian-core-bench-"))
     manifest = simulate(
         tmp, households=args.households, month="2022-06", seed=3, malformed=0.0, rows=args.events // len(Dept)
