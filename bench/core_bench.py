@@ -8,7 +8,7 @@ send them) then goes through what the worker does per batch: ``Driver.process`` 
 the batch, read each household's state from its table value, apply the event, evaluate the rules in
 force through durable_rules, build the alerts), then encoding each new state and each alert as the
 worker hands them to the producer; the garbage collector is set as the worker sets it. Prints
-events/s, µs per event and the mean table value size.
+events/s, µs per event, and the table values before and after the month.
 
 ``--floor`` also times, on the same month, only the calls into the libraries the project must use,
 each over everything that month asks of it: pydantic validating every batch record from its JSON,
@@ -136,6 +136,12 @@ def main() -> None:
         f"{n_events / elapsed:,.0f} events/s, {elapsed / n_events * 1e6:.1f} µs per event "
         f"(median of {len(passes)} passes; fastest {min(passes) / n_events * 1e6:.1f} µs); "
         f"{alerts:,} alert records; mean roster-only table value {size:.0f} bytes"
+    )
+    after = sum(map(len, table.values()))
+    kept = sum(v.count(b"\n") for v in table.values())  # one line per kept alert (streams.core)
+    print(
+        f"after the month: {after / 1e6:,.1f} MB of table values, {after / len(table):,.0f} bytes per "
+        f"household, {kept:,} kept alerts"
     )
     if args.profile:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
