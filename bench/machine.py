@@ -1,7 +1,7 @@
 """How fast this machine's Python is right now, printed by the benchmarks beside their figures.
 
-The project's machines differ by up to ~2.7x from one day to the next (bench/README: 529 ns to
-1.46 µs for the same loop), so an absolute rate means little without it. The loop is the one every
+The project's machines differ by up to ~3.5x from one day to the next (bench/README: 529 ns to
+1.86 µs for the same loop), so an absolute rate means little without it. The loop is the one every
 session of bench/README quotes: ``python -m timeit -s "d={str(i):i for i in range(100)}"
 "sum(d.values())"``, best of 5.
 """

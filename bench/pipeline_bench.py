@@ -200,13 +200,20 @@ def main() -> None:
             )
         )
         total = counter(ports, "dixian_events_consumed_total")
-        steady = drained >= 0.1 * total  # else the rebalance outlasted most of the backlog
-        rate = (
-            f"{drained:,.0f} events drained by all workers in {drain:.2f}s = {drained / drain:,.0f} events/s"
-            if steady
-            else f"no steady-state rate: {total - drained:,.0f} of the {total:,.0f} events were drained "
-            "before every worker held its partitions (the rebalance); use a larger --events"
-        )
+        # no steady state when more than 90% of the backlog went before every worker held its partitions
+        steady = total > 0 and drained >= 0.1 * total
+        if steady:
+            rate = (
+                f"{drained:,.0f} events drained by all workers in {drain:.2f}s "
+                f"= {drained / drain:,.0f} events/s"
+            )
+        elif total:
+            rate = (
+                f"no steady-state rate: {total - drained:,.0f} of the {total:,.0f} events were drained "
+                "before every worker held its partitions (the rebalance); use a larger --events"
+            )
+        else:
+            rate = "no department events were consumed"
         print(
             f"{args.workers} worker(s), {args.partitions} partitions: "
             f"roster of {args.households:,} households applied in {roster_s:.0f}s; "
@@ -249,6 +256,8 @@ def main() -> None:
             w.stop()
     if args.ceiling and steady:
         ceiling(args, drained / drain)
+    elif args.ceiling:
+        print("Faust's no-op ceiling not run: there is no steady-state rate to divide by it")
 
 
 def ceiling(args: argparse.Namespace, rate: float) -> None:
