@@ -10,7 +10,9 @@ partition: its order is kept). The one rule over two departments (a job loss and
 is a compound rule, counted per pair of facts and dated by the later one (``streams.alerting``).
 Facts are kept ``KEPT_DAYS`` before the household's newest event, so a record that comes in late
 within that span finds what it would have found on time. Not the other way round: the department's
-events dated after it, already judged, are not judged again with it (README: Alerts, the known limit).
+events dated after it, already judged, are not judged again with it, so a 12-month out-of-pocket
+total that it lifts over a threshold at a later event raises no alert (README: Alerts, the known
+limit).
 """
 
 from __future__ import annotations
