@@ -9,10 +9,10 @@ controls, so the rule context of an event depends only on the roster (applied fi
 partition: its order is kept). The one rule over two departments (a job loss and a serious illness)
 is a compound rule, counted per pair of facts and dated by the later one (``streams.alerting``).
 Facts are kept ``KEPT_DAYS`` before the household's newest event, so a record that comes in late
-within that span finds what it would have found on time. Not the other way round: the department's
-events dated after it, already judged, are not judged again with it, so a 12-month out-of-pocket
-total that it lifts over a threshold at a later event raises no alert (README: Alerts, the known
-limit).
+within that span finds what it would have found on time. The other way round, a settlement dated
+before others of its household that were judged already judges them again (``judged_again``), for
+the rules over the 12-month out-of-pocket totals, which it changes: so the order of one department's
+records does not change which households are flagged either.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from dixian.contract import DEPT_EVENT_ADAPTER, DeptEvent, Household
+from dixian.contract import DEPT_EVENT_ADAPTER, Dept, DeptEvent, Household
 from dixian.contract.alerts import Alert, Conclusion
 from dixian.contract.deadlines import Deadlines
 from dixian.contract.events import (
@@ -36,6 +36,7 @@ from dixian.contract.events import (
 )
 from dixian.contract.vocabulary import MonitoringStatus, Outcome
 from rules.catalogue import CompiledRule
+from rules.conditions import Ref, walk
 from rules.engine import RuleHit
 from rules.facts import FactPlan, HouseholdContext, MemberContext, age_on
 from rules.live import LiveCatalogue
@@ -95,10 +96,17 @@ class HouseholdProfile(NamedTuple):
 
 
 class MedicalCost(NamedTuple):
+    """A medical settlement as the state keeps it: its out-of-pocket cost for the 12-month totals,
+    and what judging it again needs (``judged_again``)."""
+
     on: date
     member_id: str | None
     fen: int  # out-of-pocket cost in fen (amounts are kept to the fen: exact)
     event_id: str
+    # the settlement's other fields: visit, total cost in fen, serious illness, reported at (ISO);
+    # None in a state written before format 4 (such a settlement is not judged again)
+    rest: tuple[str, int, bool, str] | None = None
+    fired: tuple[str, ...] = ()  # the rules over the totals that hit at this settlement
 
     @property
     def out_of_pocket(self) -> Decimal:
@@ -284,7 +292,7 @@ def _built(values: Iterable[Any]) -> HouseholdState:
 
 
 # ---- the table encoding ------------------------------------------------------------------------------
-STATE_FORMAT = 3  # the first element of every encoded state; bump when the layout changes
+STATE_FORMAT = 4  # the first element of every encoded state; bump when the layout changes
 _HEAD_END = b"\n"  # after the head, each kept alert's JSON on its own line (orjson never writes one)
 
 
@@ -322,7 +330,9 @@ def encode_state(s: HouseholdState) -> bytes:
         s.events_seen,
         s.last_event_at,
         s.recent_event_ids,
-        [[c.on, c.member_id, c.fen, c.event_id] for c in s.medical_costs] if s.medical_costs else [],
+        [[c.on, c.member_id, c.fen, c.event_id, c.rest, c.fired] for c in s.medical_costs]
+        if s.medical_costs
+        else [],
         _facts(s.job_losses) if s.job_losses else [],
         _facts(s.diagnoses) if s.diagnoses else [],
         s.disabled_members,
@@ -364,13 +374,23 @@ def _kept(index: list[list[str]], raws: list[bytes]) -> KeptAlerts:
     return KeptAlerts(index=index, raws=raws)
 
 
+def _cost(row: list[Any]) -> MedicalCost:
+    """A kept settlement from its table form (formats 2 and 3: its first four values only)."""
+    on, member, fen, event_id, *more = row
+    rest = more[0] if more else None
+    fired = more[1] if len(more) > 1 else ()
+    return MedicalCost(
+        _day(on), member, fen, event_id, tuple(rest) if rest else None, tuple(fired) if fired else ()
+    )
+
+
 def decode_state(household_id: str, raw: bytes) -> HouseholdState:
-    """A table value back as the state (format 3, or the format 2 of earlier versions, whose alerts
-    were whole documents inside the array)."""
+    """A table value back as the state (format 4; format 3, whose settlements lack what judging them
+    again needs; or format 2, whose alerts were whole documents inside the array)."""
     try:
         head, *raws = raw.split(_HEAD_END)
         row = orjson.loads(head)
-        if not isinstance(row, list) or not row or row[0] not in (2, STATE_FORMAT):
+        if not isinstance(row, list) or not row or row[0] not in (2, 3, STATE_FORMAT):
             raise StateFormatError(
                 f"not a household state of format {STATE_FORMAT}: rebuild the state (replay the roster)"
             )
@@ -413,14 +433,14 @@ def decode_state(household_id: str, raw: bytes) -> HouseholdState:
                 seen,
                 _day(last) if last else None,
                 tuple(recent),
-                tuple(MedicalCost(_day(on), m, fen, e) for on, m, fen, e in costs) if costs else (),
+                tuple(_cost(c) for c in costs) if costs else (),
                 _read_facts(jobs) if jobs else (),
                 _read_facts(diagnoses) if diagnoses else (),
                 tuple(disabled),
                 status,
                 category,
                 tuple(concl),
-                _kept(docs, raws) if row[0] == STATE_FORMAT else KeptAlerts.of(docs),
+                _kept(docs, raws) if row[0] >= 3 else KeptAlerts.of(docs),
                 tuple((d, e, j) for d, e, j in held) if held else (),
             )
         )
@@ -513,7 +533,9 @@ def apply_event(state: HouseholdState | None, event: DeptEvent) -> tuple[Househo
     values[_RECENT] = (*recent, event_id)[-RECENT_EVENTS_KEPT:]
     if isinstance(event, MedicalSettlement):
         horizon = newest - _KEPT_SPAN
-        cost = MedicalCost(occurred, event.member_id, int(event.out_of_pocket * 100), event_id)
+        total = int(event.total_cost * 100)
+        rest = (event.visit, total, event.serious_illness, event.reported_at.isoformat())
+        cost = MedicalCost(occurred, event.member_id, int(event.out_of_pocket * 100), event_id, rest)
         values[_COSTS] = (*(c for c in state.medical_costs if c.on > horizon), cost)
     elif isinstance(event, _FACT_EVENTS):
         horizon = newest - _KEPT_SPAN
@@ -676,13 +698,93 @@ def _compound_alerts(
     return out
 
 
+_TOTALS = frozenset({"household.oop_12m", "member.oop_12m"})
+_OVER_TOTALS: dict[str, frozenset[str]] = {}  # catalogue version → the rules that read a 12-month total
+
+
+def over_totals(live: LiveCatalogue) -> frozenset[str]:
+    """The active rules whose condition reads a 12-month out-of-pocket total (the ones a settlement
+    dated before others can change the outcome of at those others)."""
+    found = _OVER_TOTALS.get(live.version)
+    if found is None:
+        found = frozenset(
+            r.id
+            for r in live.catalogue.active
+            for c in walk(r.condition)
+            if c.path in _TOTALS or (isinstance(c.value, Ref) and c.value.path in _TOTALS)
+        )
+        if len(_OVER_TOTALS) >= 64:
+            _OVER_TOTALS.clear()
+        _OVER_TOTALS[live.version] = found
+    return found
+
+
+def _settlement(state: HouseholdState, cost: MedicalCost) -> MedicalSettlement:
+    """A kept settlement as the event it was (``cost.rest`` present), to judge it again."""
+    assert cost.rest is not None
+    visit, total_fen, serious, reported = cost.rest
+    return MedicalSettlement.model_construct(
+        event_id=cost.event_id,
+        dept=Dept.MEDICAL_INSURANCE,
+        household_id=state.household_id,
+        member_id=cost.member_id,
+        village_code=state.village_code,
+        occurred_at=cost.on,
+        reported_at=datetime.fromisoformat(reported),
+        schema_version=1,
+        source_ref=None,
+        visit="inpatient" if visit == "inpatient" else "outpatient",
+        total_cost=Decimal(total_fen) / 100,
+        out_of_pocket=Decimal(cost.fen) / 100,
+        serious_illness=serious,
+    )
+
+
+def judged_again(
+    state: HouseholdState, event: MedicalSettlement, live: LiveCatalogue, plan: FactPlan
+) -> list[tuple[MedicalSettlement, list[RuleHit]]]:
+    """The household's other settlements whose 12-month totals now count ``event`` (dated on or
+    after it, less than a year after), judged again in ``state``: the new hits of the rules over the
+    totals at each, those that had not hit there before. Such a settlement was judged without
+    ``event`` when it came first, so without this the order of one department's records would
+    change which households are flagged (bench/README, session 23)."""
+    rules = over_totals(live)
+    if not rules:
+        return []
+    until = event.occurred_at + timedelta(days=ROLLING_DAYS)
+    out = []
+    for cost in state.medical_costs:
+        if cost.event_id == event.event_id or cost.rest is None or not event.occurred_at <= cost.on < until:
+            continue
+        again = _settlement(state, cost)
+        household, member = planned_context(state, again, plan)
+        hits = [
+            h
+            for h in live.evaluate_planned(plan, again, household, member)
+            if h.rule_id in rules and h.rule_id not in cost.fired
+        ]
+        if hits:
+            out.append((again, hits))
+    return out
+
+
+def _with_fired(state: HouseholdState, fired: Mapping[str, Iterable[str]]) -> HouseholdState:
+    """The state with these settlements' new hits of rules over the totals recorded."""
+    costs = tuple(
+        c._replace(fired=tuple(sorted({*c.fired, *fired[c.event_id]}))) if c.event_id in fired else c
+        for c in state.medical_costs
+    )
+    return state._replace(medical_costs=costs)
+
+
 def process_event(
     state: HouseholdState | None,
     event: DeptEvent,
     live: LiveCatalogue,
     deadlines: Deadlines = DEFAULT_DEADLINES,
 ) -> EventOutcome:
-    """Apply an event, evaluate the catalogue in force, and turn hits into alerts."""
+    """Apply an event, evaluate the catalogue in force, and turn hits into alerts. A settlement also
+    judges again the household's later settlements whose 12-month totals it changes."""
     new_state, applied = apply_event(state, event)
     if not applied:
         return EventOutcome(new_state, False)
@@ -691,35 +793,55 @@ def process_event(
         return EventOutcome(new_state, True)
     household, member = planned_context(new_state, event, plan)
     hits = tuple(live.evaluate_planned(plan, event, household, member))
-    if not hits:
+    judged: list[tuple[DeptEvent, Iterable[RuleHit]]] = [(event, hits)] if hits else []
+    if isinstance(event, MedicalSettlement):
+        judged += judged_again(new_state, event, live, plan)
+    if not judged:
         return EventOutcome(new_state, True)
     published: list[KeptAlert] = []
     suppressed = 0
     horizon = (event.occurred_at - timedelta(days=ROLLING_DAYS)).isoformat()  # ISO dates sort as text
-    kept = new_state.alerts.recent(horizon)
-    for hit in hits:
-        rule = live.catalogue.get(hit.rule_id)
-        assert rule is not None
-        if rule.rule.compound is not None:
-            fresh = _compound_alerts(rule, hit, new_state, event, kept, live, deadlines)
-        else:
-            one = single_hit(rule, hit, event)
-            start, end = window_of(one.on, rule.rule.suppression_days)
-            alert_id = Alert.make_id(event.household_id, rule.id, start, deadlines.id_key)
-            known = kept.get(alert_id)
-            fresh = [
-                new_alert(one, event, live.version, deadlines, (alert_id, start, end))
-                if known is None
-                else updated_alert(known.doc(), one, live.version, deadlines)
-            ]
-        for doc in fresh:
-            suppressed += doc["revision"] > 1
-            kept[doc["alert_id"]] = entry = KeptAlert.of(doc)
-            published.append(entry)
+    kept = new_state.alerts.recent(horizon)  # settlements judged again are later: their horizon too
+    totals = over_totals(live) if isinstance(event, MedicalSettlement) else frozenset()
+    fired: dict[str, list[str]] = {}
+    all_hits: list[RuleHit] = []
+    for judged_event, its_hits in judged:
+        for hit in its_hits:
+            all_hits.append(hit)
+            if hit.rule_id in totals:
+                fired.setdefault(judged_event.event_id, []).append(hit.rule_id)
+            for doc in _alerts_of(hit, judged_event, new_state, kept, live, deadlines):
+                suppressed += doc["revision"] > 1
+                kept[doc["alert_id"]] = entry = KeptAlert.of(doc)
+                published.append(entry)
+    if fired:
+        new_state = _with_fired(new_state, fired)
     values = list(new_state)
     values[_ALERTS] = KeptAlerts(tuple(kept.values()))
     new_state = _built(values)
-    return EventOutcome(new_state, True, hits, tuple(published), suppressed)
+    return EventOutcome(new_state, True, tuple(all_hits), tuple(published), suppressed)
+
+
+def _alerts_of(
+    hit: RuleHit,
+    event: DeptEvent,
+    state: HouseholdState,
+    kept: Mapping[str, KeptAlert],
+    live: LiveCatalogue,
+    deadlines: Deadlines,
+) -> list[AlertDoc]:
+    """The new alerts and new revisions that one hit at ``event`` makes."""
+    rule = live.catalogue.get(hit.rule_id)
+    assert rule is not None
+    if rule.rule.compound is not None:
+        return _compound_alerts(rule, hit, state, event, kept, live, deadlines)
+    one = single_hit(rule, hit, event)
+    start, end = window_of(one.on, rule.rule.suppression_days)
+    alert_id = Alert.make_id(event.household_id, rule.id, start, deadlines.id_key)
+    known = kept.get(alert_id)
+    if known is None:
+        return [new_alert(one, event, live.version, deadlines, (alert_id, start, end))]
+    return [updated_alert(known.doc(), one, live.version, deadlines)]
 
 
 def touched_by(state: HouseholdState, event_id: str) -> list[KeptAlert]:

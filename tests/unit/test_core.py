@@ -154,3 +154,55 @@ def test_a_copy_of_an_event_that_waits_for_the_roster_is_counted_as_a_redelivery
     assert [e for _, e, _ in effects.states[HOUSEHOLD.encode()].held] == [settlement()["event_id"]]
     assert released.counts["events_applied", dept] == 1
     assert released.states[HOUSEHOLD.encode()].events_seen == 1
+
+
+def _alerts_in(order: list[Any], live: Any) -> tuple[dict[str, tuple[Any, ...]], Any]:
+    """The alerts (latest revision per id) and the state after these events, in this order."""
+    from streams.core import process_event  # noqa: PLC0415
+
+    state, out = None, {}
+    for event in order:
+        outcome = process_event(state, event, live)
+        state = outcome.state
+        for alert in outcome.published:
+            d = alert.doc()
+            out[d["alert_id"]] = (
+                d["rule_id"],
+                d["revision"],
+                d["hits"],
+                [t["event_id"] for t in d["triggering_events"]],
+            )
+    return out, state
+
+
+def test_a_settlement_dated_before_a_judged_one_judges_it_again(live: Any) -> None:
+    """9,000 yuan in May (reported late, in August) and 9,000 in June: the June settlement's 12-month
+    total (18,000) is over the threshold (17,000 fires, 15,000 does not) whichever came first."""
+    may = _ev(
+        event_id="medi-00000010",
+        occurred_at="2022-05-01",
+        reported_at="2022-08-30 18:00:00",
+        visit="outpatient",
+        out_of_pocket="9000",
+    )
+    june = _ev(event_id="medi-00000011", occurred_at="2022-06-01", visit="outpatient", out_of_pocket="9000")
+    in_date_order, _ = _alerts_in([may, june], live)
+    late_last, state = _alerts_in([june, may], live)
+    assert list(in_date_order.values()) == [("MI-OOP-OTHER", 1, 1, ["medi-00000011"])]
+    assert late_last == in_date_order
+    june_kept = next(c for c in state.medical_costs if c.event_id == "medi-00000011")
+    assert june_kept.fired == ("MI-OOP-OTHER",)
+
+
+def test_a_settlement_judged_again_is_counted_once(live: Any) -> None:
+    """June alone (17,500) is over the threshold; May's arrival judges June again, which must not
+    count June's hit a second time."""
+    may = _ev(event_id="medi-00000020", occurred_at="2022-05-01", visit="outpatient", out_of_pocket="9000")
+    june = _ev(event_id="medi-00000021", occurred_at="2022-06-01", visit="outpatient", out_of_pocket="17500")
+    in_date_order, _ = _alerts_in([may, june], live)
+    late_last, state = _alerts_in([june, may], live)
+    assert list(in_date_order.values()) == [("MI-OOP-OTHER", 1, 1, ["medi-00000021"])]
+    assert late_last == in_date_order
+    from streams.core import decode_state, encode_state  # noqa: PLC0415
+
+    assert decode_state(state.household_id, encode_state(state)) == state  # what was judged is kept
