@@ -236,6 +236,14 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
     row = orjson.loads(head)
     row[0], row[13] = 2, list(state.alert_docs)
     assert decode_state(HOUSEHOLD, orjson.dumps(row)) == state
+    # format 3 kept each settlement's first four values: read, not to be judged again
+    row = orjson.loads(head)
+    row[0], row[6] = 3, [c[:4] for c in row[6]]
+    older = decode_state(HOUSEHOLD, b"\n".join([orjson.dumps(row), *docs]))
+    assert state.medical_costs
+    assert [c[:4] for c in older.medical_costs] == [c[:4] for c in state.medical_costs]
+    assert all(c.rest is None and c.fired == () for c in older.medical_costs)
+    assert older._replace(medical_costs=state.medical_costs) == state
     with pytest.raises(StateFormatError):  # an index that does not match the documents
         decode_state(HOUSEHOLD, raw.rsplit(b"\n", 1)[0])
     bare = encode_state(apply_roster(None, roster))
