@@ -153,7 +153,7 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
         holds_events,
         released,
     )
-    from tests.helpers import resident_id  # noqa: PLC0415
+    from tests.helpers import resident_id, settlement  # noqa: PLC0415
 
     roster = Household.model_validate(
         {
@@ -199,7 +199,10 @@ def test_state_survives_its_table_encoding(live: LiveCatalogue) -> None:
         },
         dept=Dept.HEALTH,
     )
-    for e in (_housing(1, "2022-06-03"), _housing(2, "2022-06-20", "C"), job_loss, diagnosis):
+    payment = parse_event(
+        settlement(household_id=HOUSEHOLD, village_code=VILLAGE), dept=Dept.MEDICAL_INSURANCE
+    )
+    for e in (_housing(1, "2022-06-03"), _housing(2, "2022-06-20", "C"), job_loss, diagnosis, payment):
         state = process_event(state, e, live).state
     held = hold(state, _housing(3, "2022-06-21"))
     assert held is not None
