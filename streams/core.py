@@ -844,11 +844,24 @@ def _alerts_of(
     return [updated_alert(known.doc(), one, live.version, deadlines)]
 
 
-def touched_by(state: HouseholdState, event_id: str) -> list[KeptAlert]:
-    """The current revision of every alert an (already applied) event contributed to: what a
-    redelivered event re-sends, in case its first sending was lost in a crash."""
+def touched_by(state: HouseholdState, event_id: str, *judged: str) -> list[KeptAlert]:
+    """The current revision of every alert an (already applied) event contributed to, or one of the
+    settlements it judged again (``judged_by``) did: what a redelivered event re-sends, in case its
+    first sending was lost in a crash."""
+    ids = {event_id, *judged}
     return [
-        e
-        for e in state.alerts.entries
-        if any(t["event_id"] == event_id for t in e.doc()["triggering_events"])
+        e for e in state.alerts.entries if any(t["event_id"] in ids for t in e.doc()["triggering_events"])
     ]
+
+
+def judged_by(state: HouseholdState, event: DeptEvent) -> tuple[str, ...]:
+    """The kept settlements that a settlement judges again when it arrives (``judged_again``): the
+    alerts that judging made name them, not it."""
+    if not isinstance(event, MedicalSettlement):
+        return ()
+    until = event.occurred_at + timedelta(days=ROLLING_DAYS)
+    return tuple(
+        c.event_id
+        for c in state.medical_costs
+        if c.event_id != event.event_id and event.occurred_at <= c.on < until
+    )

@@ -44,6 +44,7 @@ from streams.core import (
     apply_conclusion,
     apply_roster,
     hold,
+    judged_by,
     process_event,
     released,
     touched_by,
@@ -234,7 +235,7 @@ class Driver:
         if not outcome.applied:
             out.counts["redeliveries", (dept,)] += 1
             # its first sending may have been lost in a crash: send the current revisions again
-            out.published.extend(touched_by(outcome.state, event.event_id))
+            out.published.extend(touched_by(outcome.state, event.event_id, *judged_by(outcome.state, event)))
             return
         batch.applied[dept] = batch.applied.get(dept, 0) + 1  # counted at the end of the batch
         for hit in outcome.hits:

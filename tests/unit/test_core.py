@@ -206,3 +206,31 @@ def test_a_settlement_judged_again_is_counted_once(live: Any) -> None:
     from streams.core import decode_state, encode_state  # noqa: PLC0415
 
     assert decode_state(state.household_id, encode_state(state)) == state  # what was judged is kept
+
+
+def test_a_redelivered_settlement_sends_again_the_alerts_its_judging_again_made(live: Any) -> None:
+    """The alert that May's arrival makes names only June; May sent again (its first sending may
+    have been lost in a crash) must send it again."""
+    from dixian.config import Settings  # noqa: PLC0415
+    from dixian.contract.deadlines import Deadlines  # noqa: PLC0415
+    from dixian.topics import Topics  # noqa: PLC0415
+    from streams.core import HouseholdState  # noqa: PLC0415
+    from streams.driver import Driver, InputRecord  # noqa: PLC0415
+
+    topics = Topics(Settings())
+    driver = Driver(topics, live, Deadlines())
+    states: dict[bytes, HouseholdState] = {}
+
+    def send(event: Any) -> list[str]:
+        record = InputRecord(
+            topics.dept(Dept.MEDICAL_INSURANCE), HOUSEHOLD.encode(), event.model_dump_json().encode()
+        )
+        effects = driver.process([record], states.get)
+        states.update(effects.states)
+        return [a.doc()["rule_id"] for a in effects.published]
+
+    may = _ev(event_id="medi-00000030", occurred_at="2022-05-01", visit="outpatient", out_of_pocket="9000")
+    june = _ev(event_id="medi-00000031", occurred_at="2022-06-01", visit="outpatient", out_of_pocket="9000")
+    assert send(june) == []
+    assert send(may) == ["MI-OOP-OTHER"]
+    assert send(may) == ["MI-OOP-OTHER"]
