@@ -740,6 +740,15 @@ def _settlement(state: HouseholdState, cost: MedicalCost) -> MedicalSettlement:
     )
 
 
+def _later_settlements(state: HouseholdState, event: MedicalSettlement) -> list[MedicalCost]:
+    """The household's other kept settlements whose 12-month totals count ``event``: dated on or
+    after it, less than a year after."""
+    until = event.occurred_at + timedelta(days=ROLLING_DAYS)
+    return [
+        c for c in state.medical_costs if c.event_id != event.event_id and event.occurred_at <= c.on < until
+    ]
+
+
 def judged_again(
     state: HouseholdState, event: MedicalSettlement, live: LiveCatalogue, plan: FactPlan
 ) -> list[tuple[MedicalSettlement, list[RuleHit]]]:
@@ -751,10 +760,9 @@ def judged_again(
     rules = over_totals(live)
     if not rules:
         return []
-    until = event.occurred_at + timedelta(days=ROLLING_DAYS)
     out = []
-    for cost in state.medical_costs:
-        if cost.event_id == event.event_id or cost.rest is None or not event.occurred_at <= cost.on < until:
+    for cost in _later_settlements(state, event):
+        if cost.rest is None:
             continue
         again = _settlement(state, cost)
         household, member = planned_context(state, again, plan)
@@ -859,9 +867,4 @@ def judged_by(state: HouseholdState, event: DeptEvent) -> tuple[str, ...]:
     alerts that judging made name them, not it."""
     if not isinstance(event, MedicalSettlement):
         return ()
-    until = event.occurred_at + timedelta(days=ROLLING_DAYS)
-    return tuple(
-        c.event_id
-        for c in state.medical_costs
-        if c.event_id != event.event_id and event.occurred_at <= c.on < until
-    )
+    return tuple(c.event_id for c in _later_settlements(state, event))

@@ -27,10 +27,11 @@ from streams.embedded import local_records, run_embedded
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Topics]:
-    root = tmp_path_factory.mktemp("order")
-    manifest = simulate(root / "sim", households=2500, month="2022-06", seed=11, malformed=0.0, rows=400)
+def _ingested(root: Path, *, households: int, seed: int, rows: int) -> tuple[Path, Topics]:
+    """A simulated month (no malformed rows) ingested into local topics under ``root``."""
+    manifest = simulate(
+        root / "sim", households=households, month="2022-06", seed=seed, malformed=0.0, rows=rows
+    )
     settings = Settings(data_dir=root / "data")
 
     async def ingest() -> None:
@@ -47,6 +48,11 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Topics]:
 
     asyncio.run(ingest())
     return settings.local_dir, Topics(settings)
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Topics]:
+    return _ingested(tmp_path_factory.mktemp("order"), households=2500, seed=11, rows=400)
 
 
 @pytest.fixture(scope="module")
@@ -132,24 +138,7 @@ def test_any_interleaving_gives_the_roster_first_alerts(
 def dense_month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Topics]:
     """Few households and many events each: several settlements per household, out of date order in
     every file (rows are dated at random within the month, some months earlier)."""
-    root = tmp_path_factory.mktemp("dense")
-    manifest = simulate(root / "sim", households=300, month="2022-06", seed=5, malformed=0.0, rows=900)
-    settings = Settings(data_dir=root / "data")
-
-    async def ingest() -> None:
-        sink = LocalSink(settings.local_dir)
-        await sink.start()
-        ingester = Ingester(settings, sink)
-        try:
-            await ingester.ingest_file("roster", root / "sim" / "roster.csv", month="2022-06")
-            for feed in manifest["feeds"]:  # type: ignore[attr-defined]
-                await ingester.ingest_file(feed["dept"], root / "sim" / feed["file"], month="2022-06")
-        finally:
-            ingester.close()
-            await sink.stop()
-
-    asyncio.run(ingest())
-    return settings.local_dir, Topics(settings)
+    return _ingested(tmp_path_factory.mktemp("dense"), households=300, seed=5, rows=900)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
