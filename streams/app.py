@@ -44,6 +44,7 @@ from rules.live import LiveCatalogue
 from streams.core import HouseholdState, decode_state, encode_state, holds_events
 from streams.driver import Driver, Effects, InputRecord, alert_record
 from streams.faust_fixes import App
+from streams.heap import HeapTrimmer, malloc_trim
 from streams.metrics import PipelineMetrics
 from streams.store import register as register_store
 
@@ -54,6 +55,7 @@ BATCH_WITHIN_S = 0.005
 STREAM_BUFFER = 256
 CLOCK_MARGIN_S = 5.0  # how far the broker's clock (LogAppendTime, see dixian.topics) may run ahead
 MAX_IN_FLIGHT = 8  # chunks whose outputs may wait for the broker's acknowledgement at once
+TRIM_INTERVAL_S = 5.0  # how often free heap memory goes back to the system (streams.heap)
 log = logging.getLogger("dixian.streams")
 T = TypeVar("T")
 Output = dict[tuple[str, int], list[tuple[bytes | None, bytes]]]
@@ -341,7 +343,8 @@ class RosterGate:
 
 class Worker:
     """One stream worker: the Faust app, its household table, the agent that drives the core, the
-    task that follows published catalogues, and the timer that reports lag and table size."""
+    task that follows published catalogues, and the timers that report lag and table size and hand
+    free heap memory back to the system."""
 
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
@@ -383,6 +386,8 @@ class Worker:
         self.app.agent(topic, name=AGENT, concurrency=1)(self.consume)
         self.app.task(self.follow_catalogue)
         self.app.timer(interval=5.0)(self.report_lag_and_size)
+        self.heap = HeapTrimmer(malloc_trim())
+        self.app.timer(interval=TRIM_INTERVAL_S)(self.return_free_memory)
         self.app.on_before_shutdown.connect(self._on_shutdown)
 
     async def _on_shutdown(self, app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
@@ -611,6 +616,8 @@ class Worker:
                 self.holding.setdefault(p, set()).add(key)
             elif p in self.holding:
                 self.holding[p].discard(key)
+        if effects.states:
+            self.heap.written()
         self._count_holding()
         alerts = self.topics.alerts
         for alert in effects.published:
@@ -633,7 +640,12 @@ class Worker:
             metric = getattr(self.metrics, name)
             (metric.labels(*labels) if labels else metric).inc(count)
 
-    # ---- lag and size ---------------------------------------------------------------------------
+    # ---- memory, lag and size -------------------------------------------------------------------
+    async def return_free_memory(self) -> None:
+        took = self.heap.trim()  # synchronous: no batch runs meanwhile
+        if took is not None:
+            self.metrics.busy.labels("trim").inc(took)
+
     async def report_lag_and_size(self) -> None:
         try:
             await self._roster_committed()

@@ -117,7 +117,7 @@ class PipelineMetrics:
             "Time the agent spent per phase: core (decode, state, rules, alerts), encode (the"
             " outputs), send (handing them to the producer: it waits while a partition's previous"
             " batch is still queued, and other tasks run meanwhile), backpressure (waiting for the"
-            " broker to acknowledge earlier chunks)",
+            " broker to acknowledge earlier chunks), trim (handing free heap memory back to the system)",
             ["phase"],
             registry=registry,
         )
