@@ -13,7 +13,9 @@ e.g. ``set -a; . <(dixian cluster env operator); set +a`` and ``--bootstrap "$DI
    drain the backlog: events/s from department topic to acknowledged alerts, counted from the
    workers' own event counters once every worker holds its partitions. The alerts on the topic are
    compared with the embedded runner's over the same ingested records.
-3. Worker memory (RSS) with every household of the roster in state.
+3. Worker memory (RSS) with every household of the roster in state: after the recovery, as the
+   backlog is drained, and once the worker has handed its free heap back (streams.heap, every
+   TRIM_INTERVAL_S).
 4. Latency: single events, one record each, as an outside client sends them, at --latency-rate
    events/s for --latency-seconds; p50/p99 of the workers' own histogram (broker timestamp → the
    batch's outputs acknowledged by the broker).
@@ -39,6 +41,7 @@ from dixian.config import Settings
 from dixian.contract import Dept
 from dixian.simulate import simulate
 from dixian.topics import Topics
+from streams.app import TRIM_INTERVAL_S
 from streams.embedded import run_embedded
 from streams.kafka_run import (
     collect_alerts,
@@ -224,11 +227,22 @@ def main() -> None:
             "worker time per event (whole run, roster included): "
             + ", ".join(f"{k} {v / max(total, 1) * 1e6:.0f} µs" for k, v in busy.items())
         )
+        rss_drained = [rss_mib(w.proc.pid) for w in workers]
+        time.sleep(TRIM_INTERVAL_S + 1)  # the worker's next heap trim
+        trim_ms = sum(
+            s.value * 1000
+            for port in ports
+            for s in metric_samples(port)
+            if s.name == "dixian_worker_busy_seconds_total" and s.labels["phase"] == "trim"
+        )
         print(
             f"worker RSS with {args.households:,} households in state: after recovery "
             + ", ".join(f"{m:.0f} MiB" for m in rss_recovered)
-            + "; after the month "
+            + "; as the month is drained "
+            + ", ".join(f"{m:.0f} MiB" for m in rss_drained)
+            + f"; {TRIM_INTERVAL_S + 1:.0f} s later "
             + ", ".join(f"{rss_mib(w.proc.pid):.0f} MiB" for w in workers)
+            + f" (heap trims so far: {trim_ms:.0f} ms in all)"
         )
         # 4. latency: the month's events again under new ids (so they are applied), one per record
         topics = Topics(s)
