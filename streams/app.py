@@ -55,7 +55,7 @@ BATCH_WITHIN_S = 0.005
 STREAM_BUFFER = 256
 CLOCK_MARGIN_S = 5.0  # how far the broker's clock (LogAppendTime, see dixian.topics) may run ahead
 MAX_IN_FLIGHT = 8  # chunks whose outputs may wait for the broker's acknowledgement at once
-TRIM_INTERVAL_S = 5.0  # how often free heap memory goes back to the system (streams.heap)
+TRIM_INTERVAL_S = 1.0  # how often free heap memory goes back to the system (streams.heap)
 log = logging.getLogger("dixian.streams")
 T = TypeVar("T")
 Output = dict[tuple[str, int], list[tuple[bytes | None, bytes]]]
@@ -387,6 +387,7 @@ class Worker:
         self.app.task(self.follow_catalogue)
         self.app.timer(interval=5.0)(self.report_lag_and_size)
         self.heap = HeapTrimmer(malloc_trim())
+        self._households_at_trim = 0
         self.app.timer(interval=TRIM_INTERVAL_S)(self.return_free_memory)
         self.app.on_before_shutdown.connect(self._on_shutdown)
 
@@ -642,6 +643,12 @@ class Worker:
 
     # ---- memory, lag and size -------------------------------------------------------------------
     async def return_free_memory(self) -> None:
+        # the agent's writes mark the heap; so does a changed number of households: the changelog's
+        # recovery and a revoked partition's dropped states do not go through the agent
+        households = len(self._store.data)
+        if households != self._households_at_trim:
+            self._households_at_trim = households
+            self.heap.written()
         took = self.heap.trim()  # synchronous: no batch runs meanwhile
         if took is not None:
             self.metrics.busy.labels("trim").inc(took)
