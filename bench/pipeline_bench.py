@@ -185,6 +185,7 @@ def main() -> None:
         t1, before = time.perf_counter(), counter(ports, "dixian_events_consumed_total")
         wait_caught_up(s, input_topics(s), timeout=7200, workers=workers)
         drain = time.perf_counter() - t1
+        rss_drained = [rss_mib(w.proc.pid) for w in workers]
         drained = counter(ports, "dixian_events_consumed_total") - before
         busy: dict[str, float] = {}  # summed over the workers
         for port in ports:
@@ -227,18 +228,17 @@ def main() -> None:
             "worker time per event (whole run, roster included): "
             + ", ".join(f"{k} {v / max(total, 1) * 1e6:.0f} µs" for k, v in busy.items())
         )
-        rss_drained = [rss_mib(w.proc.pid) for w in workers]
         time.sleep(TRIM_INTERVAL_S + 1)  # the worker's next heap trim
         trim_ms = sum(
-            s.value * 1000
+            sample.value * 1000
             for port in ports
-            for s in metric_samples(port)
-            if s.name == "dixian_worker_busy_seconds_total" and s.labels["phase"] == "trim"
+            for sample in metric_samples(port)
+            if sample.name == "dixian_worker_busy_seconds_total" and sample.labels["phase"] == "trim"
         )
         print(
             f"worker RSS with {args.households:,} households in state: after recovery "
             + ", ".join(f"{m:.0f} MiB" for m in rss_recovered)
-            + "; as the month is drained "
+            + "; when the month was drained "
             + ", ".join(f"{m:.0f} MiB" for m in rss_drained)
             + f"; {TRIM_INTERVAL_S + 1:.0f} s later "
             + ", ".join(f"{rss_mib(w.proc.pid):.0f} MiB" for w in workers)
