@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, NoReturn
 
 from dixian.contract.ids import resident_id_check_char
@@ -51,3 +52,11 @@ def require_tool(name: str, how: str) -> str:
     import shutil  # noqa: PLC0415
 
     return shutil.which(name) or missing(f"no {name}: {how}")
+
+
+def rss_mib() -> float:
+    """This process's resident memory, MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")

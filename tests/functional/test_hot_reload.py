@@ -11,7 +11,7 @@ from dixian.contract import Dept, parse_event
 from rules.catalogue import load_catalogue
 from rules.facts import HouseholdContext
 from rules.live import LiveCatalogue
-from tests.helpers import HOUSEHOLD, VILLAGE
+from tests.helpers import HOUSEHOLD, VILLAGE, rss_mib
 
 
 @pytest.fixture
@@ -91,15 +91,6 @@ def test_rule_with_a_type_error_is_refused(live: LiveCatalogue) -> None:
     assert "WA-QUALITY" in offer.reason
 
 
-def _rss_mib() -> float:
-    from pathlib import Path  # noqa: PLC0415
-
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 def test_hot_reloads_stay_within_the_memory_budget(live: LiveCatalogue) -> None:
     """Each accepted version costs one ruleset (~0.4 MiB of session state durable_rules keeps);
     before, every reload also built a second ruleset to run the examples (measured 26.6 MiB / 50)."""
@@ -113,9 +104,9 @@ def test_hot_reloads_stay_within_the_memory_budget(live: LiveCatalogue) -> None:
         data["rules"][0]["state"] = state
         variants.append(orjson.dumps(data))
     gc.collect()
-    before = _rss_mib()
+    before = rss_mib()
     for i in range(20):
         assert live.offer(variants[i % 2]).accepted
         assert "WA-RELIABILITY" in _ids(live, 40)
     gc.collect()
-    assert _rss_mib() - before < 15, "20 reloads must stay far below the 50 MiB budget for 50"
+    assert rss_mib() - before < 15, "20 reloads must stay far below the 50 MiB budget for 50"

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streams.heap import HeapTrimmer, malloc_trim
-
-
-def _rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
+from tests.helpers import rss_mib
 
 
 def test_the_heap_is_trimmed_only_after_states_were_written() -> None:
@@ -47,9 +39,9 @@ def test_trimming_hands_the_memory_of_replaced_states_back_to_the_system() -> No
     states = [n.to_bytes(4, "big") * 650 for n in range(80_000)]
     kept = states[::16]
     states.clear()
-    freed = _rss_mib()
+    freed = rss_mib()
     heap = HeapTrimmer(trim)
     heap.written()
     heap.trim()
-    assert freed - _rss_mib() > 100, f"RSS {freed:.0f} MiB before the trim, {_rss_mib():.0f} after"
+    assert freed - rss_mib() > 100, f"RSS {freed:.0f} MiB before the trim, {rss_mib():.0f} after"
     assert len(kept) == 5_000
