@@ -387,7 +387,6 @@ class Worker:
         self.app.task(self.follow_catalogue)
         self.app.timer(interval=5.0)(self.report_lag_and_size)
         self.heap = HeapTrimmer(malloc_trim())
-        self._households_at_trim = 0
         self.app.timer(interval=TRIM_INTERVAL_S)(self.return_free_memory)
         self.app.on_before_shutdown.connect(self._on_shutdown)
 
@@ -643,13 +642,7 @@ class Worker:
 
     # ---- memory, lag and size -------------------------------------------------------------------
     async def return_free_memory(self) -> None:
-        # the agent's writes mark the heap; so does a changed number of households: the changelog's
-        # recovery and a revoked partition's dropped states do not go through the agent
-        households = len(self._store.data)
-        if households != self._households_at_trim:
-            self._households_at_trim = households
-            self.heap.written()
-        took = self.heap.trim()  # synchronous: no batch runs meanwhile
+        took = self.heap.trim(len(self._store.data))  # synchronous: no batch runs meanwhile
         if took is not None:
             self.metrics.busy.labels("trim").inc(took)
 

@@ -33,18 +33,23 @@ def malloc_trim() -> Trim | None:
 
 
 class HeapTrimmer:
-    """Trims the heap when states were written or dropped since the last trim (an idle worker has
-    nothing new to hand back)."""
+    """Trims the heap when states were written since the last trim, or the number of households
+    changed: the changelog's recovery and a revoked partition's dropped states do not go through the
+    agent's writes (an idle worker has nothing new to hand back)."""
 
     def __init__(self, trim: Trim | None) -> None:
         self._trim = trim
         self._written = False
+        self._households = 0
 
     def written(self) -> None:
         self._written = True
 
-    def trim(self) -> float | None:
+    def trim(self, households: int) -> float | None:
         """The seconds the trim took; None when nothing was done."""
+        if households != self._households:
+            self._households = households
+            self._written = True
         if self._trim is None or not self._written:
             return None
         self._written = False

@@ -14,20 +14,35 @@ def test_the_heap_is_trimmed_only_after_states_were_written() -> None:
         return 1
 
     heap = HeapTrimmer(trim)
-    assert heap.trim() is None  # nothing written yet
+    assert heap.trim(0) is None  # nothing written yet
     heap.written()
     heap.written()
-    took = heap.trim()
+    took = heap.trim(0)
     assert took is not None
     assert took >= 0
-    assert heap.trim() is None  # idle since: nothing new to hand back
+    assert heap.trim(0) is None  # idle since: nothing new to hand back
     assert calls == [0]
+
+
+def test_the_heap_is_trimmed_once_after_the_number_of_households_changed() -> None:
+    """A recovery or a revoked partition changes the table without the agent's writes."""
+    calls: list[int] = []
+
+    def trim(pad: int) -> int:
+        calls.append(pad)
+        return 1
+
+    heap = HeapTrimmer(trim)
+    assert heap.trim(1000) is not None  # recovered
+    assert heap.trim(1000) is None
+    assert heap.trim(750) is not None  # a partition revoked
+    assert calls == [0, 0]
 
 
 def test_without_the_c_librarys_trim_nothing_is_done() -> None:
     heap = HeapTrimmer(None)
     heap.written()
-    assert heap.trim() is None
+    assert heap.trim(10) is None
 
 
 def test_trimming_hands_the_memory_of_replaced_states_back_to_the_system() -> None:
@@ -42,6 +57,6 @@ def test_trimming_hands_the_memory_of_replaced_states_back_to_the_system() -> No
     freed = rss_mib()
     heap = HeapTrimmer(trim)
     heap.written()
-    heap.trim()
+    heap.trim(0)
     assert freed - rss_mib() > 100, f"RSS {freed:.0f} MiB before the trim, {rss_mib():.0f} after"
     assert len(kept) == 5_000
