@@ -120,7 +120,7 @@ def main() -> None:
     size = sum(map(len, table.values())) / len(table)
     events = [(d, k, v) for d in Dept for k, v in read_local(settings.local_dir / f"{topics.dept(d)}.jsonl")]
     if args.order == "dates":  # each department's records in the order of their dates
-        events.sort(key=lambda e: (orjson.loads(e[2])["occurred_at"], orjson.loads(e[2])["event_id"]))
+        events.sort(key=_date_order)
     else:
         random.Random(1).shuffle(events)
     records: list[InputRecord] = []
@@ -185,6 +185,11 @@ def main() -> None:
         table.clear()
         compare(settings, topics, published)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _date_order(record: tuple[Dept, bytes, bytes]) -> tuple[str, str]:
+    event = orjson.loads(record[2])
+    return event["occurred_at"], event["event_id"]
 
 
 def compare(settings: Settings, topics: Topics, published: list[bytes]) -> None:
