@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -114,6 +114,76 @@ def _alert_item(a: Alert) -> RiskItem:
         item_date=a.decide_by - timedelta(days=DECIDE_DAYS), visit_by=a.visit_by, decide_by=a.decide_by,
         rule_id=a.rule_id, rule_version=a.rule_version, catalogue_version=a.catalogue_version,
         department=a.department, revision=a.revision, hits=a.hits, detail_json=_alert_detail(a),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """A risk item on its way into its household's clue, with the area a clue it opens is filed under."""
+
+    item: RiskItem
+    village: str
+    township: str
+    county: str
+    extra: Mapping[str, Any] = field(default_factory=dict)  # further columns of a clue it opens
+
+
+# the columns of a stored clue that an item joining it can change
+_JOINED = (
+    "items",
+    "severity",
+    "monitored_risk",
+    "new_risk",
+    "clue_date",
+    "visit_by",
+    "decide_by",
+    "updated_at",
+)
+
+
+def _clue_columns(item: RiskItem, a: _Arrival, ts: str, *, monitored: bool) -> dict[str, Any]:
+    """The columns of a new clue whose first item is ``item`` (the clue takes the item's id)."""
+    return {
+        "clue_id": item.item_id, "source": item.source, "household_id": item.household_id,
+        "village_code": a.village, "township_code": a.township, "county_code": a.county,
+        "rule_id": item.rule_id, "rule_version": item.rule_version,
+        "catalogue_version": item.catalogue_version, "department": item.department,
+        "title": item.title, "explanation": item.explanation, "risk_label": item.risk_label,
+        "severity": item.severity, "revision": item.revision, "hits": item.hits,
+        "detail_json": item.detail_json, "clue_date": item.item_date.isoformat(), "received_at": ts,
+        "visit_by": item.visit_by.isoformat(), "decide_by": item.decide_by.isoformat(),
+        "state": ClueState.NEW.value, "steps": 0, "updated_at": ts, "items": 1,
+        "monitored_risk": int(monitored), **a.extra,
+    }  # fmt: skip
+
+
+def _join_row(row: dict[str, Any], item: RiskItem, ts: str, *, monitored: bool) -> bool:
+    """Change the clue ``row`` as ``item`` joining it does; returns whether it came after the visit.
+    Before the visit the clue's deadlines run from its earliest item; after it they stay, and the
+    clue is marked as having a new risk to check."""
+    after_visit = ClueState(row["state"]) != ClueState.NEW
+    row["items"] = int(row["items"]) + 1
+    row["severity"] = max(
+        Severity(row["severity"]), Severity(item.severity), key=SEVERITY_RANK.__getitem__
+    ).value
+    row["monitored_risk"] = int(row["monitored_risk"]) or int(monitored)
+    row["updated_at"] = ts
+    if after_visit:
+        row["new_risk"] = 1
+    else:
+        row["clue_date"] = min(row["clue_date"], item.item_date.isoformat())
+        row["visit_by"] = min(row["visit_by"], item.visit_by.isoformat())
+        row["decide_by"] = min(row["decide_by"], item.decide_by.isoformat())
+    return after_visit
+
+
+def _item_row(clue_id: str, item: RiskItem, ts: str, *, after_visit: bool) -> tuple[Any, ...]:
+    """The ``risk_items`` row of ``item`` in clue ``clue_id``."""
+    return (
+        item.item_id, clue_id, item.household_id, item.source, item.rule_id, item.rule_version,
+        item.catalogue_version, item.department, item.title, item.explanation, item.risk_label,
+        item.severity, item.revision, item.hits, item.detail_json, item.item_date.isoformat(), ts,
+        int(after_visit),
     )  # fmt: skip
 
 
@@ -228,15 +298,11 @@ class Clues:
                 " detail_json = ?, updated_at = ? WHERE clue_id = ? AND revision < ?",
                 clue_updates,
             )
-            opened = joined = 0
-            for a in fresh:
-                item = _alert_item(a)
-                if self._join(item, ts):
-                    joined += 1
-                else:
-                    self._open(item, a.village_code, a.township_code, a.county_code, ts)
-                    opened += 1
-        return UpsertCounts(opened, len(item_updates), same, joined)
+            added = self._add(
+                [_Arrival(_alert_item(a), a.village_code, a.township_code, a.county_code) for a in fresh], ts
+            )
+        opened = sum(1 for _, new in added if new)
+        return UpsertCounts(opened, len(item_updates), same, len(added) - opened)
 
     def open_clue(self, household_id: str) -> Row | None:
         """The household's open clue (the earliest, should a store of an earlier version hold more)."""
@@ -245,69 +311,72 @@ class Clues:
             (household_id, ClueState.CLOSED.value),
         )
 
-    def _monitored(self, household_id: str) -> bool:
-        hh = self.ledger.household(household_id)
-        return bool(hh and hh["status"] == MonitoringStatus.MONITORED.value)
+    def _add(self, arrivals: Sequence[_Arrival], ts: str) -> list[tuple[str, bool]]:
+        """Each item, in order, joins its household's open clue (the earliest, should a store of an
+        earlier version hold more), or opens one that the household's later items then join. Returns
+        each item's clue id and whether it opened it (``_join_row`` says what joining changes).
 
-    def _join(self, item: RiskItem, ts: str) -> str | None:
-        """Add ``item`` to its household's open clue; its id, or None when the household has none.
-
-        Before the visit the clue's deadlines run from its earliest item; after it they stay, and
-        the clue is marked as having a new risk to check."""
-        row = self.open_clue(item.household_id)
-        if row is None:
-            return None
-        after_visit = ClueState(row["state"]) != ClueState.NEW
-        self._insert_item(row["clue_id"], item, ts, after_visit=after_visit)
-        severity = max(Severity(row["severity"]), Severity(item.severity), key=SEVERITY_RANK.__getitem__)
-        cols: dict[str, Any] = {
-            "items": int(row["items"]) + 1,
-            "severity": severity.value,
-            "monitored_risk": int(row["monitored_risk"]) or int(self._monitored(item.household_id)),
-            "updated_at": ts,
+        Read with one query per 500 households and
+        written with one statement per kind of row, so a sink batch of 2,000 alerts costs a few round
+        trips to the database, not several per alert (bench/sink_bench.py). On PostgreSQL the open
+        clues are locked until the transaction ends, so a reviewer's change to one waits for it."""
+        if not arrivals:
+            return []
+        households = list(dict.fromkeys(a.item.household_id for a in arrivals))
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        open_rows: dict[str, Row] = {}
+        for stored in self.db.query_in(
+            "SELECT * FROM clues WHERE state <> ? AND household_id",
+            households,
+            " ORDER BY clue_date, clue_id" + lock,
+            before=(ClueState.CLOSED.value,),
+        ):
+            open_rows.setdefault(stored["household_id"], stored)
+        monitored = {
+            r["household_id"]
+            for r in self.db.query_in(
+                "SELECT household_id FROM households WHERE status = ? AND household_id",
+                households,
+                before=(MonitoringStatus.MONITORED.value,),
+            )
         }
-        if after_visit:
-            cols["new_risk"] = 1
-        else:
-            cols["clue_date"] = min(row["clue_date"], item.item_date.isoformat())
-            cols["visit_by"] = min(row["visit_by"], item.visit_by.isoformat())
-            cols["decide_by"] = min(row["decide_by"], item.decide_by.isoformat())
-        assignments = ", ".join(f"{k} = ?" for k in cols)
-        self.db.execute(f"UPDATE clues SET {assignments} WHERE clue_id = ?", (*cols.values(), row["clue_id"]))
-        return str(row["clue_id"])
-
-    def _open(self, item: RiskItem, village: str, township: str, county: str, ts: str, **extra: Any) -> None:
-        """A new clue whose first item is ``item`` (the clue takes the item's id)."""
-        cols: dict[str, Any] = {
-            "clue_id": item.item_id, "source": item.source, "household_id": item.household_id,
-            "village_code": village, "township_code": township, "county_code": county,
-            "rule_id": item.rule_id, "rule_version": item.rule_version,
-            "catalogue_version": item.catalogue_version, "department": item.department,
-            "title": item.title, "explanation": item.explanation, "risk_label": item.risk_label,
-            "severity": item.severity, "revision": item.revision, "hits": item.hits,
-            "detail_json": item.detail_json, "clue_date": item.item_date.isoformat(), "received_at": ts,
-            "visit_by": item.visit_by.isoformat(), "decide_by": item.decide_by.isoformat(),
-            "state": ClueState.NEW.value, "steps": 0, "updated_at": ts, "items": 1,
-            "monitored_risk": int(self._monitored(item.household_id)), **extra,
-        }  # fmt: skip
-        self.db.execute(
-            f"INSERT INTO clues ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-            tuple(cols.values()),
-        )
-        self._insert_item(item.item_id, item, ts, after_visit=False)
-
-    def _insert_item(self, clue_id: str, item: RiskItem, ts: str, *, after_visit: bool) -> None:
-        self.db.execute(
+        opened: dict[str, dict[str, Any]] = {}  # clue id -> the new clue's columns, as they end
+        joined: dict[str, Row] = {}  # clue id -> a stored clue's row, as it ends
+        items: list[tuple[Any, ...]] = []
+        added: list[tuple[str, bool]] = []
+        for a in arrivals:
+            item, household = a.item, a.item.household_id
+            row = open_rows.get(household)
+            if row is None:
+                open_rows[household] = opened[item.item_id] = _clue_columns(
+                    item, a, ts, monitored=household in monitored
+                )
+                items.append(_item_row(item.item_id, item, ts, after_visit=False))
+                added.append((item.item_id, True))
+                continue
+            after_visit = _join_row(row, item, ts, monitored=household in monitored)
+            items.append(_item_row(row["clue_id"], item, ts, after_visit=after_visit))
+            if row["clue_id"] not in opened:
+                joined[row["clue_id"]] = row
+            added.append((str(row["clue_id"]), False))
+        by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for cols in opened.values():
+            by_columns.setdefault(tuple(cols), []).append(tuple(cols.values()))
+        for names, rows in by_columns.items():
+            self.db.executemany(
+                f"INSERT INTO clues ({', '.join(names)}) VALUES ({','.join('?' * len(names))})", rows
+            )
+        self.db.executemany(
             "INSERT INTO risk_items (item_id, clue_id, household_id, source, rule_id, rule_version,"
             " catalogue_version, department, title, explanation, risk_label, severity, revision, hits,"
             " detail_json, item_date, received_at, after_visit) VALUES (" + ",".join("?" * 18) + ")",
-            (
-                item.item_id, clue_id, item.household_id, item.source, item.rule_id, item.rule_version,
-                item.catalogue_version, item.department, item.title, item.explanation, item.risk_label,
-                item.severity, item.revision, item.hits, item.detail_json, item.item_date.isoformat(), ts,
-                int(after_visit),
-            ),
-        )  # fmt: skip
+            items,
+        )
+        self.db.executemany(
+            "UPDATE clues SET " + ", ".join(f"{c} = ?" for c in _JOINED) + " WHERE clue_id = ?",
+            [(*(r[c] for c in _JOINED), clue_id) for clue_id, r in joined.items()],
+        )
+        return added
 
     def items(self, clue_id: str) -> list[Row]:
         """The clue's risk items, in order of date."""
@@ -566,14 +635,12 @@ class Clues:
             done = self.db.one("SELECT clue_id FROM risk_items WHERE item_id = ?", (item.item_id,))
             if done:
                 return str(done["clue_id"]), False
-            clue_id = self._join(item, ts)
-            if clue_id is None:
-                clue_id = item.item_id
-                self._open(
-                    item, hh["village_code"], hh["township_code"], hh["county_code"], ts,
-                    authorisation_signed=int(authorisation_signed),
-                )  # fmt: skip
-            elif authorisation_signed:
+            arrival = _Arrival(
+                item, hh["village_code"], hh["township_code"], hh["county_code"],
+                {"authorisation_signed": int(authorisation_signed)},
+            )  # fmt: skip
+            ((clue_id, opened),) = self._add([arrival], ts)
+            if not opened and authorisation_signed:
                 self.db.execute("UPDATE clues SET authorisation_signed = 1 WHERE clue_id = ?", (clue_id,))
             row = self.db.one("SELECT clue_id, steps, state FROM clues WHERE clue_id = ?", (clue_id,))
             assert row is not None

@@ -125,13 +125,14 @@ class Database:
                 with self._pg.cursor() as cur:
                     cur.executemany(self._sql(sql), rows)
 
-    def query_in(self, sql: str, values: Sequence[Any], suffix: str = "") -> list[Row]:
+    def query_in(self, sql: str, values: Sequence[Any], suffix: str = "", before: Params = ()) -> list[Row]:
         """``sql IN (values) suffix``, asked in chunks of 500 values (engines bound the parameters of
-        one statement); ``suffix`` (an ORDER BY) applies within each chunk."""
+        one statement); ``suffix`` (an ORDER BY) applies within each chunk; ``before``: the values of
+        the placeholders in ``sql``."""
         rows: list[Row] = []
         for i in range(0, len(values), 500):
             chunk = list(values[i : i + 500])
-            rows += self.query(f"{sql} IN ({','.join('?' * len(chunk))}){suffix}", chunk)
+            rows += self.query(f"{sql} IN ({','.join('?' * len(chunk))}){suffix}", [*before, *chunk])
         return rows
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dixian.contract.alerts import Alert
 from dixian.contract.vocabulary import ClueState
 from screening.store import Store
 from screening.workflow import Request
@@ -22,7 +23,9 @@ from tests.screening_helpers import (
     asset_passed,
     china,
     decide_case,
+    dump_store,
     household,
+    store_differences,
     stores_of,
 )
 
@@ -165,3 +168,63 @@ def test_a_monitoring_object_from_the_roster_without_a_plan_is_flagged(world: tu
     assert [
         p["clue_id"] for p in plans(store, OFFICER_A) if p["household_id"] == household(2).household_id
     ] == [cid]
+
+
+def _two_parts_of_a_month() -> tuple[list[Alert], list[Alert]]:
+    """Households with several risks each (deadlines earlier and later than their first item's), a
+    higher revision and a replay inside one part; household 1's clue is visited between the parts."""
+    risks = [
+        ("MED-OOP-HIGH", "因病", "high"),
+        ("HR-JOB-LOSS", "因失业", "medium"),
+        ("HH-INCOME", "因灾", "low"),
+    ]
+    first = [
+        alert(n, rule=rule, risk_label=label, severity=severity, reported=date(2022, 6, 27 - 7 * k + n))
+        for n in (1, 2, 3)
+        for k, (rule, label, severity) in enumerate(risks)
+    ]
+    first += [first[0].model_copy(update={"revision": 2, "hits": 2}), first[1]]
+    second = [
+        alert(1, rule="DIS-NEW", risk_label="因残", severity="medium", reported=date(2022, 6, 2)),
+        first[4].model_copy(update={"revision": 3, "hits": 3}),
+        alert(4, reported=date(2022, 6, 20)),
+        alert(2, rule="DIS-NEW", risk_label="因残", severity="low", reported=date(2022, 6, 1)),
+        alert(4, rule="HR-JOB-LOSS", risk_label="因失业", severity="medium", reported=date(2022, 6, 5)),
+    ]
+    return first, second
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_alerts_in_one_batch_make_the_store_that_they_make_one_at_a_time(kind: str, tmp_path: Path) -> None:
+    # the sink writes a batch's new alerts with a few statements (Clues._add): what it keeps in memory
+    # between them must end as the per-alert path's rows
+    first, second = _two_parts_of_a_month()
+    dumps = []
+    for size in (len(first), 1):
+        for store in stores_of(kind, tmp_path / f"batch-{size}", Clock(china(2022, 7, 1))):
+            store.ledger.upsert(
+                [
+                    household(1),
+                    household(2, monitoring_category="边缘易致贫户", monitoring_status="监测中"),
+                    household(3),
+                ]
+            )
+            for part in (first, second):
+                for i in range(0, len(part), size):
+                    store.clues.upsert_alerts(part[i : i + size])
+                if part is first:
+                    store.clues.act(OFFICER_A, first[0].alert_id, Request("visit", note="见到户主"))
+            dumps.append(dump_store(store))
+    batched, single = dumps
+    assert store_differences(batched, single) == []
+    clues = {c["household_id"]: c for c in sorted(batched["clues"], key=lambda c: str(c["household_id"]))}
+    assert [(c["items"], c["new_risk"], c["monitored_risk"]) for c in clues.values()] == [
+        (4, 1, 0),  # household 1: visited, then a new risk
+        (4, 0, 1),  # household 2: a monitoring object
+        (3, 0, 0),
+        (2, 0, 0),  # household 4: not in the ledger
+    ]
+    # household 2's clue was never visited: its deadline runs from its earliest item, in either part
+    two = first[3].household_id
+    earliest = min(a.visit_by for a in first + second if a.household_id == two)
+    assert (clues[two]["visit_by"], earliest) == (earliest.isoformat(), second[3].visit_by)
