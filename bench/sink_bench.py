@@ -144,7 +144,13 @@ def main() -> None:
         rss_after = rss_mib()
         ref_s, ref_each = reference(store, alerts)
         store.db.close()
-    counted = stats.inserted + stats.joined + stats.updated + stats.unchanged + len(stats.letters)
+    counted = (
+        stats.inserted
+        + stats.joined
+        + stats.updated
+        + stats.unchanged
+        + sum(1 for x in stats.letters if x.dept == "alerts")
+    )
     p50, p99 = quantile(each, 0.5) * 1000, quantile(each, 0.99) * 1000
     print(
         f"{store.db.dialect}: {len(alerts):,} alerts in {sink_s:.1f}s = "

@@ -15,6 +15,7 @@ from dixian.contract.deadlines import DECIDE_DAYS
 from dixian.contract.vocabulary import ClueState, HouseholdKind, Role, Step
 from dixian.geo import county_name
 from screening.auth import Actor
+from screening.clues import OPENING_CLUES
 from screening.forms import KINDS
 from screening.refusal import NotFound, Refusal
 from screening.store import Store
@@ -115,6 +116,7 @@ def create_campaign(
     item_sql, item_params = _item_sql(prefix, store.id_key)
     run = f'{{"campaign_run": "{uuid.uuid4().hex}"}}'
     with store.db.transaction():
+        store.db.serialise(OPENING_CLUES)  # it opens clues of households that have none open
         say("入户任务 / visit items")
         # 1. one visit item per household in scope: on the household's open clue if it has one,
         #    else on a clue of its own (which takes the item's id)

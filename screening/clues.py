@@ -128,6 +128,11 @@ class _Arrival:
     extra: Mapping[str, Any] = field(default_factory=dict)  # further columns of a clue it opens
 
 
+# Whoever may open a household's clue (the sink, an officer's record, a campaign) holds this lock
+# (PostgreSQL) from before it looks for the household's open clue until it commits: otherwise two
+# transactions that both found none would open two clues for one household.
+OPENING_CLUES = 4504
+
 # the columns of a stored clue that an item joining it can change
 _JOINED = (
     "items",
@@ -258,6 +263,7 @@ class Clues:
         same = received - len(latest)  # repeats inside the batch: older or equal revisions
         ts = self._ts()
         with self.db.transaction():
+            self.db.serialise(OPENING_CLUES)  # first: before this transaction locks any clue
             known = {
                 r["item_id"]: (int(r["revision"]), r["clue_id"])
                 for r in self.db.query_in(
@@ -322,16 +328,24 @@ class Clues:
         clues are locked until the transaction ends, so a reviewer's change to one waits for it."""
         if not arrivals:
             return []
+        self.db.serialise(OPENING_CLUES)
         households = list(dict.fromkeys(a.item.household_id for a in arrivals))
         lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
         open_rows: dict[str, Row] = {}
         for stored in self.db.query_in(
             "SELECT * FROM clues WHERE state <> ? AND household_id",
             households,
-            " ORDER BY clue_date, clue_id" + lock,
+            lock,
             before=(ClueState.CLOSED.value,),
         ):
-            open_rows.setdefault(stored["household_id"], stored)
+            # the earliest; chosen here, as FOR UPDATE may return rows that changed while it waited
+            # out of order
+            have = open_rows.get(stored["household_id"])
+            if have is None or (stored["clue_date"], stored["clue_id"]) < (
+                have["clue_date"],
+                have["clue_id"],
+            ):
+                open_rows[stored["household_id"]] = stored
         monitored = {
             r["household_id"]
             for r in self.db.query_in(

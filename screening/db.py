@@ -185,6 +185,14 @@ class Database:
             finally:
                 self._depth = 0
 
+    def serialise(self, key: int) -> None:
+        """Inside a transaction: wait for, then hold until it ends, the lock ``key`` (PostgreSQL's
+        transaction-level advisory lock). SQLite needs none: its writers are serialised already
+        (``BEGIN IMMEDIATE``)."""
+        if self.dialect == "postgresql":
+            assert self._depth, "serialise() holds its lock until the transaction ends: call it inside one"
+            self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+
     # ---- schema ------------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
         """Apply the migrations not yet applied, each in its own transaction; returns their versions."""

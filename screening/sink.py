@@ -47,6 +47,7 @@ from dixian.contract.wire import (
     decode_household,
 )
 from dixian.topics import Topics
+from screening.clues import OPENING_CLUES
 from screening.rebuild import RebuildStats, rebuild
 from screening.store import Store
 
@@ -106,6 +107,7 @@ def _apply(
             else:
                 stats.letters.append(got_h.letter)
     with store.db.transaction():
+        store.db.serialise(OPENING_CLUES)  # first: before the transaction locks any row
         stats.households += store.ledger.upsert(households)
         counts = store.clues.upsert_alerts(alerts)
         stats.feed_runs += store.feeds.upsert(runs)

@@ -4,6 +4,7 @@ real PostgreSQL server alike."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -25,7 +26,9 @@ from tests.screening_helpers import (
     decide_case,
     dump_store,
     household,
+    open_test_store,
     store_differences,
+    store_url,
     stores_of,
 )
 
@@ -187,7 +190,7 @@ def _two_parts_of_a_month() -> tuple[list[Alert], list[Alert]]:
     second = [
         alert(1, rule="DIS-NEW", risk_label="因残", severity="medium", reported=date(2022, 6, 2)),
         first[4].model_copy(update={"revision": 3, "hits": 3}),
-        alert(4, reported=date(2022, 6, 20)),
+        alert(4, severity="low", reported=date(2022, 6, 20)),
         alert(2, rule="DIS-NEW", risk_label="因残", severity="low", reported=date(2022, 6, 1)),
         alert(4, rule="HR-JOB-LOSS", risk_label="因失业", severity="medium", reported=date(2022, 6, 5)),
     ]
@@ -224,7 +227,40 @@ def test_alerts_in_one_batch_make_the_store_that_they_make_one_at_a_time(kind: s
         (3, 0, 0),
         (2, 0, 0),  # household 4: not in the ledger
     ]
+    assert [c["severity"] for c in clues.values()] == ["high", "high", "high", "medium"]
+    # household 1's clock stays as it was at the visit, though its later item is earlier
+    one = first[0].household_id
+    assert clues[one]["visit_by"] == min(a.visit_by for a in first if a.household_id == one).isoformat()
+    assert clues[one]["visit_by"] > second[0].visit_by.isoformat()
     # household 2's clue was never visited: its deadline runs from its earliest item, in either part
     two = first[3].household_id
     earliest = min(a.visit_by for a in first + second if a.household_id == two)
     assert (clues[two]["visit_by"], earliest) == (earliest.isoformat(), second[3].visit_by)
+
+
+def test_a_sink_batch_waits_for_an_officer_opening_the_households_clue_and_joins_it(tmp_path: Path) -> None:
+    # PostgreSQL (SQLite's writers are serialised anyway): while an officer's record that opens a
+    # household's clue is not committed, a sink batch must not open a second clue for the household
+    clock = Clock(china(2022, 7, 1))
+    for url in store_url("postgresql", tmp_path):
+        officer, sink = open_test_store(url, clock), open_test_store(url, clock)
+        try:
+            officer.ledger.upsert([household(1)])
+            hid = household(1).household_id
+            done = threading.Event()
+
+            def sink_batch(sink: Store, done: threading.Event) -> None:
+                sink.clues.upsert_alerts([alert(1)])
+                done.set()
+
+            with officer.db.transaction():
+                officer.clues.create(OFFICER_A, hid, "cadre", "入户发现房屋开裂")
+                batch = threading.Thread(target=sink_batch, args=(sink, done))
+                batch.start()
+                assert not done.wait(1.0), "the sink's batch did not wait for the officer's transaction"
+            batch.join(timeout=30)
+            assert done.is_set()
+            assert [c["items"] for c in _open(officer, hid)] == [2]
+        finally:
+            officer.db.close()
+            sink.db.close()
