@@ -310,22 +310,15 @@ class Clues:
         opened = sum(1 for _, new in added if new)
         return UpsertCounts(opened, len(item_updates), same, len(added) - opened)
 
-    def open_clue(self, household_id: str) -> Row | None:
-        """The household's open clue (the earliest, should a store of an earlier version hold more)."""
-        return self.db.one(
-            "SELECT * FROM clues WHERE household_id = ? AND state <> ? ORDER BY clue_date, clue_id LIMIT 1",
-            (household_id, ClueState.CLOSED.value),
-        )
-
     def _add(self, arrivals: Sequence[_Arrival], ts: str) -> list[tuple[str, bool]]:
         """Each item, in order, joins its household's open clue (the earliest, should a store of an
         earlier version hold more), or opens one that the household's later items then join. Returns
         each item's clue id and whether it opened it (``_join_row`` says what joining changes).
 
-        Read with one query per 500 households and
-        written with one statement per kind of row, so a sink batch of 2,000 alerts costs a few round
-        trips to the database, not several per alert (bench/sink_bench.py). On PostgreSQL the open
-        clues are locked until the transaction ends, so a reviewer's change to one waits for it."""
+        Read with one query per 500 households and written with one statement per kind of row, so a
+        sink batch of 2,000 alerts costs a few round trips to the database, not several per alert
+        (bench/sink_bench.py). On PostgreSQL the open clues are locked until the transaction ends,
+        so a reviewer's change to one waits for it."""
         if not arrivals:
             return []
         self.db.serialise(OPENING_CLUES)

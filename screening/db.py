@@ -65,6 +65,7 @@ class Database:
         self.url = url
         self._lock = threading.RLock()
         self._depth = 0
+        self._held: set[int] = set()  # serialise() keys the open transaction holds
         if url.startswith("sqlite:///"):
             path = Path(url.removeprefix("sqlite:///"))
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,14 +185,16 @@ class Database:
                         yield
             finally:
                 self._depth = 0
+                self._held.clear()
 
     def serialise(self, key: int) -> None:
         """Inside a transaction: wait for, then hold until it ends, the lock ``key`` (PostgreSQL's
         transaction-level advisory lock). SQLite needs none: its writers are serialised already
-        (``BEGIN IMMEDIATE``)."""
-        if self.dialect == "postgresql":
+        (``BEGIN IMMEDIATE``). Asked again in the same transaction, it is held already."""
+        if self.dialect == "postgresql" and key not in self._held:
             assert self._depth, "serialise() holds its lock until the transaction ends: call it inside one"
             self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+            self._held.add(key)
 
     # ---- schema ------------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
