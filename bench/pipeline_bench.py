@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 
 import orjson
-from machine import speed_line
+from machine import rss_mib, speed_line
 
 from connectors.ingest import ingest_files, tune_gc_for_bulk_work
 from connectors.kafka import ensure_topics, idempotent_producer
@@ -52,13 +52,6 @@ from streams.kafka_run import (
     start_worker,
     wait_caught_up,
 )
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def counter(ports: list[int], name: str) -> float:

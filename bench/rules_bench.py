@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import orjson
+from machine import rss_mib
 
 from connectors.ingest import build_event
 from connectors.mapping import load_mapping
@@ -26,13 +27,6 @@ from dixian.simulate import simulate
 from rules.catalogue import load_catalogue
 from rules.live import LiveCatalogue
 from streams.core import HouseholdState, apply_event, context_for
-
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def sample_inputs(n_households: int) -> list[tuple[object, object, object]]:

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from machine import speed_line
+from machine import rss_mib, speed_line
 
 from connectors.ingest import ingest_files
 from connectors.sinks import LocalSink, read_local
@@ -44,13 +44,6 @@ from screening.store import Store, open_store
 from streams.embedded import run_embedded
 
 BATCH = 2000  # the Kafka sink's getmany(max_records=2000)
-
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 @contextmanager

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from streams.heap import HeapTrimmer, malloc_trim
+from streams.heap import HeapTrimmer, Trim, malloc_trim
 from tests.helpers import rss_mib
 
 
-def test_the_heap_is_trimmed_only_after_states_were_written() -> None:
+def recording() -> tuple[list[int], Trim]:
+    """A stand-in for ``malloc_trim`` that records the pad of each call."""
     calls: list[int] = []
 
     def trim(pad: int) -> int:
         calls.append(pad)
         return 1
 
+    return calls, trim
+
+
+def test_the_heap_is_trimmed_only_after_states_were_written() -> None:
+    calls, trim = recording()
     heap = HeapTrimmer(trim)
     assert heap.trim(0) is None  # nothing written yet
     heap.written()
@@ -26,12 +32,7 @@ def test_the_heap_is_trimmed_only_after_states_were_written() -> None:
 
 def test_the_heap_is_trimmed_once_after_the_number_of_households_changed() -> None:
     """A recovery or a revoked partition changes the table without the agent's writes."""
-    calls: list[int] = []
-
-    def trim(pad: int) -> int:
-        calls.append(pad)
-        return 1
-
+    calls, trim = recording()
     heap = HeapTrimmer(trim)
     assert heap.trim(1000) is not None  # recovered
     assert heap.trim(1000) is None
